@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * mmapkit.h - typed memory-mapping handles for Linux.
+ *
+ * One opaque handle, struct mmapkit_map, serves the four kinds of mapping
+ * (private/shared x anonymous/file).  The handle knows its kind, access,
+ * backing and byte range; every operation checks that it applies to the kind.
+ *
+ * Conventions (see mmapkit(7)):
+ *  - Calls that can fail return int: 0 on success, a negative errno value on
+ *    failure.  Constructors return the handle through an out-parameter that is
+ *    set to NULL on failure.  A failed call changes nothing and leaks nothing.
+ *  - mmapkit_errmsg() describes the last failure of the calling thread.
+ *  - Ranges are (off, len) in bytes relative to mmapkit_ptr(); len == 0 means
+ *    "to the end of the mapping".  The library rounds to pages itself and never
+ *    touches a byte outside the named range.
+ *
+ * The header is self-contained, C99/C++ compatible and FFI-safe: no inline
+ * functions, no struct passed by value, no varargs, fixed-width offsets, and
+ * every constant has an explicit value that never changes once released.
+ */
+#ifndef MMAPKIT_H
+#define MMAPKIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) && !defined(MMAPKIT_NO_VISIBILITY)
+#define MMAPKIT_API __attribute__((visibility("default")))
+#else
+#define MMAPKIT_API
+#endif
+
+#define MMAPKIT_VERSION_MAJOR 0
+#define MMAPKIT_VERSION_MINOR 1
+#define MMAPKIT_VERSION_PATCH 0
+#define MMAPKIT_VERSION_STRING "0.1.0"
+
+/** Opaque mapping handle.  Create with a constructor, release with mmapkit_unmap(). */
+typedef struct mmapkit_map mmapkit_map;
+
+/** The four kinds of mapping; mmapkit_kind() returns one of these. */
+enum mmapkit_kind {
+	MMAPKIT_ANON_PRIVATE = 1, /* zero-filled private memory */
+	MMAPKIT_ANON_SHARED = 2,  /* zero-filled memory shared with fork() children */
+	MMAPKIT_FILE_PRIVATE = 3, /* copy-on-write view of a file; writes never reach it */
+	MMAPKIT_FILE_SHARED = 4,  /* memory-mapped I/O: writes reach the file and all sharers */
+};
+
+/*
+ * Constructor flags.  Unknown bits, and bits that do not apply to the kind,
+ * fail with -EINVAL.
+ */
+#define MMAPKIT_RDONLY 0x0001u     /* map read-only; the handle can never become writable */
+#define MMAPKIT_CREATE 0x0002u     /* path kinds: create the file (mode 0600) if missing */
+#define MMAPKIT_GROW 0x0004u       /* file kinds: extend the file with zeros to offset+len */
+#define MMAPKIT_POPULATE 0x0008u   /* fault every page in now */
+#define MMAPKIT_NORESERVE 0x0010u  /* reserve no swap; not with MMAPKIT_HUGETLB */
+#define MMAPKIT_LOCK 0x0020u       /* lock the pages in RAM for the life of the mapping */
+#define MMAPKIT_HUGETLB 0x0040u    /* anonymous kinds: explicit huge pages */
+#define MMAPKIT_THP 0x0080u        /* ask for transparent huge pages (advisory) */
+#define MMAPKIT_DONTFORK 0x0100u   /* fork() children do not inherit the mapping */
+#define MMAPKIT_WIPEONFORK 0x0200u /* anonymous private: children see zeros */
+#define MMAPKIT_DONTDUMP 0x0400u   /* left out of core dumps */
+#define MMAPKIT_GUARD 0x0800u      /* an inaccessible guard page before and after */
+
+/** mmapkit_sync() modes; 0 writes back and waits. */
+#define MMAPKIT_SYNC_ASYNC 0x1u      /* schedule the write-back and return */
+#define MMAPKIT_SYNC_INVALIDATE 0x2u /* also invalidate other mappings (MS_INVALIDATE) */
+#define MMAPKIT_SYNC_FULL 0x4u       /* also fsync size, metadata and a created file's entry */
+
+/** mmapkit_advise() advice values (mmapkit's own numbering, not the kernel's). */
+#define MMAPKIT_ADV_NORMAL 0
+#define MMAPKIT_ADV_RANDOM 1
+#define MMAPKIT_ADV_SEQUENTIAL 2
+#define MMAPKIT_ADV_WILLNEED 3
+#define MMAPKIT_ADV_DONTNEED 4 /* destructive */
+#define MMAPKIT_ADV_FREE 5     /* destructive; anonymous private only */
+#define MMAPKIT_ADV_REMOVE 6   /* destructive; shared kinds only */
+#define MMAPKIT_ADV_HUGEPAGE 7
+#define MMAPKIT_ADV_NOHUGEPAGE 8
+#define MMAPKIT_ADV_DONTDUMP 9
+#define MMAPKIT_ADV_DODUMP 10
+#define MMAPKIT_ADV_DONTFORK 11
+#define MMAPKIT_ADV_DOFORK 12
+#define MMAPKIT_ADV_WIPEONFORK 13 /* anonymous private only */
+#define MMAPKIT_ADV_KEEPONFORK 14 /* anonymous private only */
+#define MMAPKIT_ADV_COLD 15
+#define MMAPKIT_ADV_PAGEOUT 16
+#define MMAPKIT_ADV_POPULATE_READ 17
+#define MMAPKIT_ADV_POPULATE_WRITE 18 /* not on an MMAPKIT_RDONLY handle */
+
+/** mmapkit_protect() protection bits; WRITE together with EXEC is refused. */
+#define MMAPKIT_PROT_NONE 0x0u
+#define MMAPKIT_PROT_READ 0x1u
+#define MMAPKIT_PROT_WRITE 0x2u
+#define MMAPKIT_PROT_EXEC 0x4u
+
+/** mmapkit_lock() modes; 0 locks and faults every page in now. */
+#define MMAPKIT_LOCK_ONFAULT 0x1u /* lock pages as they are first touched */
+
+/*
+ * Extended constructor options, libbpf style: set sz to sizeof(struct
+ * mmapkit_opts) and leave unused fields zero.  Fields are only ever appended;
+ * a caller built against a newer header passing a larger struct is accepted
+ * as long as every byte this library does not know is zero.
+ */
+struct mmapkit_opts {
+	size_t sz;        /* sizeof(struct mmapkit_opts) */
+	int kind;         /* an enum mmapkit_kind value */
+	unsigned flags;   /* MMAPKIT_* constructor flags */
+	const char *path; /* file kinds: the file to map; NULL to map fd instead */
+	int fd;           /* file kinds with path == NULL: descriptor to duplicate */
+	uint32_t mode;    /* MMAPKIT_CREATE: mode of a new file; 0 means 0600 */
+	uint64_t offset;  /* file kinds: first byte of the range */
+	size_t len;       /* bytes; 0 means to end of file (file kinds) */
+};
+
+/* Constructors.  On failure *out is NULL and nothing is left behind. */
+
+/** Zero-filled private memory of len bytes. */
+MMAPKIT_API int mmapkit_anon_private(mmapkit_map **out, size_t len, unsigned flags);
+/** Zero-filled memory shared with fork() children. */
+MMAPKIT_API int mmapkit_anon_shared(mmapkit_map **out, size_t len, unsigned flags);
+/** Copy-on-write view of path at [offset, offset+len); len 0 = to end of file. */
+MMAPKIT_API int mmapkit_file_private(mmapkit_map **out, const char *path, uint64_t offset,
+				     size_t len, unsigned flags);
+/** Shared view of path: writes reach the file and every other mapping of it. */
+MMAPKIT_API int mmapkit_file_shared(mmapkit_map **out, const char *path, uint64_t offset,
+				    size_t len, unsigned flags);
+/** As mmapkit_file_private() over a duplicate (close-on-exec) of fd. */
+MMAPKIT_API int mmapkit_fd_private(mmapkit_map **out, int fd, uint64_t offset, size_t len,
+				   unsigned flags);
+/** As mmapkit_file_shared() over a duplicate (close-on-exec) of fd. */
+MMAPKIT_API int mmapkit_fd_shared(mmapkit_map **out, int fd, uint64_t offset, size_t len,
+				  unsigned flags);
+/** Any kind, from an option struct (see struct mmapkit_opts). */
+MMAPKIT_API int mmapkit_map_new(mmapkit_map **out, const struct mmapkit_opts *opts);
+/** Release the mapping, its guard pages, its descriptor and the handle; NULL is a no-op. */
+MMAPKIT_API void mmapkit_unmap(mmapkit_map *m);
+
+/* Accessors: safe to call concurrently on one handle.  NULL handle: NULL/0/-1. */
+
+/** First byte of the range; not NULL, but not to be dereferenced, when the length is 0. */
+MMAPKIT_API void *mmapkit_ptr(const mmapkit_map *m);
+/** Bytes in the range. */
+MMAPKIT_API size_t mmapkit_len(const mmapkit_map *m);
+/** The enum mmapkit_kind value; 0 for NULL. */
+MMAPKIT_API int mmapkit_kind(const mmapkit_map *m);
+/** The constructor flags. */
+MMAPKIT_API unsigned mmapkit_flags(const mmapkit_map *m);
+/** File offset of mmapkit_ptr(); 0 for anonymous kinds. */
+MMAPKIT_API uint64_t mmapkit_offset(const mmapkit_map *m);
+/** The descriptor the handle owns (do not close it); -1 for anonymous kinds. */
+MMAPKIT_API int mmapkit_fd(const mmapkit_map *m);
+/**
+ * Typed view: pointer to size bytes at off when they lie wholly inside the
+ * range (overflow-safe) and the address is a multiple of align (0 means 1,
+ * otherwise a power of two); NULL otherwise, with mmapkit_errmsg() saying why.
+ */
+MMAPKIT_API void *mmapkit_at(const mmapkit_map *m, size_t off, size_t size, size_t align);
+#if defined(__cplusplus)
+#define MMAPKIT_AT(m, T, off) (static_cast<T *>(mmapkit_at((m), (off), sizeof(T), alignof(T))))
+#else
+#define MMAPKIT_AT(m, T, off) ((T *)mmapkit_at((m), (off), sizeof(T), _Alignof(T)))
+#endif
+/** The system page size. */
+MMAPKIT_API size_t mmapkit_page_size(void);
+/** The library version, "0.1.0". */
+MMAPKIT_API const char *mmapkit_version(void);
+
+/* Range operations: (off, len) relative to mmapkit_ptr(); len 0 = to the end. */
+
+/** MMAPKIT_FILE_SHARED only: write dirty pages back (how: MMAPKIT_SYNC_*). */
+MMAPKIT_API int mmapkit_sync(mmapkit_map *m, size_t off, size_t len, unsigned how);
+/** madvise() with an MMAPKIT_ADV_* value checked against the kind. */
+MMAPKIT_API int mmapkit_advise(mmapkit_map *m, size_t off, size_t len, int advice);
+/** Zero the range and release the memory (and file blocks) behind its whole pages. */
+MMAPKIT_API int mmapkit_punch(mmapkit_map *m, size_t off, size_t len);
+/** Private kinds: discard this process's changes; the range holds its backing again. */
+MMAPKIT_API int mmapkit_revert(mmapkit_map *m, size_t off, size_t len);
+/** Change protection (MMAPKIT_PROT_*) of the pages holding the range. */
+MMAPKIT_API int mmapkit_protect(mmapkit_map *m, size_t off, size_t len, unsigned prot);
+/** Lock the pages holding the range in RAM (how: 0 or MMAPKIT_LOCK_ONFAULT). */
+MMAPKIT_API int mmapkit_lock(mmapkit_map *m, size_t off, size_t len, unsigned how);
+/** Unlock the pages holding the range. */
+MMAPKIT_API int mmapkit_unlock(mmapkit_map *m, size_t off, size_t len);
+
+/* Errors. */
+
+/** Thread-local text of the last failure in this thread, naming the call and cause. */
+MMAPKIT_API const char *mmapkit_errmsg(void);
+/** Static, thread-safe text for err or -err. */
+MMAPKIT_API const char *mmapkit_strerror(int err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MMAPKIT_H */

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+/* Error reporting: the thread-local message and static errno text. */
+#define _GNU_SOURCE
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <bsd/string.h>
+
+#include "internal.h"
+
+/* Long enough for a call name, a PATH_MAX-sized path and the numbers. */
+#define ERRMSG_MAX 4400
+
+static _Thread_local char errmsg[ERRMSG_MAX];
+
+__attribute__((format(printf, 1, 0))) static void vset(const char *fmt, va_list ap, size_t at)
+{
+	if (at < sizeof(errmsg))
+		vsnprintf(errmsg + at, sizeof(errmsg) - at, fmt, ap);
+}
+
+int mmapkit__fail(int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vset(fmt, ap, 0);
+	va_end(ap);
+	return -err;
+}
+
+static size_t used(void)
+{
+	return strnlen(errmsg, sizeof(errmsg) - 1);
+}
+
+/* "call: detail: step failed: reason"; detail may be empty. */
+int mmapkit__fail_sys(int err, const char *call, const char *step, const char *fmt, ...)
+{
+	va_list ap;
+	size_t n;
+
+	snprintf(errmsg, sizeof(errmsg), "%s: ", call);
+	n = used();
+	va_start(ap, fmt);
+	vset(fmt, ap, n);
+	va_end(ap);
+	if (used() > n)
+		strlcat(errmsg, ": ", sizeof(errmsg));
+	n = used();
+	snprintf(errmsg + n, sizeof(errmsg) - n, "%s failed: %s", step, mmapkit_strerror(err));
+	return -err;
+}
+
+const char *mmapkit_errmsg(void)
+{
+	return errmsg;
+}
+
+const char *mmapkit_strerror(int err)
+{
+	const char *s;
+
+	if (err == 0)
+		return "Success";
+	if (err < 0) {
+		if (err == INT_MIN) /* has no positive counterpart */
+			return "Unknown error";
+		err = -err;
+	}
+	s = strerrordesc_np(err);
+	return s ? s : "Unknown error";
+}

@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: MIT */
+/* Internal declarations shared by the library's sources; never installed. */
+#ifndef MMAPKIT_INTERNAL_H
+#define MMAPKIT_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "mmapkit.h"
+
+#define MMAPKIT__HIDDEN __attribute__((visibility("hidden")))
+
+/*
+ * Every system call the library makes goes through this table, as SQLite's
+ * os_unix.c does, so that the test build can count calls and make any one of
+ * them fail.  The release build declares it const.
+ */
+enum mmapkit__sysno {
+	MMAPKIT__SYS_OPEN,
+	MMAPKIT__SYS_CLOSE,
+	MMAPKIT__SYS_FSTAT,
+	MMAPKIT__SYS_FCNTL,
+	MMAPKIT__SYS_IOCTL,
+	MMAPKIT__SYS_FTRUNCATE,
+	MMAPKIT__SYS_FALLOCATE,
+	MMAPKIT__SYS_FSYNC,
+	MMAPKIT__SYS_PREAD,
+	MMAPKIT__SYS_UNLINK,
+	MMAPKIT__SYS_MMAP,
+	MMAPKIT__SYS_MUNMAP,
+	MMAPKIT__SYS_MREMAP,
+	MMAPKIT__SYS_MADVISE,
+	MMAPKIT__SYS_MSYNC,
+	MMAPKIT__SYS_MPROTECT,
+	MMAPKIT__SYS_MLOCK,
+	MMAPKIT__SYS_MLOCK2,
+	MMAPKIT__SYS_MUNLOCK,
+	MMAPKIT__SYS_COUNT
+};
+
+struct mmapkit__sys {
+	int (*open)(const char *path, int flags, mode_t mode);
+	int (*close)(int fd);
+	int (*fstat)(int fd, struct stat *st);
+	int (*fcntl)(int fd, int cmd, int arg);
+	int (*ioctl)(int fd, unsigned long req, void *arg);
+	int (*ftruncate)(int fd, off_t len);
+	int (*fallocate)(int fd, int mode, off_t off, off_t len);
+	int (*fsync)(int fd);
+	ssize_t (*pread)(int fd, void *buf, size_t n, off_t off);
+	int (*unlink)(const char *path);
+	void *(*mmap)(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+	int (*munmap)(void *addr, size_t len);
+	void *(*mremap)(void *old, size_t old_len, size_t new_len, int flags, void *new_addr);
+	int (*madvise)(void *addr, size_t len, int advice);
+	int (*msync)(void *addr, size_t len, int flags);
+	int (*mprotect)(void *addr, size_t len, int prot);
+	int (*mlock)(const void *addr, size_t len);
+	int (*mlock2)(const void *addr, size_t len, unsigned flags);
+	int (*munlock)(const void *addr, size_t len);
+};
+
+#ifdef MMAPKIT_TESTING
+extern struct mmapkit__sys mmapkit__sys MMAPKIT__HIDDEN;
+/* Test build only: per-thread call counters and one armed fault. */
+MMAPKIT__HIDDEN void mmapkit__fault_reset(void);
+MMAPKIT__HIDDEN void mmapkit__fault_arm(enum mmapkit__sysno sys, unsigned nth, int err);
+MMAPKIT__HIDDEN unsigned mmapkit__fault_calls(enum mmapkit__sysno sys);
+MMAPKIT__HIDDEN unsigned mmapkit__fault_total(void);
+MMAPKIT__HIDDEN bool mmapkit__fault_fired(void);
+MMAPKIT__HIDDEN const char *mmapkit__sys_name(enum mmapkit__sysno sys);
+#else
+extern const struct mmapkit__sys mmapkit__sys MMAPKIT__HIDDEN;
+#endif
+
+/*
+ * Per-page attributes the handle remembers, so that pages replaced by punch
+ * or revert get exactly what the pages they replace had.
+ */
+enum {
+	MMAPKIT__A_READ = 1u << 0,
+	MMAPKIT__A_WRITE = 1u << 1,
+	MMAPKIT__A_EXEC = 1u << 2,
+	MMAPKIT__A_LOCKED = 1u << 3,
+	MMAPKIT__A_ONFAULT = 1u << 4, /* with LOCKED: locked on fault */
+	MMAPKIT__A_DONTFORK = 1u << 5,
+	MMAPKIT__A_WIPEONFORK = 1u << 6,
+	MMAPKIT__A_DONTDUMP = 1u << 7,
+	MMAPKIT__A_HUGEPAGE = 1u << 8,
+	MMAPKIT__A_NOHUGEPAGE = 1u << 9,
+	MMAPKIT__A_RANDOM = 1u << 10,
+	MMAPKIT__A_SEQUENTIAL = 1u << 11,
+	MMAPKIT__A_ANON = 1u << 12, /* file private page replaced by anonymous memory */
+};
+#define MMAPKIT__A_PROT (MMAPKIT__A_READ | MMAPKIT__A_WRITE | MMAPKIT__A_EXEC)
+#define MMAPKIT__A_LOCK (MMAPKIT__A_LOCKED | MMAPKIT__A_ONFAULT)
+#define MMAPKIT__A_ADVICE                                                                  \
+	(MMAPKIT__A_DONTFORK | MMAPKIT__A_WIPEONFORK | MMAPKIT__A_DONTDUMP |               \
+	 MMAPKIT__A_HUGEPAGE | MMAPKIT__A_NOHUGEPAGE | MMAPKIT__A_RANDOM |                 \
+	 MMAPKIT__A_SEQUENTIAL)
+
+/* A run of pages [page, next run's page) sharing one attribute set. */
+struct mmapkit__run {
+	size_t page;
+	uint32_t attr;
+};
+
+#define MMAPKIT__INLINE_RUNS 4
+
+struct mmapkit_map {
+	unsigned char *base;    /* first mapped page (after the front guard) */
+	size_t map_len;         /* mapped bytes, a multiple of gran */
+	size_t delta;           /* mmapkit_ptr() == base + delta */
+	size_t len;             /* bytes in the range */
+	uint64_t offset;        /* file offset of mmapkit_ptr() */
+	size_t gran;            /* page size, or huge page size for HUGETLB */
+	size_t guard;           /* bytes of guard on each side, 0 without GUARD */
+	int kind;
+	unsigned flags;
+	int fd;                 /* owned descriptor, -1 for anonymous kinds */
+	char *created_path;     /* file this handle created, for SYNC_FULL; else NULL */
+	bool dir_synced;        /* created_path's directory entry made durable */
+	size_t nruns, cap;
+	struct mmapkit__run *runs; /* inline_runs or heap */
+	struct mmapkit__run inline_runs[MMAPKIT__INLINE_RUNS];
+};
+
+/* error.c */
+MMAPKIT__HIDDEN int mmapkit__fail(int err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+MMAPKIT__HIDDEN int mmapkit__fail_sys(int err, const char *call, const char *step,
+				      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* map.c */
+MMAPKIT__HIDDEN size_t mmapkit__page(void);
+MMAPKIT__HIDDEN uint32_t mmapkit__prot_attr(int prot);
+MMAPKIT__HIDDEN int mmapkit__attr_prot(uint32_t attr);
+
+/* runs.c */
+MMAPKIT__HIDDEN void mmapkit__runs_init(mmapkit_map *m, uint32_t attr);
+MMAPKIT__HIDDEN void mmapkit__runs_free(mmapkit_map *m);
+MMAPKIT__HIDDEN int mmapkit__runs_reserve(mmapkit_map *m, size_t extra);
+MMAPKIT__HIDDEN void mmapkit__runs_set(mmapkit_map *m, size_t p0, size_t p1, uint32_t mask,
+				       uint32_t val);
+MMAPKIT__HIDDEN uint32_t mmapkit__runs_any(const mmapkit_map *m, size_t p0, size_t p1);
+MMAPKIT__HIDDEN uint32_t mmapkit__runs_all(const mmapkit_map *m, size_t p0, size_t p1);
+MMAPKIT__HIDDEN size_t mmapkit__runs_find(const mmapkit_map *m, size_t page);
+MMAPKIT__HIDDEN size_t mmapkit__runs_end(const mmapkit_map *m, size_t i);
+
+/* replace.c */
+MMAPKIT__HIDDEN int mmapkit__replace(mmapkit_map *m, const char *call, size_t p0, size_t p1,
+				     bool from_file);
+
+#endif

@@ -1,0 +1,657 @@
+/* SPDX-License-Identifier: MIT */
+/* Constructors, unmap and accessors. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define KNOWN_FLAGS 0x0fffu
+
+/* Where mmapkit_ptr() of an empty mapping points: valid, read-only, never read. */
+static const unsigned char empty_range[1];
+
+/* The only global state: page sizes, set once (racing writers store the same value). */
+static size_t page_size;
+static size_t huge_page_size;
+
+size_t mmapkit__page(void)
+{
+	size_t p = __atomic_load_n(&page_size, __ATOMIC_RELAXED);
+
+	if (!p) {
+		p = (size_t)sysconf(_SC_PAGESIZE);
+		__atomic_store_n(&page_size, p, __ATOMIC_RELAXED);
+	}
+	return p;
+}
+
+/* Default huge page size from /proc/meminfo, read once; 0 if unknown. */
+static size_t huge_page(void)
+{
+	size_t h = __atomic_load_n(&huge_page_size, __ATOMIC_RELAXED);
+	char buf[4096], *p;
+	ssize_t n;
+	int fd;
+
+	if (h)
+		return h;
+	fd = mmapkit__sys.open("/proc/meminfo", O_RDONLY | O_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	n = mmapkit__sys.pread(fd, buf, sizeof(buf) - 1, 0);
+	mmapkit__sys.close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strstr(buf, "Hugepagesize:");
+	if (!p || sscanf(p, "Hugepagesize: %zu kB", &h) != 1)
+		return 0;
+	h *= 1024;
+	__atomic_store_n(&huge_page_size, h, __ATOMIC_RELAXED);
+	return h;
+}
+
+size_t mmapkit_page_size(void)
+{
+	return mmapkit__page();
+}
+
+const char *mmapkit_version(void)
+{
+	return MMAPKIT_VERSION_STRING;
+}
+
+uint32_t mmapkit__prot_attr(int prot)
+{
+	return (prot & PROT_READ ? MMAPKIT__A_READ : 0) |
+	       (prot & PROT_WRITE ? MMAPKIT__A_WRITE : 0) |
+	       (prot & PROT_EXEC ? MMAPKIT__A_EXEC : 0);
+}
+
+int mmapkit__attr_prot(uint32_t attr)
+{
+	return (attr & MMAPKIT__A_READ ? PROT_READ : 0) |
+	       (attr & MMAPKIT__A_WRITE ? PROT_WRITE : 0) |
+	       (attr & MMAPKIT__A_EXEC ? PROT_EXEC : 0);
+}
+
+static bool is_file(int kind)
+{
+	return kind == MMAPKIT_FILE_PRIVATE || kind == MMAPKIT_FILE_SHARED;
+}
+
+static bool is_shared(int kind)
+{
+	return kind == MMAPKIT_ANON_SHARED || kind == MMAPKIT_FILE_SHARED;
+}
+
+/* One constructor call under way: what it did so far, so a failure can undo it. */
+struct build {
+	const char *call;
+	struct mmapkit_opts o;
+	mmapkit_map *m;
+	const char *name; /* path for messages, or "fd N" */
+	char fdname[32];
+	bool created;
+	bool grown;
+	off_t old_size;
+	uint64_t file_size;
+	bool sized; /* file_size is meaningful (regular file or block device) */
+};
+
+static int check_flags(const struct build *b)
+{
+	const struct mmapkit_opts *o = &b->o;
+	unsigned f = o->flags;
+
+	if (f & ~KNOWN_FLAGS)
+		return mmapkit__fail(EINVAL, "%s: unknown flag bits 0x%x", b->call, f & ~KNOWN_FLAGS);
+	if ((f & (MMAPKIT_CREATE | MMAPKIT_GROW)) && !is_file(o->kind))
+		return mmapkit__fail(EINVAL, "%s: MMAPKIT_CREATE and MMAPKIT_GROW apply to file kinds only",
+				     b->call);
+	if ((f & MMAPKIT_CREATE) && !o->path)
+		return mmapkit__fail(EINVAL, "%s: MMAPKIT_CREATE needs a path, not a descriptor",
+				     b->call);
+	if ((f & MMAPKIT_HUGETLB) && is_file(o->kind))
+		return mmapkit__fail(EINVAL, "%s: MMAPKIT_HUGETLB applies to anonymous kinds only",
+				     b->call);
+	if ((f & MMAPKIT_WIPEONFORK) && o->kind != MMAPKIT_ANON_PRIVATE)
+		return mmapkit__fail(EINVAL, "%s: MMAPKIT_WIPEONFORK applies to anonymous private mappings only",
+				     b->call);
+	if ((f & MMAPKIT_RDONLY) && (f & MMAPKIT_GROW))
+		return mmapkit__fail(EINVAL, "%s: MMAPKIT_GROW writes the file; not with MMAPKIT_RDONLY",
+				     b->call);
+	if ((f & MMAPKIT_NORESERVE) && (f & MMAPKIT_HUGETLB))
+		return mmapkit__fail(EINVAL, "%s: MMAPKIT_NORESERVE with MMAPKIT_HUGETLB would die of SIGBUS on first touch",
+				     b->call);
+	if ((f & MMAPKIT_THP) && (f & MMAPKIT_HUGETLB))
+		return mmapkit__fail(EINVAL, "%s: MMAPKIT_THP and MMAPKIT_HUGETLB conflict", b->call);
+	if ((f & MMAPKIT_DONTFORK) && (f & MMAPKIT_WIPEONFORK))
+		return mmapkit__fail(EINVAL, "%s: MMAPKIT_DONTFORK and MMAPKIT_WIPEONFORK conflict",
+				     b->call);
+	return 0;
+}
+
+static int check_args(const struct build *b)
+{
+	const struct mmapkit_opts *o = &b->o;
+
+	if (o->kind < MMAPKIT_ANON_PRIVATE || o->kind > MMAPKIT_FILE_SHARED)
+		return mmapkit__fail(EINVAL, "%s: unknown kind %d", b->call, o->kind);
+	if (!is_file(o->kind) && o->len == 0)
+		return mmapkit__fail(EINVAL, "%s: an anonymous mapping needs len > 0", b->call);
+	if (!is_file(o->kind) && (o->path || o->offset))
+		return mmapkit__fail(EINVAL, "%s: an anonymous mapping takes no path or offset",
+				     b->call);
+	if (o->len > PTRDIFF_MAX)
+		return mmapkit__fail(EOVERFLOW, "%s: len %zu exceeds PTRDIFF_MAX", b->call, o->len);
+	if (o->offset > INT64_MAX || o->len > INT64_MAX - o->offset)
+		return mmapkit__fail(EOVERFLOW, "%s: offset %llu + len %zu overflows a file offset",
+				     b->call, (unsigned long long)o->offset, o->len);
+	if (is_file(o->kind) && !o->path && o->fd < 0)
+		return mmapkit__fail(EBADF, "%s: bad file descriptor %d", b->call, o->fd);
+	return check_flags(b);
+}
+
+static bool needs_write_fd(const struct mmapkit_opts *o)
+{
+	return (o->kind == MMAPKIT_FILE_SHARED && !(o->flags & MMAPKIT_RDONLY)) ||
+	       (o->flags & MMAPKIT_GROW);
+}
+
+/* open() the path; with MMAPKIT_CREATE, create it exclusively so we know it is ours. */
+static int open_path(struct build *b)
+{
+	const struct mmapkit_opts *o = &b->o;
+	/* O_NONBLOCK: opening a FIFO must never wait for a peer. */
+	int oflags = O_CLOEXEC | O_NOCTTY | O_NONBLOCK | (needs_write_fd(o) ? O_RDWR : O_RDONLY);
+	int fd = mmapkit__sys.open(o->path, oflags, 0);
+
+	if (fd < 0 && errno == ENOENT && (o->flags & MMAPKIT_CREATE)) {
+		fd = mmapkit__sys.open(o->path, oflags | O_CREAT | O_EXCL, o->mode ? o->mode : 0600);
+		b->created = fd >= 0;
+		if (fd < 0 && errno == EEXIST) /* created by someone else meanwhile */
+			fd = mmapkit__sys.open(o->path, oflags, 0);
+	}
+	if (fd < 0) {
+		int err = errno == ENXIO ? ENODEV : errno; /* a socket, or a FIFO with no reader */
+
+		return mmapkit__fail_sys(err, b->call, "open", "%s", b->name);
+	}
+	b->m->fd = fd;
+	return 0;
+}
+
+static int dup_fd(struct build *b)
+{
+	int fd = mmapkit__sys.fcntl(b->o.fd, F_DUPFD_CLOEXEC, 0);
+
+	if (fd < 0)
+		return mmapkit__fail_sys(errno, b->call, "dup", "%s", b->name);
+	b->m->fd = fd;
+	return 0;
+}
+
+/* Learn what the descriptor is and how large; refuse what cannot be mapped. */
+static int stat_fd(struct build *b)
+{
+	struct stat st;
+
+	if (b->created) { /* we just made it: an empty regular file */
+		b->sized = true;
+		return 0;
+	}
+	if (mmapkit__sys.fstat(b->m->fd, &st) < 0)
+		return mmapkit__fail_sys(errno, b->call, "fstat", "%s", b->name);
+	if (S_ISDIR(st.st_mode))
+		return mmapkit__fail(EISDIR, "%s: %s: is a directory", b->call, b->name);
+	if (S_ISREG(st.st_mode)) {
+		b->file_size = (uint64_t)st.st_size;
+		b->sized = true;
+		return 0;
+	}
+	if (S_ISBLK(st.st_mode)) {
+		if (mmapkit__sys.ioctl(b->m->fd, BLKGETSIZE64, &b->file_size) < 0)
+			return mmapkit__fail_sys(errno, b->call, "ioctl(BLKGETSIZE64)", "%s",
+						 b->name);
+		b->sized = true;
+		return 0;
+	}
+	if (S_ISCHR(st.st_mode))
+		return 0; /* a device decides itself whether it can be mapped */
+	return mmapkit__fail(ENODEV, "%s: %s: a FIFO, socket or other object that cannot be mapped",
+			     b->call, b->name);
+}
+
+/* Resolve len 0, check the range against the size, grow the file if asked. */
+static int fit_range(struct build *b)
+{
+	struct mmapkit_opts *o = &b->o;
+	uint64_t size = b->file_size, end;
+
+	if (!b->sized) {
+		if (o->len == 0)
+			return mmapkit__fail(EINVAL, "%s: %s: has no size; pass a length", b->call,
+					     b->name);
+		return 0;
+	}
+	if (o->offset > size && !(o->len && (o->flags & MMAPKIT_GROW)))
+		return mmapkit__fail(ERANGE, "%s: %s: offset %llu is past end of file (%llu bytes)",
+				     b->call, b->name, (unsigned long long)o->offset,
+				     (unsigned long long)size);
+	if (o->len == 0) {
+		if (size - o->offset > PTRDIFF_MAX)
+			return mmapkit__fail(EOVERFLOW, "%s: %s: %llu bytes to end of file exceed PTRDIFF_MAX",
+					     b->call, b->name,
+					     (unsigned long long)(size - o->offset));
+		o->len = (size_t)(size - o->offset);
+		return 0;
+	}
+	end = o->offset + o->len;
+	if (end <= size)
+		return 0;
+	if (!(o->flags & MMAPKIT_GROW))
+		return mmapkit__fail(ERANGE, "%s: %s: range %llu+%zu ends past end of file (%llu bytes); pass MMAPKIT_GROW to extend the file",
+				     b->call, b->name, (unsigned long long)o->offset, o->len,
+				     (unsigned long long)size);
+	if (mmapkit__sys.ftruncate(b->m->fd, (off_t)end) < 0) {
+		int err = errno == EINVAL || errno == EBADF ? EACCES : errno;
+
+		return mmapkit__fail_sys(err, b->call, "ftruncate", "%s: growing to %llu bytes",
+					 b->name, (unsigned long long)end);
+	}
+	b->grown = true;
+	b->old_size = (off_t)size;
+	return 0;
+}
+
+static int map_prot(unsigned flags)
+{
+	return flags & MMAPKIT_RDONLY ? PROT_READ : PROT_READ | PROT_WRITE;
+}
+
+static int map_flags(const mmapkit_map *m)
+{
+	int f = is_shared(m->kind) ? MAP_SHARED : MAP_PRIVATE;
+
+	if (!is_file(m->kind))
+		f |= MAP_ANONYMOUS;
+	if (m->flags & MMAPKIT_POPULATE)
+		f |= MAP_POPULATE;
+	if (m->flags & MMAPKIT_NORESERVE)
+		f |= MAP_NORESERVE;
+	if (m->flags & MMAPKIT_HUGETLB)
+		f |= MAP_HUGETLB;
+	return f;
+}
+
+/* With MMAPKIT_GUARD: reserve pages + a guard on each side, inaccessible and unbacked. */
+static int reserve_guarded(struct build *b, void **at)
+{
+	mmapkit_map *m = b->m;
+	int f = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
+		(m->flags & MMAPKIT_HUGETLB ? MAP_HUGETLB : 0);
+	void *r = mmapkit__sys.mmap(NULL, m->map_len + 2 * m->gran, PROT_NONE, f, -1, 0);
+
+	if (r == MAP_FAILED)
+		return mmapkit__fail_sys(errno, b->call, "mmap", "reserving %zu bytes with guard pages",
+					 m->map_len + 2 * m->gran);
+	m->guard = m->gran;
+	*at = (unsigned char *)r + m->gran;
+	return 0;
+}
+
+static void release(mmapkit_map *m)
+{
+	if (m->map_len || m->guard)
+		mmapkit__sys.munmap(m->base - m->guard, m->map_len + 2 * m->guard);
+	m->map_len = 0;
+	m->guard = 0;
+}
+
+static int map_pages(struct build *b)
+{
+	mmapkit_map *m = b->m;
+	uint64_t map_off = b->o.offset - m->delta;
+	void *at = NULL, *p;
+	int f = map_flags(m);
+	int err;
+
+	if (m->flags & MMAPKIT_GUARD) {
+		err = reserve_guarded(b, &at);
+		if (err)
+			return err;
+		f |= MAP_FIXED;
+	}
+	p = mmapkit__sys.mmap(at, m->map_len, map_prot(m->flags), f, m->fd, (off_t)map_off);
+	if (p == MAP_FAILED) {
+		err = errno;
+		m->base = at;
+		release(m);
+		return mmapkit__fail_sys(err, b->call, "mmap", "%s%s%zu bytes at offset %llu",
+					 b->o.path || is_file(m->kind) ? b->name : "",
+					 is_file(m->kind) ? ": " : "", m->map_len,
+					 (unsigned long long)map_off);
+	}
+	m->base = p;
+	return 0;
+}
+
+static int advise_whole(struct build *b, int advice, const char *what)
+{
+	mmapkit_map *m = b->m;
+
+	if (mmapkit__sys.madvise(m->base, m->map_len, advice) == 0)
+		return 0;
+	return mmapkit__fail_sys(errno, b->call, "madvise", "%s over %zu bytes", what, m->map_len);
+}
+
+/* The attributes the flags ask for: each costs exactly one call. */
+static int apply_flags(struct build *b)
+{
+	mmapkit_map *m = b->m;
+	int err = 0;
+
+	if (m->flags & MMAPKIT_LOCK) {
+		if (mmapkit__sys.mlock(m->base, m->map_len) < 0)
+			return mmapkit__fail_sys(errno, b->call, "mlock",
+						 "locking %zu bytes (see RLIMIT_MEMLOCK)", m->map_len);
+	}
+	if (!err && (m->flags & MMAPKIT_THP))
+		err = advise_whole(b, MADV_HUGEPAGE, "MMAPKIT_THP");
+	if (!err && (m->flags & MMAPKIT_DONTFORK))
+		err = advise_whole(b, MADV_DONTFORK, "MMAPKIT_DONTFORK");
+	if (!err && (m->flags & MMAPKIT_WIPEONFORK))
+		err = advise_whole(b, MADV_WIPEONFORK, "MMAPKIT_WIPEONFORK");
+	if (!err && (m->flags & MMAPKIT_DONTDUMP))
+		err = advise_whole(b, MADV_DONTDUMP, "MMAPKIT_DONTDUMP");
+	return err;
+}
+
+static uint32_t initial_attr(unsigned flags)
+{
+	return mmapkit__prot_attr(map_prot(flags)) |
+	       (flags & MMAPKIT_LOCK ? MMAPKIT__A_LOCKED : 0) |
+	       (flags & MMAPKIT_THP ? MMAPKIT__A_HUGEPAGE : 0) |
+	       (flags & MMAPKIT_DONTFORK ? MMAPKIT__A_DONTFORK : 0) |
+	       (flags & MMAPKIT_WIPEONFORK ? MMAPKIT__A_WIPEONFORK : 0) |
+	       (flags & MMAPKIT_DONTDUMP ? MMAPKIT__A_DONTDUMP : 0);
+}
+
+/* Undo whatever the failed build did, keeping errno-independent state. */
+static void undo(struct build *b)
+{
+	mmapkit_map *m = b->m;
+
+	release(m);
+	if (b->created)
+		mmapkit__sys.unlink(b->o.path);
+	else if (b->grown)
+		mmapkit__sys.ftruncate(m->fd, b->old_size);
+	if (m->fd >= 0)
+		mmapkit__sys.close(m->fd);
+	free(m->created_path);
+	free(m);
+}
+
+static int layout(struct build *b)
+{
+	mmapkit_map *m = b->m;
+	size_t page = mmapkit__page();
+
+	m->gran = page;
+	if (m->flags & MMAPKIT_HUGETLB) {
+		m->gran = huge_page();
+		if (!m->gran)
+			return mmapkit__fail(ENOMEM, "%s: the system has no huge page size", b->call);
+	}
+	m->len = b->o.len;
+	m->offset = is_file(m->kind) ? b->o.offset : 0;
+	m->delta = (size_t)(b->o.offset % page);
+	if (m->len == 0)
+		return 0;
+	if (m->delta + m->len > PTRDIFF_MAX - m->gran)
+		return mmapkit__fail(EOVERFLOW, "%s: len %zu is too large to map", b->call, m->len);
+	m->map_len = (m->delta + m->len + m->gran - 1) / m->gran * m->gran;
+	return 0;
+}
+
+static int build(struct build *b)
+{
+	mmapkit_map *m = b->m;
+	int err = 0;
+
+	if (is_file(m->kind)) {
+		err = b->o.path ? open_path(b) : dup_fd(b);
+		if (!err)
+			err = stat_fd(b);
+		if (!err)
+			err = fit_range(b);
+	}
+	if (!err)
+		err = layout(b);
+	if (err || m->len == 0)
+		return err;
+	err = map_pages(b);
+	if (!err)
+		err = apply_flags(b);
+	return err;
+}
+
+static int create(mmapkit_map **out, const struct mmapkit_opts *opts, const char *call)
+{
+	struct build b = {.call = call, .o = *opts};
+	mmapkit_map *m;
+	int err;
+
+	*out = NULL;
+	err = check_args(&b);
+	if (err)
+		return err;
+	b.name = b.o.path;
+	if (!b.name) {
+		snprintf(b.fdname, sizeof(b.fdname), "fd %d", b.o.fd);
+		b.name = b.fdname;
+	}
+	m = calloc(1, sizeof(*m));
+	if (m && (b.o.flags & MMAPKIT_CREATE) && !(m->created_path = strdup(b.o.path))) {
+		free(m);
+		m = NULL;
+	}
+	if (!m)
+		return mmapkit__fail(ENOMEM, "%s: out of memory for the handle", call);
+	m->kind = b.o.kind;
+	m->flags = b.o.flags;
+	m->fd = -1;
+	b.m = m;
+	err = build(&b);
+	if (err) {
+		undo(&b);
+		return err;
+	}
+	if (!b.created) {
+		free(m->created_path);
+		m->created_path = NULL;
+	}
+	mmapkit__runs_init(m, initial_attr(m->flags));
+	*out = m;
+	return 0;
+}
+
+static size_t opts_known_size(void)
+{
+	return sizeof(struct mmapkit_opts);
+}
+
+int mmapkit_map_new(mmapkit_map **out, const struct mmapkit_opts *opts)
+{
+	const char *call = "mmapkit_map_new";
+	struct mmapkit_opts o = {0};
+
+	if (!out)
+		return mmapkit__fail(EINVAL, "%s: out is NULL", call);
+	*out = NULL;
+	if (!opts)
+		return mmapkit__fail(EINVAL, "%s: opts is NULL", call);
+	if (opts->sz < opts_known_size())
+		return mmapkit__fail(EINVAL, "%s: opts->sz %zu is smaller than struct mmapkit_opts (%zu)",
+				     call, opts->sz, opts_known_size());
+	for (size_t i = opts_known_size(); i < opts->sz; i++) {
+		if (((const unsigned char *)opts)[i])
+			return mmapkit__fail(E2BIG, "%s: opts has non-zero bytes past the %zu this library knows",
+					     call, opts_known_size());
+	}
+	memcpy(&o, opts, opts_known_size());
+	if (o.mode & ~07777u)
+		return mmapkit__fail(EINVAL, "%s: mode 0%o has bits beyond 07777", call, o.mode);
+	if (o.mode && !(o.flags & MMAPKIT_CREATE))
+		return mmapkit__fail(EINVAL, "%s: mode applies only with MMAPKIT_CREATE", call);
+	return create(out, &o, call);
+}
+
+static int anon(mmapkit_map **out, int kind, size_t len, unsigned flags, const char *call)
+{
+	struct mmapkit_opts o = {.sz = sizeof(o), .kind = kind, .flags = flags, .len = len};
+
+	if (!out)
+		return mmapkit__fail(EINVAL, "%s: out is NULL", call);
+	return create(out, &o, call);
+}
+
+int mmapkit_anon_private(mmapkit_map **out, size_t len, unsigned flags)
+{
+	return anon(out, MMAPKIT_ANON_PRIVATE, len, flags, __func__);
+}
+
+int mmapkit_anon_shared(mmapkit_map **out, size_t len, unsigned flags)
+{
+	return anon(out, MMAPKIT_ANON_SHARED, len, flags, __func__);
+}
+
+static int file(mmapkit_map **out, int kind, const char *path, int fd, uint64_t offset,
+		size_t len, unsigned flags, const char *call)
+{
+	struct mmapkit_opts o = {.sz = sizeof(o), .kind = kind, .flags = flags, .path = path,
+				 .fd = fd, .offset = offset, .len = len};
+
+	if (!out)
+		return mmapkit__fail(EINVAL, "%s: out is NULL", call);
+	*out = NULL;
+	if (fd == -1 && !path)
+		return mmapkit__fail(EINVAL, "%s: path is NULL", call);
+	return create(out, &o, call);
+}
+
+int mmapkit_file_private(mmapkit_map **out, const char *path, uint64_t offset, size_t len,
+			 unsigned flags)
+{
+	return file(out, MMAPKIT_FILE_PRIVATE, path, -1, offset, len, flags, __func__);
+}
+
+int mmapkit_file_shared(mmapkit_map **out, const char *path, uint64_t offset, size_t len,
+			unsigned flags)
+{
+	return file(out, MMAPKIT_FILE_SHARED, path, -1, offset, len, flags, __func__);
+}
+
+static int fd_kind(mmapkit_map **out, int kind, int fd, uint64_t offset, size_t len,
+		   unsigned flags, const char *call)
+{
+	if (!out)
+		return mmapkit__fail(EINVAL, "%s: out is NULL", call);
+	*out = NULL;
+	if (fd < 0)
+		return mmapkit__fail(EBADF, "%s: bad file descriptor %d", call, fd);
+	return file(out, kind, NULL, fd, offset, len, flags, call);
+}
+
+int mmapkit_fd_private(mmapkit_map **out, int fd, uint64_t offset, size_t len, unsigned flags)
+{
+	return fd_kind(out, MMAPKIT_FILE_PRIVATE, fd, offset, len, flags, __func__);
+}
+
+int mmapkit_fd_shared(mmapkit_map **out, int fd, uint64_t offset, size_t len, unsigned flags)
+{
+	return fd_kind(out, MMAPKIT_FILE_SHARED, fd, offset, len, flags, __func__);
+}
+
+void mmapkit_unmap(mmapkit_map *m)
+{
+	if (!m)
+		return;
+	release(m);
+	if (m->fd >= 0)
+		mmapkit__sys.close(m->fd);
+	mmapkit__runs_free(m);
+	free(m->created_path);
+	free(m);
+}
+
+void *mmapkit_ptr(const mmapkit_map *m)
+{
+	if (!m)
+		return NULL;
+	if (!m->len)
+		return (void *)empty_range;
+	return m->base + m->delta;
+}
+
+size_t mmapkit_len(const mmapkit_map *m)
+{
+	return m ? m->len : 0;
+}
+
+int mmapkit_kind(const mmapkit_map *m)
+{
+	return m ? m->kind : 0;
+}
+
+unsigned mmapkit_flags(const mmapkit_map *m)
+{
+	return m ? m->flags : 0;
+}
+
+uint64_t mmapkit_offset(const mmapkit_map *m)
+{
+	return m ? m->offset : 0;
+}
+
+int mmapkit_fd(const mmapkit_map *m)
+{
+	return m ? m->fd : -1;
+}
+
+void *mmapkit_at(const mmapkit_map *m, size_t off, size_t size, size_t align)
+{
+	const char *call = "mmapkit_at";
+	unsigned char *p;
+
+	if (!m) {
+		mmapkit__fail(EINVAL, "%s: handle is NULL", call);
+		return NULL;
+	}
+	if (align & (align - 1)) {
+		mmapkit__fail(EINVAL, "%s: align %zu is not a power of two", call, align);
+		return NULL;
+	}
+	if (off > m->len || size > m->len - off) {
+		mmapkit__fail(ERANGE, "%s: %zu bytes at offset %zu do not fit in the mapping (%zu bytes)",
+			      call, size, off, m->len);
+		return NULL;
+	}
+	p = (unsigned char *)mmapkit_ptr(m) + off;
+	if (align > 1 && (uintptr_t)p % align) {
+		mmapkit__fail(EINVAL, "%s: address of offset %zu is not aligned to %zu", call, off,
+			      align);
+		return NULL;
+	}
+	return p;
+}

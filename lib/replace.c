@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Replacing whole pages of a private mapping in place (punch and revert of
+ * MMAPKIT_FILE_PRIVATE).  Where the pages carry attributes that a fresh mmap
+ * would lose, the replacement is built off to the side, given exactly those
+ * attributes, and moved over the old pages with one mremap(MREMAP_FIXED):
+ * a failure at any step leaves the old pages untouched.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sys/mman.h>
+
+#include "internal.h"
+
+struct repl {
+	mmapkit_map *m;
+	const char *call;
+	unsigned char *at; /* replacement's first byte */
+	size_t p0;         /* page of the mapping that `at` stands for */
+	int prot0;         /* protection the replacement was created with */
+};
+
+typedef int (*apply_fn)(struct repl *r, uint32_t val, unsigned char *addr, size_t len);
+
+/*
+ * Call fn on each maximal stretch of pages in [p0, p1) over which
+ * (attr & mask) stays the same, so every attribute costs the fewest calls.
+ */
+static int walk(struct repl *r, size_t p0, size_t p1, uint32_t mask, apply_fn fn)
+{
+	const mmapkit_map *m = r->m;
+	size_t i = mmapkit__runs_find(m, p0), start = p0;
+	uint32_t cur = m->runs[i].attr & mask;
+
+	for (;;) {
+		size_t end = mmapkit__runs_end(m, i);
+		uint32_t next;
+
+		if (end >= p1) {
+			end = p1;
+			next = ~cur;
+		} else {
+			next = m->runs[i + 1].attr & mask;
+		}
+		if (next != cur) {
+			int err = fn(r, cur, r->at + (start - r->p0) * m->gran,
+				     (end - start) * m->gran);
+			if (err || end == p1)
+				return err;
+			start = end;
+			cur = next;
+		}
+		i++;
+	}
+}
+
+static int fail(struct repl *r, const char *step, size_t len)
+{
+	return mmapkit__fail_sys(errno, r->call, step, "rebuilding %zu bytes of replaced pages",
+				 len);
+}
+
+static int apply_prot(struct repl *r, uint32_t val, unsigned char *addr, size_t len)
+{
+	int prot = mmapkit__attr_prot(val);
+
+	if (prot == r->prot0 || mmapkit__sys.mprotect(addr, len, prot) == 0)
+		return 0;
+	return fail(r, "mprotect", len);
+}
+
+static int apply_lock(struct repl *r, uint32_t val, unsigned char *addr, size_t len)
+{
+	if (!(val & MMAPKIT__A_LOCKED))
+		return 0;
+	if (val & MMAPKIT__A_ONFAULT) {
+		if (mmapkit__sys.mlock2(addr, len, MLOCK_ONFAULT) == 0)
+			return 0;
+		return fail(r, "mlock2", len);
+	}
+	if (mmapkit__sys.mlock(addr, len) == 0)
+		return 0;
+	return fail(r, "mlock", len);
+}
+
+static const struct {
+	uint32_t attr;
+	int advice;
+} advice_attrs[] = {
+	{MMAPKIT__A_DONTFORK, MADV_DONTFORK},	{MMAPKIT__A_WIPEONFORK, MADV_WIPEONFORK},
+	{MMAPKIT__A_DONTDUMP, MADV_DONTDUMP},	{MMAPKIT__A_HUGEPAGE, MADV_HUGEPAGE},
+	{MMAPKIT__A_NOHUGEPAGE, MADV_NOHUGEPAGE}, {MMAPKIT__A_RANDOM, MADV_RANDOM},
+	{MMAPKIT__A_SEQUENTIAL, MADV_SEQUENTIAL},
+};
+
+static int apply_advice(struct repl *r, uint32_t val, unsigned char *addr, size_t len)
+{
+	for (size_t i = 0; i < sizeof(advice_attrs) / sizeof(advice_attrs[0]); i++) {
+		if (!(val & advice_attrs[i].attr))
+			continue;
+		if (mmapkit__sys.madvise(addr, len, advice_attrs[i].advice) < 0)
+			return fail(r, "madvise", len);
+	}
+	return 0;
+}
+
+static int apply_all(struct repl *r, size_t p0, size_t p1)
+{
+	int err = walk(r, p0, p1, MMAPKIT__A_PROT, apply_prot);
+
+	for (size_t i = 0; !err && i < sizeof(advice_attrs) / sizeof(advice_attrs[0]); i++)
+		err = walk(r, p0, p1, advice_attrs[i].attr, apply_advice);
+	if (!err) /* last: locking faults the pages in, with their final protection */
+		err = walk(r, p0, p1, MMAPKIT__A_LOCK, apply_lock);
+	return err;
+}
+
+int mmapkit__replace(mmapkit_map *m, const char *call, size_t p0, size_t p1, bool from_file)
+{
+	size_t len = (p1 - p0) * m->gran;
+	unsigned char *target = m->base + p0 * m->gran;
+	uint32_t first = m->runs[mmapkit__runs_find(m, p0)].attr;
+	uint32_t any = mmapkit__runs_any(m, p0, p1), all = mmapkit__runs_all(m, p0, p1);
+	off_t foff = (off_t)(m->offset - m->delta + p0 * m->gran);
+	int flags = MAP_PRIVATE | (from_file ? 0 : MAP_ANONYMOUS) |
+		    (m->flags & MMAPKIT_NORESERVE ? MAP_NORESERVE : 0);
+	int fd = from_file ? m->fd : -1;
+	struct repl r = {.m = m, .call = call, .p0 = p0, .prot0 = mmapkit__attr_prot(first)};
+	void *p;
+	int err;
+
+	if (!from_file)
+		foff = 0;
+	/* Nothing to carry over: the single mmap(MAP_FIXED) a careful caller would make. */
+	if (any == all && !(any & (MMAPKIT__A_LOCK | MMAPKIT__A_ADVICE))) {
+		p = mmapkit__sys.mmap(target, len, r.prot0, flags | MAP_FIXED, fd, foff);
+		return p == MAP_FAILED ? fail(&r, "mmap", len) : 0;
+	}
+	p = mmapkit__sys.mmap(NULL, len, r.prot0, flags, fd, foff);
+	if (p == MAP_FAILED)
+		return fail(&r, "mmap", len);
+	r.at = p;
+	err = apply_all(&r, p0, p1);
+	if (!err && mmapkit__sys.mremap(p, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, target) ==
+			    MAP_FAILED)
+		err = fail(&r, "mremap", len);
+	if (err)
+		mmapkit__sys.munmap(p, len);
+	return err;
+}

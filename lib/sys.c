@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The system-call table.  Release builds call straight through a const table;
+ * the test build (MMAPKIT_TESTING) puts a shim in front of every entry that
+ * counts calls per thread and can make the Nth call of one of them fail.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+static int sys_open(const char *path, int flags, mode_t mode)
+{
+	return open(path, flags, mode);
+}
+
+static int sys_fcntl(int fd, int cmd, int arg)
+{
+	return fcntl(fd, cmd, arg);
+}
+
+static int sys_ioctl(int fd, unsigned long req, void *arg)
+{
+	return ioctl(fd, req, arg);
+}
+
+static void *sys_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_addr)
+{
+	return mremap(old, old_len, new_len, flags, new_addr);
+}
+
+static int sys_mlock2(const void *addr, size_t len, unsigned flags)
+{
+	return mlock2(addr, len, flags);
+}
+
+#define MMAPKIT__REAL_TABLE                                                                 \
+	{                                                                                   \
+		.open = sys_open, .close = close, .fstat = fstat, .fcntl = sys_fcntl,       \
+		.ioctl = sys_ioctl, .ftruncate = ftruncate, .fallocate = fallocate,         \
+		.fsync = fsync, .pread = pread, .unlink = unlink, .mmap = mmap,             \
+		.munmap = munmap, .mremap = sys_mremap, .madvise = madvise,                 \
+		.msync = msync, .mprotect = mprotect, .mlock = mlock, .mlock2 = sys_mlock2, \
+		.munlock = munlock,                                                         \
+	}
+
+#ifndef MMAPKIT_TESTING
+
+const struct mmapkit__sys mmapkit__sys = MMAPKIT__REAL_TABLE;
+
+#else
+
+static const struct mmapkit__sys real = MMAPKIT__REAL_TABLE;
+
+static const char *const names[MMAPKIT__SYS_COUNT] = {
+	"open",	  "close",  "fstat",   "fcntl",	  "ioctl",    "ftruncate", "fallocate",
+	"fsync",  "pread",  "unlink",  "mmap",	  "munmap",   "mremap",	   "madvise",
+	"msync",  "mprotect", "mlock", "mlock2", "munlock",
+};
+
+/* Per thread, so that concurrent tests do not see each other's calls. */
+static _Thread_local unsigned calls[MMAPKIT__SYS_COUNT];
+static _Thread_local int armed_sys = -1;
+static _Thread_local unsigned armed_nth;
+static _Thread_local int armed_err;
+static _Thread_local bool fired;
+
+void mmapkit__fault_reset(void)
+{
+	for (int i = 0; i < MMAPKIT__SYS_COUNT; i++)
+		calls[i] = 0;
+	armed_sys = -1;
+	fired = false;
+}
+
+void mmapkit__fault_arm(enum mmapkit__sysno sys, unsigned nth, int err)
+{
+	mmapkit__fault_reset();
+	armed_sys = (int)sys;
+	armed_nth = nth;
+	armed_err = err;
+}
+
+unsigned mmapkit__fault_calls(enum mmapkit__sysno sys)
+{
+	return calls[sys];
+}
+
+unsigned mmapkit__fault_total(void)
+{
+	unsigned n = 0;
+
+	for (int i = 0; i < MMAPKIT__SYS_COUNT; i++)
+		n += calls[i];
+	return n;
+}
+
+bool mmapkit__fault_fired(void)
+{
+	return fired;
+}
+
+const char *mmapkit__sys_name(enum mmapkit__sysno sys)
+{
+	return names[sys];
+}
+
+/* Counts the call; returns the errno to fail it with, or 0 to let it through. */
+static int hit(enum mmapkit__sysno sys)
+{
+	calls[sys]++;
+	if ((int)sys != armed_sys || calls[sys] != armed_nth)
+		return 0;
+	fired = true;
+	return armed_err;
+}
+
+#define SHIM(name, ret, fail, params, args)                                                 \
+	static ret shim_##name params                                                       \
+	{                                                                                   \
+		int e = hit(MMAPKIT__SYS_##name);                                           \
+		if (e) {                                                                    \
+			errno = e;                                                          \
+			return fail;                                                        \
+		}                                                                           \
+		return real.name args;                                                      \
+	}
+
+#define MMAPKIT__SYS_open MMAPKIT__SYS_OPEN
+#define MMAPKIT__SYS_close MMAPKIT__SYS_CLOSE
+#define MMAPKIT__SYS_fstat MMAPKIT__SYS_FSTAT
+#define MMAPKIT__SYS_fcntl MMAPKIT__SYS_FCNTL
+#define MMAPKIT__SYS_ioctl MMAPKIT__SYS_IOCTL
+#define MMAPKIT__SYS_ftruncate MMAPKIT__SYS_FTRUNCATE
+#define MMAPKIT__SYS_fallocate MMAPKIT__SYS_FALLOCATE
+#define MMAPKIT__SYS_fsync MMAPKIT__SYS_FSYNC
+#define MMAPKIT__SYS_pread MMAPKIT__SYS_PREAD
+#define MMAPKIT__SYS_unlink MMAPKIT__SYS_UNLINK
+#define MMAPKIT__SYS_mmap MMAPKIT__SYS_MMAP
+#define MMAPKIT__SYS_munmap MMAPKIT__SYS_MUNMAP
+#define MMAPKIT__SYS_mremap MMAPKIT__SYS_MREMAP
+#define MMAPKIT__SYS_madvise MMAPKIT__SYS_MADVISE
+#define MMAPKIT__SYS_msync MMAPKIT__SYS_MSYNC
+#define MMAPKIT__SYS_mprotect MMAPKIT__SYS_MPROTECT
+#define MMAPKIT__SYS_mlock MMAPKIT__SYS_MLOCK
+#define MMAPKIT__SYS_mlock2 MMAPKIT__SYS_MLOCK2
+#define MMAPKIT__SYS_munlock MMAPKIT__SYS_MUNLOCK
+
+SHIM(open, int, -1, (const char *p, int f, mode_t m), (p, f, m))
+SHIM(close, int, -1, (int fd), (fd))
+SHIM(fstat, int, -1, (int fd, struct stat *st), (fd, st))
+SHIM(fcntl, int, -1, (int fd, int cmd, int arg), (fd, cmd, arg))
+SHIM(ioctl, int, -1, (int fd, unsigned long req, void *arg), (fd, req, arg))
+SHIM(ftruncate, int, -1, (int fd, off_t len), (fd, len))
+SHIM(fallocate, int, -1, (int fd, int mode, off_t off, off_t len), (fd, mode, off, len))
+SHIM(fsync, int, -1, (int fd), (fd))
+SHIM(pread, ssize_t, -1, (int fd, void *buf, size_t n, off_t off), (fd, buf, n, off))
+SHIM(unlink, int, -1, (const char *p), (p))
+SHIM(mmap, void *, MAP_FAILED, (void *a, size_t l, int p, int f, int fd, off_t o),
+     (a, l, p, f, fd, o))
+SHIM(munmap, int, -1, (void *a, size_t l), (a, l))
+SHIM(mremap, void *, MAP_FAILED, (void *o, size_t ol, size_t nl, int f, void *na),
+     (o, ol, nl, f, na))
+SHIM(madvise, int, -1, (void *a, size_t l, int adv), (a, l, adv))
+SHIM(msync, int, -1, (void *a, size_t l, int f), (a, l, f))
+SHIM(mprotect, int, -1, (void *a, size_t l, int p), (a, l, p))
+SHIM(mlock, int, -1, (const void *a, size_t l), (a, l))
+SHIM(mlock2, int, -1, (const void *a, size_t l, unsigned f), (a, l, f))
+SHIM(munlock, int, -1, (const void *a, size_t l), (a, l))
+
+struct mmapkit__sys mmapkit__sys = {
+	.open = shim_open,	     .close = shim_close,     .fstat = shim_fstat,
+	.fcntl = shim_fcntl,	     .ioctl = shim_ioctl,     .ftruncate = shim_ftruncate,
+	.fallocate = shim_fallocate, .fsync = shim_fsync,     .pread = shim_pread,
+	.unlink = shim_unlink,	     .mmap = shim_mmap,	      .munmap = shim_munmap,
+	.mremap = shim_mremap,	     .madvise = shim_madvise, .msync = shim_msync,
+	.mprotect = shim_mprotect,   .mlock = shim_mlock,     .mlock2 = shim_mlock2,
+	.munlock = shim_munlock,
+};
+
+#endif
