@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the Debian packages mmapkit's build, tests and tour need, if missing.
+# Usage: scripts/deps.sh [tour|test]
+set -euo pipefail
+
+want=(gcc make cmake pkg-config check libbsd-dev)
+if [[ ${1:-test} == test ]]; then
+	want+=(clang libclang-rt-14-dev groff-base python3 libpython3.11-testsuite
+		abigail-tools valgrind strace)
+else
+	want+=(python3)
+fi
+
+missing=()
+for p in "${want[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+((${#missing[@]})) || exit 0
+echo "deps: installing ${missing[*]}"
+if [[ $(id -u) -ne 0 ]]; then
+	echo "deps: need root to apt-get install ${missing[*]}" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

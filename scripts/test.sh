@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Quick start 2: build and run every test.
+#
+#   1. gcc build (-Wall -Wextra -Werror): every CTest test (Check suites, examples,
+#      symbols, install + consumers, man pages, ABI, Python binding, benchmark smoke).
+#   2. clang build with AddressSanitizer + UndefinedBehaviorSanitizer (leaks detected):
+#      the Check suites in one process (CK_FORK=no, so LeakSanitizer sees every test)
+#      and the examples.
+#   3. ThreadSanitizer stress, valgrind memcheck of the unit suite, a bounded fuzz run.
+#
+# Set MMAPKIT_QUICK=1 to run stages 1 and 2 only.
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+out=${MMAPKIT_BUILD_DIR:-$top/build-test}
+jobs=$(nproc)
+passed=0
+failed=0
+failures=()
+
+"$top/scripts/deps.sh" test || exit 1
+
+stage() { # name command...
+	local name=$1
+	shift
+	echo
+	echo "=== $name"
+	if "$@"; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1))
+		failures+=("$name")
+	fi
+}
+
+build() { # dir cmake-args...
+	local dir=$1
+	shift
+	cmake -S "$top" -B "$dir" "$@" >"$dir.configure.log" 2>&1 &&
+		cmake --build "$dir" -j"$jobs" >"$dir.build.log" 2>&1 ||
+		{ cat "$dir.configure.log" "$dir.build.log" 2>/dev/null | tail -50; return 1; }
+}
+
+ctest_all() { # dir ctest-args...
+	local dir=$1
+	shift
+	(cd "$dir" && ctest --output-on-failure "$@")
+}
+
+unit_summary() { # dir env...
+	local dir=$1
+	shift
+	(cd "$dir/tests" && env "$@" ./check_mmapkit)
+}
+
+mkdir -p "$out"
+stage "gcc build" build "$out/gcc" -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo
+stage "gcc: Check suites" unit_summary "$out/gcc" TMPDIR="$out/gcc/tests"
+stage "gcc: all CTest tests" ctest_all "$out/gcc" -E '^unit$'
+stage "clang ASan+UBSan build" build "$out/asan" -DCMAKE_C_COMPILER=clang \
+	-DCMAKE_BUILD_TYPE=Debug -DMMAPKIT_SANITIZE=ON
+stage "asan: Check suites (one process, leaks detected)" unit_summary "$out/asan" \
+	CK_FORK=no TMPDIR="$out/asan/tests" \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+stage "asan: examples" ctest_all "$out/asan" -R '^example_'
+
+if [[ -z ${MMAPKIT_QUICK:-} ]]; then
+	for s in run_tsan run_valgrind run_fuzz; do
+		[[ -f $top/tests/$s.sh ]] || continue
+		case $s in
+		run_tsan) stage "ThreadSanitizer stress" bash "$top/tests/run_tsan.sh" "$out/tsan" ;;
+		run_valgrind) stage "valgrind memcheck" bash "$top/tests/run_valgrind.sh" "$out/gcc" ;;
+		run_fuzz) stage "fuzz (60 s)" bash "$top/tests/run_fuzz.sh" 60 ;;
+		esac
+	done
+fi
+
+echo
+((failed)) && printf 'failed stage: %s\n' "${failures[@]}"
+echo "test.sh: $passed passed, $failed failed"
+((failed == 0))
