@@ -104,7 +104,8 @@ struct build {
 	bool grown;
 	off_t old_size;
 	uint64_t file_size;
-	bool sized; /* file_size is meaningful (regular file or block device) */
+	bool sized;   /* file_size is meaningful (regular file or block device) */
+	bool regular; /* a regular file: MMAPKIT_GROW can extend it */
 };
 
 static int check_flags(const struct build *b)
@@ -206,7 +207,7 @@ static int stat_fd(struct build *b)
 	struct stat st;
 
 	if (b->created) { /* we just made it: an empty regular file */
-		b->sized = true;
+		b->sized = b->regular = true;
 		return 0;
 	}
 	if (mmapkit__sys.fstat(b->m->fd, &st) < 0)
@@ -215,7 +216,7 @@ static int stat_fd(struct build *b)
 		return mmapkit__fail(EISDIR, "%s: %s: is a directory", b->call, b->name);
 	if (S_ISREG(st.st_mode)) {
 		b->file_size = (uint64_t)st.st_size;
-		b->sized = true;
+		b->sized = b->regular = true;
 		return 0;
 	}
 	if (S_ISBLK(st.st_mode)) {
@@ -258,7 +259,7 @@ static int fit_range(struct build *b)
 	end = o->offset + o->len;
 	if (end <= size)
 		return 0;
-	if (!(o->flags & MMAPKIT_GROW))
+	if (!(o->flags & MMAPKIT_GROW) || !b->regular)
 		return mmapkit__fail(ERANGE, "%s: %s: range %llu+%zu ends past end of file (%llu bytes); pass MMAPKIT_GROW to extend the file",
 				     b->call, b->name, (unsigned long long)o->offset, o->len,
 				     (unsigned long long)size);
@@ -360,12 +361,7 @@ static int apply_flags(struct build *b)
 	mmapkit_map *m = b->m;
 	int err = 0;
 
-	if (m->flags & MMAPKIT_LOCK) {
-		if (mmapkit__sys.mlock(m->base, m->map_len) < 0)
-			return mmapkit__fail_sys(errno, b->call, "mlock",
-						 "locking %zu bytes (see RLIMIT_MEMLOCK)", m->map_len);
-	}
-	if (!err && (m->flags & MMAPKIT_THP))
+	if (m->flags & MMAPKIT_THP)
 		err = advise_whole(b, MADV_HUGEPAGE, "MMAPKIT_THP");
 	if (!err && (m->flags & MMAPKIT_DONTFORK))
 		err = advise_whole(b, MADV_DONTFORK, "MMAPKIT_DONTFORK");
@@ -373,6 +369,10 @@ static int apply_flags(struct build *b)
 		err = advise_whole(b, MADV_WIPEONFORK, "MMAPKIT_WIPEONFORK");
 	if (!err && (m->flags & MMAPKIT_DONTDUMP))
 		err = advise_whole(b, MADV_DONTDUMP, "MMAPKIT_DONTDUMP");
+	/* Last, so that the pages it faults in already follow the advice (THP). */
+	if (!err && (m->flags & MMAPKIT_LOCK) && mmapkit__sys.mlock(m->base, m->map_len) < 0)
+		err = mmapkit__fail_sys(errno, b->call, "mlock", "locking %zu bytes (see RLIMIT_MEMLOCK)",
+					m->map_len);
 	return err;
 }
 
