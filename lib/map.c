@@ -196,7 +196,7 @@ static int dup_fd(struct build *b)
 	int fd = mmapkit__sys.fcntl(b->o.fd, F_DUPFD_CLOEXEC, 0);
 
 	if (fd < 0)
-		return mmapkit__fail_sys(errno, b->call, "dup", "%s", b->name);
+		return mmapkit__fail_sys(errno, b->call, "dup", "%s: fcntl(F_DUPFD_CLOEXEC)", b->name);
 	b->m->fd = fd;
 	return 0;
 }
@@ -312,7 +312,8 @@ static int reserve_guarded(struct build *b, void **at)
 
 static void release(mmapkit_map *m)
 {
-	if (m->map_len || m->guard)
+	/* base is NULL until something is mapped (e.g. the GUARD reservation failed) */
+	if (m->base && (m->map_len || m->guard))
 		mmapkit__sys.munmap(m->base - m->guard, m->map_len + 2 * m->guard);
 	m->map_len = 0;
 	m->guard = 0;
@@ -334,12 +335,16 @@ static int map_pages(struct build *b)
 	}
 	p = mmapkit__sys.mmap(at, m->map_len, map_prot(m->flags), f, m->fd, (off_t)map_off);
 	if (p == MAP_FAILED) {
+		size_t len = m->map_len;
+
 		err = errno;
 		m->base = at;
+		if (!m->guard) /* nothing is mapped: release() must not munmap(NULL, len) */
+			m->map_len = 0;
 		release(m);
 		return mmapkit__fail_sys(err, b->call, "mmap", "%s%s%zu bytes at offset %llu",
 					 b->o.path || is_file(m->kind) ? b->name : "",
-					 is_file(m->kind) ? ": " : "", m->map_len,
+					 is_file(m->kind) ? ": " : "", len,
 					 (unsigned long long)map_off);
 	}
 	m->base = p;
@@ -456,8 +461,9 @@ static int create(mmapkit_map **out, const struct mmapkit_opts *opts, const char
 	err = check_args(&b);
 	if (err)
 		return err;
-	b.name = b.o.path;
-	if (!b.name) {
+	b.name = b.o.path ? b.o.path : "";
+	/* Only the fd kinds name their descriptor: no snprintf on the anonymous fast path. */
+	if (!b.o.path && is_file(b.o.kind)) {
 		snprintf(b.fdname, sizeof(b.fdname), "fd %d", b.o.fd);
 		b.name = b.fdname;
 	}

@@ -42,6 +42,8 @@ static int resolve(const mmapkit_map *m, const char *call, size_t off, size_t le
 {
 	size_t g;
 
+	/* Set on every path: gcc -O3 cannot see that mmapkit__fail never returns 0. */
+	*s = (struct span){0};
 	if (off > m->len || len > m->len - off)
 		return mmapkit__fail(ERANGE, "%s: range %zu+%zu lies outside the mapping (%zu bytes)",
 				     call, off, len, m->len);
@@ -242,12 +244,32 @@ static int check_advice(const mmapkit_map *m, const char *call, int advice)
 		return wrong_kind(m, call, advice == MMAPKIT_ADV_REMOVE
 						   ? "MMAPKIT_ADV_REMOVE frees shared backing; use mmapkit_punch"
 						   : "this advice applies to anonymous private memory only");
-	if (advice == MMAPKIT_ADV_POPULATE_WRITE && (m->flags & MMAPKIT_RDONLY))
-		return mmapkit__fail(EACCES, "%s: MMAPKIT_ADV_POPULATE_WRITE on an MMAPKIT_RDONLY mapping",
-				     call);
+	/* REMOVE frees the backing for every sharer: it changes data, as punch does. */
+	if ((advice == MMAPKIT_ADV_POPULATE_WRITE || advice == MMAPKIT_ADV_REMOVE) &&
+	    (m->flags & MMAPKIT_RDONLY))
+		return mmapkit__fail(EACCES, "%s: %s on an MMAPKIT_RDONLY mapping", call,
+				     advice == MMAPKIT_ADV_REMOVE ? "MMAPKIT_ADV_REMOVE"
+								  : "MMAPKIT_ADV_POPULATE_WRITE");
 	if ((m->flags & MMAPKIT_HUGETLB) && a->no_locked && !a->destructive)
 		return wrong_kind(m, call, "the kernel does not age MMAPKIT_HUGETLB pages");
 	return 0;
+}
+
+/*
+ * MADV_POPULATE_READ (WRITE) fails with EINVAL on pages that are not readable
+ * (writable), which would read as "the kernel lacks it": refuse it here instead.
+ */
+static int populate_access(const mmapkit_map *m, const char *call, int advice, size_t p0,
+			   size_t p1)
+{
+	uint32_t need = advice == MMAPKIT_ADV_POPULATE_READ    ? MMAPKIT__A_READ
+			: advice == MMAPKIT_ADV_POPULATE_WRITE ? MMAPKIT__A_WRITE
+							       : 0;
+
+	if (!need || (mmapkit__runs_all(m, p0, p1) & need))
+		return 0;
+	return mmapkit__fail(EACCES, "%s: pages %zu..%zu include pages that are not %s; use mmapkit_protect first",
+			     call, p0, p1, need == MMAPKIT__A_READ ? "readable" : "writable");
 }
 
 int mmapkit_advise(mmapkit_map *m, size_t off, size_t len, int advice)
@@ -273,6 +295,9 @@ int mmapkit_advise(mmapkit_map *m, size_t off, size_t len, int advice)
 	if (a->no_locked && (mmapkit__runs_any(m, p0, p1) & MMAPKIT__A_LOCKED))
 		return mmapkit__fail(EINVAL, "%s: pages %zu..%zu include locked pages, which the kernel will not release; %s",
 				     call, p0, p1, a->destructive ? "use mmapkit_punch" : "unlock them first");
+	err = populate_access(m, call, advice, p0, p1);
+	if (err)
+		return err;
 	if (a->mask && mmapkit__runs_reserve(m, 2) < 0)
 		return mmapkit__fail(ENOMEM, "%s: out of memory", call);
 	if (mmapkit__sys.madvise(page_addr(m, p0), pages_len(m, p0, p1), a->madv) < 0) {
@@ -322,16 +347,21 @@ static int relock(mmapkit_map *m, const char *call, size_t p0, size_t p1)
 		uint32_t at = m->runs[i].attr;
 		size_t a = m->runs[i].page > p0 ? m->runs[i].page : p0;
 		size_t z = mmapkit__runs_end(m, i) < p1 ? mmapkit__runs_end(m, i) : p1;
+		bool onfault;
 		int r;
 
 		if (!(at & MMAPKIT__A_LOCKED))
 			continue;
-		r = at & MMAPKIT__A_ONFAULT
-			    ? mmapkit__sys.mlock2(page_addr(m, a), pages_len(m, a, z), MLOCK_ONFAULT)
+		/*
+		 * mlock faults the pages in, which fails on PROT_NONE pages (after
+		 * marking them locked): lock those on fault, which gives the same state.
+		 */
+		onfault = (at & MMAPKIT__A_ONFAULT) || !(at & MMAPKIT__A_PROT);
+		r = onfault ? mmapkit__sys.mlock2(page_addr(m, a), pages_len(m, a, z), MLOCK_ONFAULT)
 			    : mmapkit__sys.mlock(page_addr(m, a), pages_len(m, a, z));
 		if (r < 0)
-			return mmapkit__fail_sys(errno, call, "mlock", "re-locking %zu bytes",
-						 pages_len(m, a, z));
+			return mmapkit__fail_sys(errno, call, onfault ? "mlock2" : "mlock",
+						 "re-locking %zu bytes", pages_len(m, a, z));
 	}
 	return 0;
 }
@@ -365,10 +395,13 @@ static int punch_file_shared(mmapkit_map *m, const char *call, const struct span
 {
 	off_t at = (off_t)(m->offset - m->delta + s->a);
 	off_t n = (off_t)(s->z - s->a);
+	int err;
 
 	if (mmapkit__sys.fallocate(m->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, at, n) == 0)
 		return 0;
-	return mmapkit__fail_sys(errno, call, "fallocate",
+	/* ENODEV: not a regular file (a character device such as /dev/zero): no holes there. */
+	err = errno == ENODEV ? EOPNOTSUPP : errno;
+	return mmapkit__fail_sys(err, call, "fallocate",
 				 "punching a hole of %lld bytes at file offset %lld",
 				 (long long)n, (long long)at);
 }
@@ -545,6 +578,15 @@ int mmapkit_protect(mmapkit_map *m, size_t off, size_t len, unsigned prot)
 	return 0;
 }
 
+/* Does [p0, p1) hold a PROT_NONE page? */
+static bool inaccessible(const mmapkit_map *m, size_t p0, size_t p1)
+{
+	for (size_t i = mmapkit__runs_find(m, p0); i < m->nruns && m->runs[i].page < p1; i++)
+		if (!(m->runs[i].attr & MMAPKIT__A_PROT))
+			return true;
+	return false;
+}
+
 int mmapkit_lock(mmapkit_map *m, size_t off, size_t len, unsigned how)
 {
 	const char *call = __func__;
@@ -559,6 +601,10 @@ int mmapkit_lock(mmapkit_map *m, size_t off, size_t len, unsigned how)
 	err = pages_op(m, call, off, len, &s);
 	if (err || s.p0 == s.p1)
 		return err;
+	/* The kernel would mark them locked, fail to fault them in, and say ENOMEM. */
+	if (!how && inaccessible(m, s.p0, s.p1))
+		return mmapkit__fail(ENOMEM, "%s: range %zu+%zu holds PROT_NONE pages, which mlock cannot fault in; pass MMAPKIT_LOCK_ONFAULT or make them accessible first",
+				     call, off, s.z - s.a);
 	r = how ? mmapkit__sys.mlock2(page_addr(m, s.p0), pages_len(m, s.p0, s.p1), MLOCK_ONFAULT)
 		: mmapkit__sys.mlock(page_addr(m, s.p0), pages_len(m, s.p0, s.p1));
 	if (r < 0) {

@@ -18,6 +18,7 @@ struct repl {
 	unsigned char *at; /* replacement's first byte */
 	size_t p0;         /* page of the mapping that `at` stands for */
 	int prot0;         /* protection the replacement was created with */
+	bool by_prot;      /* the lock walk also splits by protection */
 };
 
 typedef int (*apply_fn)(struct repl *r, uint32_t val, unsigned char *addr, size_t len);
@@ -73,7 +74,11 @@ static int apply_lock(struct repl *r, uint32_t val, unsigned char *addr, size_t 
 {
 	if (!(val & MMAPKIT__A_LOCKED))
 		return 0;
-	if (val & MMAPKIT__A_ONFAULT) {
+	/*
+	 * mlock faults the pages in, which fails on PROT_NONE pages (after marking
+	 * them locked): lock those on fault, which gives them the same state.
+	 */
+	if ((val & MMAPKIT__A_ONFAULT) || (r->by_prot && !(val & MMAPKIT__A_PROT))) {
 		if (mmapkit__sys.mlock2(addr, len, MLOCK_ONFAULT) == 0)
 			return 0;
 		return fail(r, "mlock2", len);
@@ -104,6 +109,19 @@ static int apply_advice(struct repl *r, uint32_t val, unsigned char *addr, size_
 	return 0;
 }
 
+/* Lock what was locked; PROT_NONE stretches need a call of their own (see apply_lock). */
+static int lock_all(struct repl *r, size_t p0, size_t p1)
+{
+	const mmapkit_map *m = r->m;
+
+	r->by_prot = false;
+	for (size_t i = mmapkit__runs_find(m, p0); i < m->nruns && m->runs[i].page < p1; i++)
+		if ((m->runs[i].attr & MMAPKIT__A_LOCK) == MMAPKIT__A_LOCKED &&
+		    !(m->runs[i].attr & MMAPKIT__A_PROT))
+			r->by_prot = true;
+	return walk(r, p0, p1, MMAPKIT__A_LOCK | (r->by_prot ? MMAPKIT__A_PROT : 0), apply_lock);
+}
+
 static int apply_all(struct repl *r, size_t p0, size_t p1)
 {
 	int err = walk(r, p0, p1, MMAPKIT__A_PROT, apply_prot);
@@ -111,7 +129,7 @@ static int apply_all(struct repl *r, size_t p0, size_t p1)
 	for (size_t i = 0; !err && i < sizeof(advice_attrs) / sizeof(advice_attrs[0]); i++)
 		err = walk(r, p0, p1, advice_attrs[i].attr, apply_advice);
 	if (!err) /* last: locking faults the pages in, with their final protection */
-		err = walk(r, p0, p1, MMAPKIT__A_LOCK, apply_lock);
+		err = lock_all(r, p0, p1);
 	return err;
 }
 
@@ -136,15 +154,27 @@ int mmapkit__replace(mmapkit_map *m, const char *call, size_t p0, size_t p1, boo
 		p = mmapkit__sys.mmap(target, len, r.prot0, flags | MAP_FIXED, fd, foff);
 		return p == MAP_FAILED ? fail(&r, "mmap", len) : 0;
 	}
+	/*
+	 * Locked pages would count twice against RLIMIT_MEMLOCK while the locked
+	 * replacement is built: unlock the old ones first, lock them again on failure.
+	 */
+	if ((any & MMAPKIT__A_LOCKED) && mmapkit__sys.munlock(target, len) < 0)
+		return fail(&r, "munlock", len);
 	p = mmapkit__sys.mmap(NULL, len, r.prot0, flags, fd, foff);
-	if (p == MAP_FAILED)
-		return fail(&r, "mmap", len);
-	r.at = p;
-	err = apply_all(&r, p0, p1);
-	if (!err && mmapkit__sys.mremap(p, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, target) ==
-			    MAP_FAILED)
-		err = fail(&r, "mremap", len);
-	if (err)
-		mmapkit__sys.munmap(p, len);
+	if (p == MAP_FAILED) {
+		err = fail(&r, "mmap", len);
+	} else {
+		r.at = p;
+		err = apply_all(&r, p0, p1);
+		if (!err && mmapkit__sys.mremap(p, len, len, MREMAP_MAYMOVE | MREMAP_FIXED,
+						target) == MAP_FAILED)
+			err = fail(&r, "mremap", len);
+		if (err)
+			mmapkit__sys.munmap(p, len);
+	}
+	if (err && (any & MMAPKIT__A_LOCKED)) {
+		r.at = target;
+		lock_all(&r, p0, p1);
+	}
 	return err;
 }

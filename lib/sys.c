@@ -11,6 +11,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -35,6 +36,21 @@ static void *sys_mremap(void *old, size_t old_len, size_t new_len, int flags, vo
 	return mremap(old, old_len, new_len, flags, new_addr);
 }
 
+/*
+ * mlock and munlock by number: AddressSanitizer intercepts the libc functions
+ * as no-ops (but not mlock2), so pages locked with mlock2 could not be
+ * unlocked, and MMAPKIT_LOCK would lock nothing, in a sanitized program.
+ */
+static int sys_mlock(const void *addr, size_t len)
+{
+	return (int)syscall(SYS_mlock, addr, len);
+}
+
+static int sys_munlock(const void *addr, size_t len)
+{
+	return (int)syscall(SYS_munlock, addr, len);
+}
+
 static int sys_mlock2(const void *addr, size_t len, unsigned flags)
 {
 	return mlock2(addr, len, flags);
@@ -46,8 +62,8 @@ static int sys_mlock2(const void *addr, size_t len, unsigned flags)
 		.ioctl = sys_ioctl, .ftruncate = ftruncate, .fallocate = fallocate,         \
 		.fsync = fsync, .pread = pread, .unlink = unlink, .mmap = mmap,             \
 		.munmap = munmap, .mremap = sys_mremap, .madvise = madvise,                 \
-		.msync = msync, .mprotect = mprotect, .mlock = mlock, .mlock2 = sys_mlock2, \
-		.munlock = munlock,                                                         \
+		.msync = msync, .mprotect = mprotect, .mlock = sys_mlock,                   \
+		.mlock2 = sys_mlock2, .munlock = sys_munlock,                               \
 	}
 
 #ifndef MMAPKIT_TESTING

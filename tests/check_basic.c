@@ -23,7 +23,8 @@ START_TEST(anon_private_roundtrip)
 	ck_assert_int_eq(mmapkit_punch(m, 10, 2 * page), 0);
 	ck_assert_uint_eq(tu_resident_pages(p + page, page), 0); /* before reading it */
 	for (size_t i = 0; i < 3 * page; i++)
-		ck_assert_uint_eq(p[i], i >= 10 && i < 10 + 2 * page ? 0 : 0xab);
+		if (p[i] != (i >= 10 && i < 10 + 2 * page ? 0 : 0xab))
+			ck_abort_msg("byte %zu is %u after punch", i, p[i]);
 	mmapkit_unmap(m);
 	TU_ASSERT_NO_LEAK(s);
 }
@@ -41,14 +42,17 @@ START_TEST(file_private_punch_revert)
 	ck_assert_uint_eq(mmapkit_len(m), 4 * page - 1);
 	p = mmapkit_ptr(m);
 	for (size_t i = 0; i < mmapkit_len(m); i++)
-		ck_assert_uint_eq(p[i], tu_pattern(i + 1));
+		if (p[i] != tu_pattern(i + 1))
+			ck_abort_msg("byte %zu is %u, want the file's %u", i, p[i], tu_pattern(i + 1));
 	ck_assert_int_eq(mmapkit_punch(m, 100, 2 * page), 0);
 	ck_assert(tu_has_vmflag(p + page, "dc"));
 	for (size_t i = 0; i < mmapkit_len(m); i++)
-		ck_assert_uint_eq(p[i], i >= 100 && i < 100 + 2 * page ? 0 : tu_pattern(i + 1));
+		if (p[i] != (i >= 100 && i < 100 + 2 * page ? 0 : tu_pattern(i + 1)))
+			ck_abort_msg("byte %zu is %u after punch", i, p[i]);
 	ck_assert_int_eq(mmapkit_revert(m, 0, 0), 0);
 	for (size_t i = 0; i < mmapkit_len(m); i++)
-		ck_assert_uint_eq(p[i], tu_pattern(i + 1));
+		if (p[i] != tu_pattern(i + 1))
+			ck_abort_msg("byte %zu is %u, want the file's %u", i, p[i], tu_pattern(i + 1));
 	ck_assert(tu_has_vmflag(p + page, "dc"));
 	mmapkit_unmap(m);
 	TU_ASSERT_NO_LEAK(s);

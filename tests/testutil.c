@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,24 +52,47 @@ unsigned char tu_pattern(uint64_t i)
 	return (unsigned char)(((i * 131u) ^ (i >> 12)) % 251u + 1u);
 }
 
-static char dir[64];
+static char dir[4096];
 static unsigned serial;
+
+static pid_t dir_owner;
+
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	(void)type;
+	(void)ftw;
+	return remove(path);
+}
+
+/* At exit of the process that made it (Check's per-test child, or the runner). */
+static void remove_dir(void)
+{
+	if (dir[0] && getpid() == dir_owner)
+		nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
 
 const char *tu_dir(void)
 {
-	if (!dir[0] || access(dir, F_OK) != 0) {
-		snprintf(dir, sizeof(dir), "/tmp/mmapkit-test-%d-XXXXXX", (int)getpid());
+	const char *tmp = getenv("TMPDIR");
+
+	if (!dir[0] || getpid() != dir_owner || access(dir, F_OK) != 0) {
+		snprintf(dir, sizeof(dir), "%s/mmapkit-test-%d-XXXXXX", tmp && *tmp ? tmp : "/tmp",
+			 (int)getpid());
 		ck_assert_ptr_nonnull(mkdtemp(dir));
+		if (!dir_owner)
+			atexit(remove_dir);
+		dir_owner = getpid();
 	}
 	return dir;
 }
 
 const char *tu_path(const char *name)
 {
-	static char paths[64][256];
+	static char paths[64][4352];
 	char *p = paths[serial++ % 64];
 
-	snprintf(p, 256, "%s/%u-%s", tu_dir(), serial, name);
+	snprintf(p, sizeof(paths[0]), "%s/%u-%s", tu_dir(), serial, name);
 	unlink(p);
 	return p;
 }
@@ -211,6 +235,7 @@ int tu_child(void (*fn)(void *), void *arg)
 
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
+		signal(SIGALRM, SIG_DFL); /* not Check's handler, which kills the group */
 		alarm(10);
 		signal(SIGSEGV, SIG_DFL);
 		signal(SIGBUS, SIG_DFL);

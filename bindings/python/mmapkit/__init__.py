@@ -1,0 +1,560 @@
+# SPDX-License-Identifier: MIT
+"""mmapkit for Python: typed memory-mapping handles over ctypes.
+
+Two layers, standard library only:
+
+* the low level: ``lib`` is the loaded ``libmmapkit.so.0`` with ``argtypes`` and
+  ``restype`` set for every public function; the calls that return a negative
+  errno raise ``OSError(errno, mmapkit_errmsg())`` instead (``OSError`` picks the
+  subclass: ``FileNotFoundError``, ``PermissionError``, ...).  Every constant of
+  ``mmapkit.h`` is a module attribute with the header's value.
+* the high level: ``Map``, one class for the four kinds, with slicing, a
+  zero-copy ``memoryview`` (``Map.view()``), and the range operations.
+
+``mmapkit.compat`` builds a stand-in for the standard library's ``mmap`` module
+on top of this.
+"""
+
+import ctypes
+import enum
+import glob
+import operator
+import os
+import weakref
+
+__all__ = [
+    "lib", "Map", "Kind", "load", "errmsg", "strerror", "version", "page_size",
+    "mmapkit_map", "mmapkit_opts",
+]
+
+# ---- constants: the values of include/mmapkit.h, spelled out (they never change) ----
+
+VERSION_MAJOR = 0
+VERSION_MINOR = 1
+VERSION_PATCH = 0
+VERSION_STRING = "0.1.0"
+
+ANON_PRIVATE = 1
+ANON_SHARED = 2
+FILE_PRIVATE = 3
+FILE_SHARED = 4
+
+RDONLY = 0x0001
+CREATE = 0x0002
+GROW = 0x0004
+POPULATE = 0x0008
+NORESERVE = 0x0010
+LOCK = 0x0020
+HUGETLB = 0x0040
+THP = 0x0080
+DONTFORK = 0x0100
+WIPEONFORK = 0x0200
+DONTDUMP = 0x0400
+GUARD = 0x0800
+
+SYNC_ASYNC = 0x1
+SYNC_INVALIDATE = 0x2
+SYNC_FULL = 0x4
+
+ADV_NORMAL = 0
+ADV_RANDOM = 1
+ADV_SEQUENTIAL = 2
+ADV_WILLNEED = 3
+ADV_DONTNEED = 4
+ADV_FREE = 5
+ADV_REMOVE = 6
+ADV_HUGEPAGE = 7
+ADV_NOHUGEPAGE = 8
+ADV_DONTDUMP = 9
+ADV_DODUMP = 10
+ADV_DONTFORK = 11
+ADV_DOFORK = 12
+ADV_WIPEONFORK = 13
+ADV_KEEPONFORK = 14
+ADV_COLD = 15
+ADV_PAGEOUT = 16
+ADV_POPULATE_READ = 17
+ADV_POPULATE_WRITE = 18
+
+PROT_NONE = 0x0
+PROT_READ = 0x1
+PROT_WRITE = 0x2
+PROT_EXEC = 0x4
+
+LOCK_ONFAULT = 0x1
+
+
+class Kind(enum.IntEnum):
+    """enum mmapkit_kind."""
+    ANON_PRIVATE = 1
+    ANON_SHARED = 2
+    FILE_PRIVATE = 3
+    FILE_SHARED = 4
+
+
+# ---- types ----
+
+class mmapkit_map(ctypes.Structure):
+    """The opaque handle; only ever used through a pointer."""
+
+
+MapPtr = ctypes.POINTER(mmapkit_map)
+
+
+class mmapkit_opts(ctypes.Structure):
+    """struct mmapkit_opts (extended constructor options, sz first)."""
+    _fields_ = [
+        ("sz", ctypes.c_size_t),
+        ("kind", ctypes.c_int),
+        ("flags", ctypes.c_uint),
+        ("path", ctypes.c_char_p),
+        ("fd", ctypes.c_int),
+        ("mode", ctypes.c_uint32),
+        ("offset", ctypes.c_uint64),
+        ("len", ctypes.c_size_t),
+    ]
+
+
+# ---- loading ----
+
+SONAME = "libmmapkit.so.0"
+
+
+def _candidates():
+    """Where to look for libmmapkit.so.0, in order (never the unversioned .so)."""
+    env = os.environ.get("MMAPKIT_LIBRARY")
+    if env:
+        return [env]
+    # bindings/python/mmapkit/__init__.py -> the source tree's root.
+    root = os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.dirname(os.path.abspath(__file__)))))
+    found = [p for p in glob.glob(os.path.join(root, "build*", SONAME)) if os.path.exists(p)]
+    # build/ (the README's build directory) first, then the newest other build.
+    found.sort(key=lambda p: (os.path.basename(os.path.dirname(p)) != "build",
+                              -os.path.getmtime(p)))
+    return found + [SONAME]
+
+
+def load(path=None):
+    """Load libmmapkit.so.0 (from path, or the usual places) and declare its functions."""
+    errors = []
+    for cand in [path] if path else _candidates():
+        try:
+            return _declare(ctypes.CDLL(cand, use_errno=False))
+        except OSError as e:
+            errors.append(f"{cand}: {e}")
+    raise ImportError("mmapkit: cannot load " + SONAME + "; set MMAPKIT_LIBRARY to its path ("
+                      + "; ".join(errors) + ")")
+
+
+def _decode(b):
+    return b.decode("utf-8", "surrogateescape") if b is not None else ""
+
+
+def _raiser(dll):
+    """errcheck for dll's int-returning calls: 0 or more is success, -errno raises
+    OSError(errno, mmapkit_errmsg()) -- the message of this library copy and thread."""
+    def _raise_negative(result, func, args):
+        if result < 0:
+            raise OSError(-result, _decode(dll.mmapkit_errmsg()))
+        return result
+    return _raise_negative
+
+
+def _ranged(ctype):
+    """ctype for argtypes, refusing an int it cannot hold (plain ctypes would truncate it:
+    fd 2**32 + 3 would become fd 3)."""
+    bits = 8 * ctypes.sizeof(ctype)
+    signed = ctype(-1).value == -1
+    lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+
+    @classmethod
+    def from_param(cls, value):
+        if isinstance(value, int) and not lo <= value <= hi:
+            raise OverflowError(f"{value} does not fit in {ctype.__name__} [{lo}, {hi}]")
+        return ctype.from_param(value)
+    return type(ctype.__name__, (ctype,), {"from_param": from_param, "range": (lo, hi)})
+
+
+# Argument types; results use the plain ctypes types (a subclass would not become an int).
+_size = _ranged(ctypes.c_size_t)
+_u64 = _ranged(ctypes.c_uint64)
+_uint = _ranged(ctypes.c_uint)
+_int = _ranged(ctypes.c_int)
+
+_out = ctypes.POINTER(MapPtr)
+_str = ctypes.c_char_p
+_ptr = ctypes.c_void_p
+
+# name: (restype, argtypes, raises on a negative return)
+_PROTOTYPES = {
+    "mmapkit_anon_private": (ctypes.c_int, [_out, _size, _uint], True),
+    "mmapkit_anon_shared": (ctypes.c_int, [_out, _size, _uint], True),
+    "mmapkit_file_private": (ctypes.c_int, [_out, _str, _u64, _size, _uint], True),
+    "mmapkit_file_shared": (ctypes.c_int, [_out, _str, _u64, _size, _uint], True),
+    "mmapkit_fd_private": (ctypes.c_int, [_out, _int, _u64, _size, _uint], True),
+    "mmapkit_fd_shared": (ctypes.c_int, [_out, _int, _u64, _size, _uint], True),
+    "mmapkit_map_new": (ctypes.c_int, [_out, ctypes.POINTER(mmapkit_opts)], True),
+    "mmapkit_unmap": (None, [MapPtr], False),
+    "mmapkit_ptr": (_ptr, [MapPtr], False),
+    "mmapkit_len": (ctypes.c_size_t, [MapPtr], False),
+    "mmapkit_kind": (ctypes.c_int, [MapPtr], False),
+    "mmapkit_flags": (ctypes.c_uint, [MapPtr], False),
+    "mmapkit_offset": (ctypes.c_uint64, [MapPtr], False),
+    "mmapkit_fd": (ctypes.c_int, [MapPtr], False),
+    "mmapkit_at": (_ptr, [MapPtr, _size, _size, _size], False),
+    "mmapkit_page_size": (ctypes.c_size_t, [], False),
+    "mmapkit_version": (_str, [], False),
+    "mmapkit_sync": (ctypes.c_int, [MapPtr, _size, _size, _uint], True),
+    "mmapkit_advise": (ctypes.c_int, [MapPtr, _size, _size, _int], True),
+    "mmapkit_punch": (ctypes.c_int, [MapPtr, _size, _size], True),
+    "mmapkit_revert": (ctypes.c_int, [MapPtr, _size, _size], True),
+    "mmapkit_protect": (ctypes.c_int, [MapPtr, _size, _size, _uint], True),
+    "mmapkit_lock": (ctypes.c_int, [MapPtr, _size, _size, _uint], True),
+    "mmapkit_unlock": (ctypes.c_int, [MapPtr, _size, _size], True),
+    "mmapkit_errmsg": (_str, [], False),
+    "mmapkit_strerror": (_str, [_int], False),
+}
+
+
+def _declare(dll):
+    raise_negative = _raiser(dll)
+    for name, (restype, argtypes, checked) in _PROTOTYPES.items():
+        fn = getattr(dll, name)
+        fn.restype = restype
+        fn.argtypes = argtypes
+        if checked:
+            fn.errcheck = raise_negative
+    return dll
+
+
+lib = load()
+
+
+# ---- small wrappers ----
+
+def errmsg():
+    """mmapkit_errmsg(): the last failure of this thread, as text."""
+    return _decode(lib.mmapkit_errmsg())
+
+
+def strerror(err):
+    """mmapkit_strerror(err): static text for err or -err."""
+    return _decode(lib.mmapkit_strerror(err))
+
+
+def version():
+    """mmapkit_version(): the library's version string."""
+    return _decode(lib.mmapkit_version())
+
+
+def page_size():
+    """mmapkit_page_size()."""
+    return lib.mmapkit_page_size()
+
+
+def _nonneg(value, what):
+    """A size or offset: ValueError when negative, OverflowError past 64 bits."""
+    value = operator.index(value)
+    if value < 0:
+        raise ValueError(f"{what} must not be negative, not {value}")
+    if value >= 1 << 64:
+        raise OverflowError(f"{what} {value} does not fit in 64 bits")
+    return value
+
+
+# ---- the handle owner shared by Map and compat.mmap ----
+
+class _Token:
+    """Held by every object exported over mapped memory: keeps the handle alive, and its
+    weak references tell the handle how many exports are still alive."""
+
+    __slots__ = ("handle", "__weakref__")
+
+    def __init__(self, handle):
+        self.handle = handle
+
+
+def _owned(ctype):
+    """A subclass of ctype whose instances can hold a _Token (ctypes objects cannot)."""
+    return type(ctype.__name__, (ctype,), {"__slots__": ("_mmapkit_owner",)})
+
+
+# One array type per length, built directly: "c_ubyte * n" would go through ctypes'
+# own cache, which keeps every length it ever saw.
+_bytes_types = weakref.WeakValueDictionary()
+_ctype_types = {}
+
+
+def _bytes_type(n):
+    t = _bytes_types.get(n)
+    if t is None:
+        t = type("mmapkit_bytes", (ctypes.Array,),
+                 {"_type_": ctypes.c_ubyte, "_length_": n, "__slots__": ("_mmapkit_owner",)})
+        _bytes_types[n] = t
+    return t
+
+
+class _Handle:
+    """Owns one mmapkit_map: the pointer, a byte view over the range, the exports.
+
+    Unmapping happens at close(), or when the last reference (including any exported
+    view) is gone.  It is not run at interpreter exit: the kernel releases the mapping
+    with the process, and other exit code might still read it.
+    """
+
+    __slots__ = ("ptr", "addr", "length", "kind", "flags", "mv", "open", "_exports",
+                 "_finalizer", "__weakref__")
+
+    def __init__(self, ptr):
+        self.ptr = ptr
+        self._finalizer = weakref.finalize(self, lib.mmapkit_unmap, ptr)
+        self._finalizer.atexit = False
+        self.addr = lib.mmapkit_ptr(ptr) or 0
+        self.length = lib.mmapkit_len(ptr)
+        self.kind = lib.mmapkit_kind(ptr)
+        self.flags = lib.mmapkit_flags(ptr)
+        self._exports = []
+        self.open = True
+        # The handle's own view, never handed out: no token, no reference cycle.
+        self.mv = self._cast(_bytes_type(self.length).from_address(self.addr))
+
+    def _cast(self, arr):
+        mv = memoryview(arr).cast("B")
+        return mv.toreadonly() if self.flags & RDONLY else mv
+
+    def _track(self, obj):
+        token = _Token(self)
+        obj._mmapkit_owner = token
+        self._exports.append(weakref.ref(token))
+        return obj
+
+    def export(self, off, length):
+        """A new zero-copy memoryview of [off, off+length), counted as an export."""
+        return self._cast(self._track(_bytes_type(length).from_address(self.addr + off)))
+
+    def export_ctype(self, ctype, addr):
+        t = _ctype_types.get(ctype)
+        if t is None:
+            t = _ctype_types[ctype] = _owned(ctype)
+        return self._track(t.from_address(addr))
+
+    def exports(self):
+        """How many exported objects are still alive."""
+        self._exports = [r for r in self._exports if r() is not None]
+        return len(self._exports)
+
+    def close(self):
+        """Unmap, unless views are still exported (BufferError then, and nothing changes)."""
+        if not self.open:
+            return
+        if self.exports():
+            raise BufferError("cannot close exported pointers exist")
+        self.open = False
+        self.mv.release()
+        self._finalizer()
+
+
+def _new_handle(ctor, *args):
+    out = MapPtr()
+    ctor(ctypes.byref(out), *args)
+    return _Handle(out)
+
+
+def _fspath(path):
+    return os.fsencode(path)
+
+
+# ---- the high-level class ----
+
+class Map:
+    """A mapping of one of the four kinds.
+
+    Create one with a class method (``Map.anon_private(n)``, ``Map.file_shared(path)``,
+    ...).  ``len(m)``, ``m[i]``, ``m[a:b]`` read and write bytes; ``m.view()`` is a
+    zero-copy ``memoryview``; ``with`` closes it.  A range operation takes
+    ``(off, length)`` in bytes, ``length`` 0 meaning "to the end" as in C.
+    """
+
+    __slots__ = ("_h", "__weakref__")
+
+    def __init__(self, handle):
+        if not isinstance(handle, _Handle):
+            raise TypeError("use a class method such as Map.anon_private() to create a Map")
+        self._h = handle
+
+    # constructors
+
+    @classmethod
+    def anon_private(cls, length, flags=0):
+        return cls(_new_handle(lib.mmapkit_anon_private, _nonneg(length, "length"), flags))
+
+    @classmethod
+    def anon_shared(cls, length, flags=0):
+        return cls(_new_handle(lib.mmapkit_anon_shared, _nonneg(length, "length"), flags))
+
+    @classmethod
+    def file_private(cls, path, offset=0, length=0, flags=0):
+        return cls(_new_handle(lib.mmapkit_file_private, _fspath(path), _nonneg(offset, "offset"),
+                               _nonneg(length, "length"), flags))
+
+    @classmethod
+    def file_shared(cls, path, offset=0, length=0, flags=0):
+        return cls(_new_handle(lib.mmapkit_file_shared, _fspath(path), _nonneg(offset, "offset"),
+                               _nonneg(length, "length"), flags))
+
+    @classmethod
+    def fd_private(cls, fd, offset=0, length=0, flags=0):
+        return cls(_new_handle(lib.mmapkit_fd_private, operator.index(fd),
+                               _nonneg(offset, "offset"), _nonneg(length, "length"), flags))
+
+    @classmethod
+    def fd_shared(cls, fd, offset=0, length=0, flags=0):
+        return cls(_new_handle(lib.mmapkit_fd_shared, operator.index(fd),
+                               _nonneg(offset, "offset"), _nonneg(length, "length"), flags))
+
+    @classmethod
+    def new(cls, kind, length=0, *, path=None, fd=-1, offset=0, flags=0, mode=0):
+        """mmapkit_map_new(): any kind from keyword options."""
+        opts = mmapkit_opts(sz=ctypes.sizeof(mmapkit_opts), kind=int(kind), flags=flags,
+                            path=None if path is None else _fspath(path),
+                            fd=operator.index(fd), mode=mode,
+                            offset=_nonneg(offset, "offset"), len=_nonneg(length, "length"))
+        return cls(_new_handle(lib.mmapkit_map_new, ctypes.byref(opts)))
+
+    # state
+
+    def _live(self):
+        h = self._h
+        if not h.open:
+            raise ValueError("mmapkit.Map is closed")
+        return h
+
+    @property
+    def handle(self):
+        """The mmapkit_map pointer, for calling lib functions directly."""
+        return self._live().ptr
+
+    @property
+    def closed(self):
+        return not self._h.open
+
+    @property
+    def kind(self):
+        return Kind(self._live().kind)
+
+    @property
+    def flags(self):
+        return self._live().flags
+
+    @property
+    def offset(self):
+        return lib.mmapkit_offset(self._live().ptr)
+
+    @property
+    def fd(self):
+        return lib.mmapkit_fd(self._live().ptr)
+
+    @property
+    def address(self):
+        """mmapkit_ptr() as an integer."""
+        return self._live().addr
+
+    def __len__(self):
+        return self._live().length
+
+    def __repr__(self):
+        if self.closed:
+            return "<mmapkit.Map closed>"
+        h = self._h
+        return (f"<mmapkit.Map {Kind(h.kind).name} length={h.length} offset={self.offset} "
+                f"flags=0x{h.flags:x}>")
+
+    def close(self):
+        """Unmap now; BufferError while views from view()/at() are alive."""
+        self._h.close()
+
+    def __enter__(self):
+        self._live()
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __reduce__(self):
+        raise TypeError("cannot pickle a mmapkit.Map")
+
+    # bytes
+
+    def __getitem__(self, key):
+        mv = self._live().mv
+        if isinstance(key, slice):
+            return mv[key].tobytes()
+        return mv[key]
+
+    def __setitem__(self, key, value):
+        self._live().mv[key] = value
+
+    def __iter__(self):
+        return iter(self._live().mv)
+
+    def view(self, off=0, length=None):
+        """A zero-copy memoryview of [off, off+length) (to the end by default).
+
+        Read-only for an RDONLY mapping.  While any view is alive, close() raises
+        BufferError (the mapping stays valid as long as the view does).
+        """
+        h = self._live()
+        off = _nonneg(off, "off")
+        length = h.length - off if length is None else _nonneg(length, "length")
+        if off > h.length or length > h.length - off:
+            raise IndexError(f"view {off}+{length} lies outside the mapping ({h.length} bytes)")
+        return h.export(off, length)
+
+    def __buffer__(self, flags):  # PEP 688 (Python 3.12+): memoryview(m) works
+        return self.view()
+
+    def __release_buffer__(self, view):
+        view.release()
+
+    def at(self, off, ctype, align=None):
+        """MMAPKIT_AT: a ctypes object of type ctype living at byte off of the mapping.
+
+        align defaults to ctypes.alignment(ctype).  Raises ValueError with
+        mmapkit_errmsg() when it does not fit or is misaligned.
+        """
+        h = self._live()
+        if align is None:
+            align = ctypes.alignment(ctype)
+        p = lib.mmapkit_at(h.ptr, _nonneg(off, "off"), ctypes.sizeof(ctype), align)
+        if not p:
+            raise ValueError(errmsg())
+        return h.export_ctype(ctype, p)
+
+    # range operations: (off, length) in bytes, length 0 = to the end, as in C
+
+    def _range(self, off, length):
+        return self._live().ptr, _nonneg(off, "off"), _nonneg(length, "length")
+
+    def sync(self, off=0, length=0, how=0):
+        lib.mmapkit_sync(*self._range(off, length), how)
+
+    def advise(self, advice, off=0, length=0):
+        lib.mmapkit_advise(*self._range(off, length), advice)
+
+    def punch(self, off=0, length=0):
+        lib.mmapkit_punch(*self._range(off, length))
+
+    def revert(self, off=0, length=0):
+        lib.mmapkit_revert(*self._range(off, length))
+
+    def protect(self, prot, off=0, length=0):
+        """Change the protection for real: touching a PROT_NONE page from Python kills
+        the process with SIGSEGV, as it would in C."""
+        lib.mmapkit_protect(*self._range(off, length), prot)
+
+    def lock(self, off=0, length=0, how=0):
+        lib.mmapkit_lock(*self._range(off, length), how)
+
+    def unlock(self, off=0, length=0):
+        lib.mmapkit_unlock(*self._range(off, length))

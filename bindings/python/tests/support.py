@@ -1,0 +1,106 @@
+# SPDX-License-Identifier: MIT
+"""Helpers for the binding's tests: scratch files, the header's declarations, fork."""
+
+import os
+import re
+import signal
+import tempfile
+import traceback
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
+HEADER = os.path.join(ROOT, "include", "mmapkit.h")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+class TempDirTest(unittest.TestCase):
+    """A scratch directory per test, and pattern files in it."""
+
+    def setUp(self):
+        self._tmp = tempfile.TemporaryDirectory(prefix="mmapkit-py-")
+        self.dir = self._tmp.name
+        self.addCleanup(self._tmp.cleanup)
+
+    def path(self, name="data.bin"):
+        return os.path.join(self.dir, name)
+
+    def pattern_file(self, size, name="data.bin"):
+        """A file whose byte i is pattern(i); returns (path, contents)."""
+        data = pattern(size)
+        p = self.path(name)
+        with open(p, "wb") as f:
+            f.write(data)
+        return p, data
+
+    def read_file(self, p):
+        with open(p, "rb") as f:
+            return f.read()
+
+
+def pattern(size, seed=0):
+    return bytes((i * 7 + i // 251 + seed) & 0xFF for i in range(size))
+
+
+def header_text():
+    with open(HEADER, encoding="utf-8") as f:
+        text = f.read()
+    return re.sub(r"/\*.*?\*/", "", text, flags=re.S)
+
+
+def header_constants():
+    """Every MMAPKIT_ constant of the header with its value: name -> int or str."""
+    text = header_text()
+    out = {}
+    for name, value in re.findall(r"^#define\s+MMAPKIT_(\w+)\s+(\S.*?)\s*$", text, re.M):
+        value = value.strip()
+        if re.fullmatch(r"0x[0-9a-fA-F]+u?|\d+u?", value):
+            out[name] = int(value.rstrip("uU"), 0)
+        elif re.fullmatch(r'"[^"]*"', value):
+            out[name] = value[1:-1]
+    enum = re.search(r"enum\s+mmapkit_kind\s*\{(.*?)\}", text, re.S).group(1)
+    for name, value in re.findall(r"MMAPKIT_(\w+)\s*=\s*(\d+)", enum):
+        out[name] = int(value)
+    return out
+
+
+def header_macros():
+    """The names of every MMAPKIT_ macro the header defines."""
+    return set(re.findall(r"^#\s*define\s+MMAPKIT_(\w+)", header_text(), re.M))
+
+
+def header_functions():
+    """name -> (return type, [parameter types]) for every MMAPKIT_API declaration."""
+    text = " ".join(header_text().split())
+    out = {}
+    decl = r"MMAPKIT_API\s+([\w\s\*]+?)\s*\b(mmapkit_\w+)\s*\(([^)]*)\)"
+    for ret, name, params in re.findall(decl, text):
+        types = []
+        for p in params.split(","):
+            p = p.strip()
+            if p in ("void", ""):
+                continue
+            # drop the parameter name: the last identifier
+            types.append(re.sub(r"\s*\b\w+$", "", p).replace(" *", "*").strip())
+        out[name] = (ret.replace(" *", "*").strip(), types)
+    return out
+
+
+def run_child(body, timeout=10):
+    """fork(); the child runs body() under an alarm and exits 0 if it returns True.
+
+    Returns the raw wait status of the child.
+    """
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            signal.alarm(timeout)
+            code = 0 if body() else 1
+        except BaseException:
+            traceback.print_exc()
+            code = 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return status

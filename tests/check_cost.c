@@ -1,0 +1,522 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The contract's Cost section: each call makes exactly the system calls the
+ * same work done well by hand would make.  The test build of the library
+ * counts every call per thread; each check resets the counters, makes one
+ * call, and compares every counter with the expected one.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "testutil.h"
+
+/* The expected count of each system call; the ones not named are 0. */
+struct cost {
+	unsigned n[MMAPKIT__SYS_COUNT];
+};
+
+static void check_cost(int line, const char *what, const struct cost *want)
+{
+	for (int i = 0; i < MMAPKIT__SYS_COUNT; i++)
+		ck_assert_msg(mmapkit__fault_calls(i) == want->n[i],
+			      "line %d: %s made %u %s calls, want %u (%u calls in all)", line, what,
+			      mmapkit__fault_calls(i), mmapkit__sys_name(i), want->n[i],
+			      mmapkit__fault_total());
+}
+
+#define COST(...) (&(struct cost){.n = {__VA_ARGS__}})
+#define NOTHING COST(0)
+#define CHECK_COST(what, want) check_cost(__LINE__, (what), (want))
+
+/* Runs expr with fresh counters and checks what it cost. */
+#define EXPECT_COST(want, expr)                                                             \
+	do {                                                                                \
+		mmapkit__fault_reset();                                                     \
+		ck_assert_int_eq((expr), 0);                                                \
+		CHECK_COST(#expr, (want));                                                  \
+	} while (0)
+
+static void unmap_costs(mmapkit_map *m, const struct cost *want, int line)
+{
+	mmapkit__fault_reset();
+	mmapkit_unmap(m);
+	check_cost(line, "mmapkit_unmap", want);
+}
+
+#define UNMAP_COSTS(m, want) unmap_costs((m), (want), __LINE__)
+
+/* ---- constructors ---- */
+
+enum { C_AP, C_AS, C_FP, C_FS, C_FDP, C_FDS, C_NEW_AP, C_NEW_AS, C_NEW_FP, C_NEW_FS,
+       C_NEW_FDP, C_NEW_FDS, C_COUNT };
+
+static const struct {
+	const char *name;
+	int kind;
+	bool path;
+	bool fd;
+} ctors[C_COUNT] = {
+	[C_AP] = {"mmapkit_anon_private", MMAPKIT_ANON_PRIVATE, false, false},
+	[C_AS] = {"mmapkit_anon_shared", MMAPKIT_ANON_SHARED, false, false},
+	[C_FP] = {"mmapkit_file_private", MMAPKIT_FILE_PRIVATE, true, false},
+	[C_FS] = {"mmapkit_file_shared", MMAPKIT_FILE_SHARED, true, false},
+	[C_FDP] = {"mmapkit_fd_private", MMAPKIT_FILE_PRIVATE, false, true},
+	[C_FDS] = {"mmapkit_fd_shared", MMAPKIT_FILE_SHARED, false, true},
+	[C_NEW_AP] = {"mmapkit_map_new anon private", MMAPKIT_ANON_PRIVATE, false, false},
+	[C_NEW_AS] = {"mmapkit_map_new anon shared", MMAPKIT_ANON_SHARED, false, false},
+	[C_NEW_FP] = {"mmapkit_map_new path private", MMAPKIT_FILE_PRIVATE, true, false},
+	[C_NEW_FS] = {"mmapkit_map_new path shared", MMAPKIT_FILE_SHARED, true, false},
+	[C_NEW_FDP] = {"mmapkit_map_new fd private", MMAPKIT_FILE_PRIVATE, false, true},
+	[C_NEW_FDS] = {"mmapkit_map_new fd shared", MMAPKIT_FILE_SHARED, false, true},
+};
+
+static bool is_file(int c)
+{
+	return ctors[c].path || ctors[c].fd;
+}
+
+static int make(int c, mmapkit_map **m, const char *path, int fd, uint64_t off, size_t len,
+		unsigned flags)
+{
+	struct mmapkit_opts o = {.sz = sizeof(o), .kind = ctors[c].kind, .flags = flags,
+				 .fd = -1, .offset = off, .len = len};
+
+	switch (c) {
+	case C_AP:
+		return mmapkit_anon_private(m, len, flags);
+	case C_AS:
+		return mmapkit_anon_shared(m, len, flags);
+	case C_FP:
+		return mmapkit_file_private(m, path, off, len, flags);
+	case C_FS:
+		return mmapkit_file_shared(m, path, off, len, flags);
+	case C_FDP:
+		return mmapkit_fd_private(m, fd, off, len, flags);
+	case C_FDS:
+		return mmapkit_fd_shared(m, fd, off, len, flags);
+	default:
+		break;
+	}
+	if (ctors[c].path)
+		o.path = path;
+	if (ctors[c].fd)
+		o.fd = fd;
+	return mmapkit_map_new(m, &o);
+}
+
+/* What constructor c costs with no flags: the calls named in the contract. */
+static struct cost base_cost(int c)
+{
+	struct cost k = {{0}};
+
+	k.n[MMAPKIT__SYS_MMAP] = 1;
+	if (ctors[c].path) {
+		k.n[MMAPKIT__SYS_OPEN] = 1;
+		k.n[MMAPKIT__SYS_FSTAT] = 1;
+	} else if (ctors[c].fd) {
+		k.n[MMAPKIT__SYS_FCNTL] = 1;
+		k.n[MMAPKIT__SYS_FSTAT] = 1;
+	}
+	return k;
+}
+
+/* What unmap costs: one munmap, and a close for the descriptor of a file kind. */
+static struct cost unmap_cost(int c)
+{
+	struct cost k = {{0}};
+
+	k.n[MMAPKIT__SYS_MUNMAP] = 1;
+	k.n[MMAPKIT__SYS_CLOSE] = is_file(c);
+	return k;
+}
+
+/* Each flag and the calls it adds. */
+static const struct {
+	unsigned flag;
+	int sys;     /* -1: none */
+	bool file;   /* file kinds only */
+	bool ap;     /* anonymous private only */
+} flag_costs[] = {
+	{0, -1, false, false},
+	{MMAPKIT_RDONLY, -1, false, false},
+	{MMAPKIT_POPULATE, -1, false, false},
+	{MMAPKIT_NORESERVE, -1, false, false},
+	{MMAPKIT_LOCK, MMAPKIT__SYS_MLOCK, false, false},
+	{MMAPKIT_THP, MMAPKIT__SYS_MADVISE, false, false},
+	{MMAPKIT_DONTFORK, MMAPKIT__SYS_MADVISE, false, false},
+	{MMAPKIT_WIPEONFORK, MMAPKIT__SYS_MADVISE, false, true},
+	{MMAPKIT_DONTDUMP, MMAPKIT__SYS_MADVISE, false, false},
+	{MMAPKIT_GUARD, MMAPKIT__SYS_MMAP, false, false},
+	{MMAPKIT_GROW, MMAPKIT__SYS_FTRUNCATE, true, false},
+};
+
+#define NFLAGS (sizeof(flag_costs) / sizeof(flag_costs[0]))
+
+static bool flag_applies(int c, size_t i)
+{
+	if (flag_costs[i].file && !is_file(c))
+		return false;
+	if (flag_costs[i].ap && ctors[c].kind != MMAPKIT_ANON_PRIVATE)
+		return false;
+	return true;
+}
+
+struct target {
+	const char *path;
+	int fd;
+};
+
+static struct target target_new(int c, size_t size)
+{
+	struct target t = {NULL, -1};
+
+	if (!is_file(c))
+		return t;
+	t.path = tu_file(size);
+	if (ctors[c].fd) {
+		t.fd = open(t.path, O_RDWR | O_CLOEXEC);
+		ck_assert_int_ge(t.fd, 0);
+	}
+	return t;
+}
+
+static void target_free(struct target *t)
+{
+	if (t->fd >= 0)
+		close(t->fd);
+	if (t->path)
+		unlink(t->path);
+}
+
+/* Constructs with flags and checks the cost; GROW gets a range one page past the end. */
+static void ctor_costs(int c, unsigned flags, const struct cost *want, const struct cost *unmap)
+{
+	size_t page = mmapkit_page_size();
+	struct target t = target_new(c, 2 * page);
+	size_t len = flags & MMAPKIT_GROW ? 3 * page : 2 * page;
+	mmapkit_map *m = NULL;
+	char what[96];
+	int err;
+
+	snprintf(what, sizeof(what), "%s flags 0x%x", ctors[c].name, flags);
+	mmapkit__fault_reset();
+	err = make(c, &m, t.path, t.fd, 0, len, flags);
+	ck_assert_msg(err == 0, "%s: %s", what, mmapkit_errmsg());
+	check_cost(__LINE__, what, want);
+	mmapkit__fault_reset();
+	mmapkit_unmap(m);
+	check_cost(__LINE__, what, unmap);
+	target_free(&t);
+}
+
+/* Every constructor alone, and with each flag: exactly the flag's one call more. */
+START_TEST(cost_ctor_flags)
+{
+	struct cost all = base_cost(_i), unmap = unmap_cost(_i);
+	unsigned all_flags = 0;
+
+	for (size_t i = 0; i < NFLAGS; i++) {
+		struct cost want = base_cost(_i);
+		unsigned flag = flag_costs[i].flag;
+
+		if (!flag_applies(_i, i))
+			continue;
+		if (flag_costs[i].sys >= 0)
+			want.n[flag_costs[i].sys]++;
+		ctor_costs(_i, flag, &want, &unmap);
+		/* all of them at once, less the ones that conflict */
+		if (flag == MMAPKIT_RDONLY || (flag == MMAPKIT_DONTFORK &&
+					       ctors[_i].kind == MMAPKIT_ANON_PRIVATE))
+			continue;
+		all_flags |= flag;
+		if (flag_costs[i].sys >= 0)
+			all.n[flag_costs[i].sys]++;
+	}
+	ctor_costs(_i, all_flags, &all, &unmap);
+}
+END_TEST
+
+/* The contract's sentences, spelled out. */
+START_TEST(cost_contract)
+{
+	size_t page = mmapkit_page_size();
+	const char *path = tu_file(page);
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	mmapkit_map *m = NULL;
+
+	ck_assert_int_ge(fd, 0);
+	EXPECT_COST(COST([MMAPKIT__SYS_MMAP] = 1), mmapkit_anon_private(&m, page, 0));
+	UNMAP_COSTS(m, COST([MMAPKIT__SYS_MUNMAP] = 1));
+	EXPECT_COST(COST([MMAPKIT__SYS_MMAP] = 1), mmapkit_anon_shared(&m, 10 * page, 0));
+	UNMAP_COSTS(m, COST([MMAPKIT__SYS_MUNMAP] = 1));
+	EXPECT_COST(COST([MMAPKIT__SYS_OPEN] = 1, [MMAPKIT__SYS_FSTAT] = 1,
+			 [MMAPKIT__SYS_MMAP] = 1),
+		    mmapkit_file_shared(&m, path, 0, 0, 0));
+	UNMAP_COSTS(m, COST([MMAPKIT__SYS_MUNMAP] = 1, [MMAPKIT__SYS_CLOSE] = 1));
+	EXPECT_COST(COST([MMAPKIT__SYS_OPEN] = 1, [MMAPKIT__SYS_FSTAT] = 1,
+			 [MMAPKIT__SYS_MMAP] = 1),
+		    mmapkit_file_private(&m, path, 1, 10, MMAPKIT_RDONLY));
+	UNMAP_COSTS(m, COST([MMAPKIT__SYS_MUNMAP] = 1, [MMAPKIT__SYS_CLOSE] = 1));
+	EXPECT_COST(COST([MMAPKIT__SYS_FCNTL] = 1, [MMAPKIT__SYS_FSTAT] = 1,
+			 [MMAPKIT__SYS_MMAP] = 1),
+		    mmapkit_fd_private(&m, fd, 0, 0, 0));
+	UNMAP_COSTS(m, COST([MMAPKIT__SYS_MUNMAP] = 1, [MMAPKIT__SYS_CLOSE] = 1));
+	/* GUARD: one more mmap to reserve, and still one munmap for all of it */
+	EXPECT_COST(COST([MMAPKIT__SYS_MMAP] = 2), mmapkit_anon_private(&m, page, MMAPKIT_GUARD));
+	UNMAP_COSTS(m, COST([MMAPKIT__SYS_MUNMAP] = 1));
+	mmapkit_unmap(NULL);
+	close(fd);
+	unlink(path);
+}
+END_TEST
+
+/* CREATE: the open that finds no file, the one that creates it, and no fstat of it. */
+START_TEST(cost_create)
+{
+	size_t page = mmapkit_page_size();
+	const char *path = tu_path("create"), *old = tu_file(page);
+	unsigned rw = _i ? 0 : MMAPKIT_RDONLY;
+	mmapkit_map *m = NULL;
+
+	EXPECT_COST(COST([MMAPKIT__SYS_OPEN] = 2, [MMAPKIT__SYS_FTRUNCATE] = 1,
+			 [MMAPKIT__SYS_MMAP] = 1),
+		    mmapkit_file_shared(&m, path, 0, 2 * page, MMAPKIT_CREATE | MMAPKIT_GROW));
+	UNMAP_COSTS(m, COST([MMAPKIT__SYS_MUNMAP] = 1, [MMAPKIT__SYS_CLOSE] = 1));
+	ck_assert_int_eq(unlink(path), 0);
+	/* empty: nothing to map, and so nothing to unmap */
+	EXPECT_COST(COST([MMAPKIT__SYS_OPEN] = 2),
+		    mmapkit_file_private(&m, path, 0, 0, MMAPKIT_CREATE | rw));
+	ck_assert_uint_eq(mmapkit_len(m), 0);
+	UNMAP_COSTS(m, COST([MMAPKIT__SYS_CLOSE] = 1));
+	ck_assert_int_eq(unlink(path), 0);
+	/* an existing file: as without CREATE */
+	EXPECT_COST(COST([MMAPKIT__SYS_OPEN] = 1, [MMAPKIT__SYS_FSTAT] = 1,
+			 [MMAPKIT__SYS_MMAP] = 1),
+		    mmapkit_file_private(&m, old, 0, 0, MMAPKIT_CREATE | rw));
+	UNMAP_COSTS(m, COST([MMAPKIT__SYS_MUNMAP] = 1, [MMAPKIT__SYS_CLOSE] = 1));
+	unlink(old);
+}
+END_TEST
+
+/* GROW costs its ftruncate only when the file must grow; an empty range maps nothing. */
+START_TEST(cost_grow_and_empty)
+{
+	size_t page = mmapkit_page_size();
+	const char *path = tu_file(2 * page), *empty = tu_file(0);
+	mmapkit_map *m = NULL;
+
+	EXPECT_COST(COST([MMAPKIT__SYS_OPEN] = 1, [MMAPKIT__SYS_FSTAT] = 1,
+			 [MMAPKIT__SYS_MMAP] = 1),
+		    mmapkit_file_shared(&m, path, page, page, MMAPKIT_GROW));
+	UNMAP_COSTS(m, COST([MMAPKIT__SYS_MUNMAP] = 1, [MMAPKIT__SYS_CLOSE] = 1));
+	EXPECT_COST(COST([MMAPKIT__SYS_OPEN] = 1, [MMAPKIT__SYS_FSTAT] = 1),
+		    mmapkit_file_shared(&m, empty, 0, 0, 0));
+	UNMAP_COSTS(m, COST([MMAPKIT__SYS_CLOSE] = 1));
+	EXPECT_COST(COST([MMAPKIT__SYS_OPEN] = 1, [MMAPKIT__SYS_FSTAT] = 1),
+		    mmapkit_file_private(&m, path, 2 * page, 0, 0));
+	UNMAP_COSTS(m, COST([MMAPKIT__SYS_CLOSE] = 1));
+	unlink(path);
+	unlink(empty);
+}
+END_TEST
+
+/* HUGETLB is one mmap (after the huge page size was learnt once), whether or not it works. */
+START_TEST(cost_hugetlb)
+{
+	mmapkit_map *m = NULL;
+	int err;
+
+	mmapkit_unmap(mmapkit_anon_private(&m, 1, MMAPKIT_HUGETLB) ? NULL : m);
+	mmapkit__fault_reset();
+	err = mmapkit_anon_shared(&m, 1, MMAPKIT_HUGETLB);
+	CHECK_COST("mmapkit_anon_shared(HUGETLB)", COST([MMAPKIT__SYS_MMAP] = 1));
+	if (!err)
+		UNMAP_COSTS(m, COST([MMAPKIT__SYS_MUNMAP] = 1));
+	else
+		ck_assert_int_eq(err, -ENOMEM);
+}
+END_TEST
+
+/* Refusals: an argument error costs nothing; a range past the end costs open, fstat, close. */
+START_TEST(cost_refused)
+{
+	const char *path = tu_file(100);
+	mmapkit_map *m = NULL;
+
+	mmapkit__fault_reset();
+	ck_assert_int_eq(mmapkit_anon_private(&m, 0, 0), -EINVAL);
+	ck_assert_int_eq(mmapkit_anon_shared(&m, 10, 0x1000), -EINVAL);
+	ck_assert_int_eq(mmapkit_file_shared(&m, path, 0, 0, MMAPKIT_HUGETLB), -EINVAL);
+	ck_assert_int_eq(mmapkit_file_shared(&m, path, UINT64_MAX, 1, 0), -EOVERFLOW);
+	ck_assert_int_eq(mmapkit_fd_private(&m, -1, 0, 1, 0), -EBADF);
+	CHECK_COST("argument errors", NOTHING);
+	mmapkit__fault_reset();
+	ck_assert_int_eq(mmapkit_file_shared(&m, path, 0, 101, 0), -ERANGE);
+	CHECK_COST("range past end of file", COST([MMAPKIT__SYS_OPEN] = 1, [MMAPKIT__SYS_FSTAT] = 1,
+						  [MMAPKIT__SYS_CLOSE] = 1));
+	/* a failed mmap is not undone: nothing was mapped (no munmap of NULL) */
+	mmapkit__fault_arm(MMAPKIT__SYS_MMAP, 1, ENOMEM);
+	ck_assert_int_eq(mmapkit_anon_private(&m, 4096, MMAPKIT_GUARD), -ENOMEM);
+	CHECK_COST("failed GUARD reservation", COST([MMAPKIT__SYS_MMAP] = 1));
+	mmapkit__fault_arm(MMAPKIT__SYS_MMAP, 1, ENOMEM);
+	ck_assert_int_eq(mmapkit_anon_shared(&m, 4096, 0), -ENOMEM);
+	CHECK_COST("failed mmap", COST([MMAPKIT__SYS_MMAP] = 1));
+	/* a failed GUARD mapping releases its reservation with one munmap */
+	mmapkit__fault_arm(MMAPKIT__SYS_MMAP, 2, ENOMEM);
+	ck_assert_int_eq(mmapkit_anon_shared(&m, 4096, MMAPKIT_GUARD), -ENOMEM);
+	CHECK_COST("failed GUARD mapping", COST([MMAPKIT__SYS_MMAP] = 2, [MMAPKIT__SYS_MUNMAP] = 1));
+	mmapkit__fault_reset();
+	unlink(path);
+}
+END_TEST
+
+/* ---- range operations: each is its one system call ---- */
+
+START_TEST(cost_sync)
+{
+	size_t page = mmapkit_page_size();
+	const char *path = tu_file(4 * page), *created = tu_path("sync");
+	mmapkit_map *m = NULL;
+
+	ck_assert_int_eq(mmapkit_file_shared(&m, path, 0, 0, 0), 0);
+	memset(mmapkit_ptr(m), 1, 4 * page);
+	EXPECT_COST(COST([MMAPKIT__SYS_MSYNC] = 1), mmapkit_sync(m, 0, 0, 0));
+	EXPECT_COST(COST([MMAPKIT__SYS_MSYNC] = 1), mmapkit_sync(m, 10, 2 * page, 0));
+	EXPECT_COST(COST([MMAPKIT__SYS_MSYNC] = 1), mmapkit_sync(m, 0, 1, MMAPKIT_SYNC_ASYNC));
+	EXPECT_COST(COST([MMAPKIT__SYS_MSYNC] = 1),
+		    mmapkit_sync(m, 0, 0, MMAPKIT_SYNC_INVALIDATE));
+	EXPECT_COST(COST([MMAPKIT__SYS_MSYNC] = 1, [MMAPKIT__SYS_FSYNC] = 1),
+		    mmapkit_sync(m, page, page, MMAPKIT_SYNC_FULL));
+	mmapkit_unmap(m);
+	/* a file the handle created: its directory entry too, once (open, fsync, close) */
+	ck_assert_int_eq(mmapkit_file_shared(&m, created, 0, page, MMAPKIT_CREATE | MMAPKIT_GROW),
+			 0);
+	EXPECT_COST(COST([MMAPKIT__SYS_MSYNC] = 1, [MMAPKIT__SYS_FSYNC] = 2,
+			 [MMAPKIT__SYS_OPEN] = 1, [MMAPKIT__SYS_CLOSE] = 1),
+		    mmapkit_sync(m, 0, 0, MMAPKIT_SYNC_FULL));
+	EXPECT_COST(COST([MMAPKIT__SYS_MSYNC] = 1, [MMAPKIT__SYS_FSYNC] = 1),
+		    mmapkit_sync(m, 0, 0, MMAPKIT_SYNC_FULL));
+	mmapkit_unmap(m);
+	unlink(created);
+	unlink(path);
+}
+END_TEST
+
+START_TEST(cost_advise)
+{
+	static const int advs[] = {MMAPKIT_ADV_RANDOM,	   MMAPKIT_ADV_SEQUENTIAL,
+				   MMAPKIT_ADV_NORMAL,	   MMAPKIT_ADV_WILLNEED,
+				   MMAPKIT_ADV_DONTNEED,   MMAPKIT_ADV_FREE,
+				   MMAPKIT_ADV_HUGEPAGE,   MMAPKIT_ADV_NOHUGEPAGE,
+				   MMAPKIT_ADV_DONTDUMP,   MMAPKIT_ADV_DODUMP,
+				   MMAPKIT_ADV_DONTFORK,   MMAPKIT_ADV_DOFORK,
+				   MMAPKIT_ADV_WIPEONFORK, MMAPKIT_ADV_KEEPONFORK};
+	size_t page = mmapkit_page_size();
+	mmapkit_map *m = NULL;
+
+	ck_assert_int_eq(mmapkit_anon_private(&m, 4 * page, 0), 0);
+	for (size_t i = 0; i < sizeof(advs) / sizeof(advs[0]); i++) {
+		EXPECT_COST(COST([MMAPKIT__SYS_MADVISE] = 1), mmapkit_advise(m, 0, 0, advs[i]));
+		EXPECT_COST(COST([MMAPKIT__SYS_MADVISE] = 1),
+			    mmapkit_advise(m, page, 2 * page, advs[i]));
+	}
+	/* one call over pages whose recorded attributes differ */
+	EXPECT_COST(COST([MMAPKIT__SYS_MADVISE] = 1),
+		    mmapkit_advise(m, page, page, MMAPKIT_ADV_DONTDUMP));
+	EXPECT_COST(COST([MMAPKIT__SYS_MADVISE] = 1), mmapkit_advise(m, 0, 0, MMAPKIT_ADV_DODUMP));
+	mmapkit_unmap(m);
+}
+END_TEST
+
+START_TEST(cost_protect_lock)
+{
+	size_t page = mmapkit_page_size();
+	mmapkit_map *m = NULL;
+
+	ck_assert_int_eq(mmapkit_anon_shared(&m, 4 * page, 0), 0);
+	EXPECT_COST(COST([MMAPKIT__SYS_MPROTECT] = 1),
+		    mmapkit_protect(m, page, 1, MMAPKIT_PROT_READ));
+	EXPECT_COST(COST([MMAPKIT__SYS_MPROTECT] = 1),
+		    mmapkit_protect(m, 0, 0, MMAPKIT_PROT_READ | MMAPKIT_PROT_WRITE));
+	EXPECT_COST(COST([MMAPKIT__SYS_MPROTECT] = 1), mmapkit_protect(m, 0, 0, MMAPKIT_PROT_NONE));
+	EXPECT_COST(COST([MMAPKIT__SYS_MPROTECT] = 1),
+		    mmapkit_protect(m, 0, 0, MMAPKIT_PROT_READ | MMAPKIT_PROT_WRITE));
+	EXPECT_COST(COST([MMAPKIT__SYS_MLOCK] = 1), mmapkit_lock(m, 0, 2 * page, 0));
+	EXPECT_COST(COST([MMAPKIT__SYS_MLOCK2] = 1),
+		    mmapkit_lock(m, 2 * page, 0, MMAPKIT_LOCK_ONFAULT));
+	EXPECT_COST(COST([MMAPKIT__SYS_MLOCK] = 1), mmapkit_lock(m, 0, 0, 0));
+	EXPECT_COST(COST([MMAPKIT__SYS_MUNLOCK] = 1), mmapkit_unlock(m, 10, 10));
+	EXPECT_COST(COST([MMAPKIT__SYS_MUNLOCK] = 1), mmapkit_unlock(m, 0, 0));
+	mmapkit_unmap(m);
+}
+END_TEST
+
+START_TEST(cost_punch_revert)
+{
+	size_t page = mmapkit_page_size();
+	const char *path = tu_file(4 * page);
+	mmapkit_map *m = NULL;
+
+	/* anonymous private: one madvise, and edges within one page cost nothing */
+	ck_assert_int_eq(mmapkit_anon_private(&m, 4 * page, 0), 0);
+	memset(mmapkit_ptr(m), 1, 4 * page);
+	EXPECT_COST(COST([MMAPKIT__SYS_MADVISE] = 1), mmapkit_punch(m, page, 2 * page));
+	EXPECT_COST(COST([MMAPKIT__SYS_MADVISE] = 1), mmapkit_punch(m, 1, 3 * page));
+	EXPECT_COST(NOTHING, mmapkit_punch(m, 10, 20));
+	EXPECT_COST(COST([MMAPKIT__SYS_MADVISE] = 1), mmapkit_revert(m, 0, 0));
+	mmapkit_unmap(m);
+
+	/* anonymous shared: one madvise (MADV_REMOVE) */
+	ck_assert_int_eq(mmapkit_anon_shared(&m, 4 * page, 0), 0);
+	memset(mmapkit_ptr(m), 1, 4 * page);
+	EXPECT_COST(COST([MMAPKIT__SYS_MADVISE] = 1), mmapkit_punch(m, page, 2 * page));
+	mmapkit_unmap(m);
+
+	/* file shared: one fallocate, aligned or not */
+	ck_assert_int_eq(mmapkit_file_shared(&m, path, 0, 0, 0), 0);
+	EXPECT_COST(COST([MMAPKIT__SYS_FALLOCATE] = 1), mmapkit_punch(m, page, page));
+	EXPECT_COST(COST([MMAPKIT__SYS_FALLOCATE] = 1), mmapkit_punch(m, 5, 3));
+	mmapkit_unmap(m);
+
+	/* file private without attributes: the one mmap(MAP_FIXED) done by hand */
+	ck_assert_int_eq(mmapkit_file_private(&m, path, 0, 0, 0), 0);
+	EXPECT_COST(COST([MMAPKIT__SYS_MMAP] = 1), mmapkit_punch(m, page, 2 * page));
+	mmapkit_unmap(m);
+
+	/* revert of a file private range never punched: one madvise */
+	ck_assert_int_eq(mmapkit_file_private(&m, path, 0, 0, 0), 0);
+	memset(mmapkit_ptr(m), 0, 4 * page);
+	EXPECT_COST(COST([MMAPKIT__SYS_MADVISE] = 1), mmapkit_revert(m, page, 2 * page));
+	EXPECT_COST(COST([MMAPKIT__SYS_MADVISE] = 1), mmapkit_revert(m, 0, 0));
+	mmapkit_unmap(m);
+	unlink(path);
+}
+END_TEST
+
+Suite *suite_cost(void)
+{
+	Suite *s = suite_create("cost");
+	TCase *tc = tcase_create("constructors");
+	TCase *tr = tcase_create("ranges");
+
+	tcase_set_timeout(tc, 30);
+	tcase_add_loop_test(tc, cost_ctor_flags, 0, C_COUNT);
+	tcase_add_test(tc, cost_contract);
+	tcase_add_loop_test(tc, cost_create, 0, 2);
+	tcase_add_test(tc, cost_grow_and_empty);
+	tcase_add_test(tc, cost_hugetlb);
+	tcase_add_test(tc, cost_refused);
+	suite_add_tcase(s, tc);
+
+	tcase_add_test(tr, cost_sync);
+	tcase_add_test(tr, cost_advise);
+	tcase_add_test(tr, cost_protect_lock);
+	tcase_add_test(tr, cost_punch_revert);
+	suite_add_tcase(s, tr);
+	return s;
+}

@@ -1,0 +1,848 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * All or nothing, proved by fault injection.  For each call under test, a
+ * first run on a fresh handle counts the system calls it makes; then every
+ * occurrence of every one of them is made to fail in turn, on a fresh handle,
+ * and the call must return exactly that error, name the failing step, and
+ * change nothing: the bytes of every mapped page, each page's protection and
+ * VmFlags, the file, the descriptors and mappings of the process.  A retry
+ * without the fault must then leave exactly the state of the first run.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "testutil.h"
+
+#define NPAGES 5 /* the span of every range-operation fixture */
+
+static size_t pg(void)
+{
+	return mmapkit_page_size();
+}
+
+/* A byte that is neither 0 nor the file's pattern byte at i. */
+static unsigned char other(uint64_t i)
+{
+	return (unsigned char)(tu_pattern(i) % 251u + 1u);
+}
+
+/* ---- the observable state of a handle and its file ---- */
+
+#define FLAGS_MAX 200
+
+struct state {
+	size_t npages;
+	unsigned char *bytes;       /* the mapped pages, npages * page */
+	char (*pages)[FLAGS_MAX];   /* per page: "rw-p|rd wr mr ..." */
+	bool file_exists;
+	uint64_t file_size;
+	unsigned char *file;        /* its contents */
+	int fds, maps;
+};
+
+/* Per page of [lo, lo + npages pages): permissions and VmFlags of its VMA. */
+static void read_pages(const unsigned char *lo, size_t npages, char (*out)[FLAGS_MAX])
+{
+	FILE *fp = fopen("/proc/self/smaps", "re");
+	char line[1024], perms[5] = "";
+	uintptr_t vlo = 0, vhi = 0, a = (uintptr_t)lo, z = a + npages * pg();
+
+	ck_assert_ptr_nonnull(fp);
+	for (size_t k = 0; k < npages; k++)
+		out[k][0] = '\0';
+	while (fgets(line, sizeof(line), fp)) {
+		unsigned long l, h;
+
+		if (sscanf(line, "%lx-%lx %4s", &l, &h, perms) == 3 &&
+		    strchr(line, '-') < strchr(line, ' ')) {
+			vlo = l;
+			vhi = h;
+			continue;
+		}
+		if (strncmp(line, "VmFlags:", 8) != 0 || vhi <= a || vlo >= z)
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		for (uintptr_t p = vlo > a ? vlo : a; p < vhi && p < z; p += pg())
+			snprintf(out[(p - a) / pg()], FLAGS_MAX, "%.4s|%.190s", perms, line + 9);
+	}
+	fclose(fp);
+	for (size_t k = 0; k < npages; k++)
+		ck_assert_msg(out[k][0], "page %zu of the span is not mapped", k);
+}
+
+static void read_file_state(struct state *s, const char *path)
+{
+	struct stat st;
+
+	s->file_exists = path && stat(path, &st) == 0;
+	if (!s->file_exists)
+		return;
+	s->file_size = (uint64_t)st.st_size;
+	s->file = malloc(s->file_size + 1);
+	ck_assert_ptr_nonnull(s->file);
+	tu_pread(path, 0, s->file, s->file_size);
+}
+
+/*
+ * Mappings, less the heap: in a test forked from the runner, a growing heap
+ * cannot extend the runner's heap VMA and becomes a second one.  The library
+ * never maps anything there.
+ */
+static int count_maps(void)
+{
+	FILE *fp = fopen("/proc/self/maps", "re");
+	char line[512];
+	int n = 0;
+
+	ck_assert_ptr_nonnull(fp);
+	while (fgets(line, sizeof(line), fp))
+		n += !strstr(line, "[heap]") && strchr(line, '\n');
+	fclose(fp);
+	return n;
+}
+
+#define ASSERT_NO_LEAK(fds, maps)                                                            \
+	do {                                                                                 \
+		ck_assert_int_eq(tu_count_fds(), (fds));                                     \
+		if (TU_MAPS_RELIABLE)                                                        \
+			ck_assert_int_eq(count_maps(), (maps));                              \
+	} while (0)
+
+/* lo may be NULL (no handle): then only the file and the counts. */
+static void snap(struct state *s, const unsigned char *lo, size_t npages, const char *path)
+{
+	memset(s, 0, sizeof(*s));
+	s->npages = lo ? npages : 0;
+	if (s->npages) {
+		s->bytes = malloc(npages * pg());
+		s->pages = malloc(npages * sizeof(*s->pages));
+		ck_assert_ptr_nonnull(s->bytes);
+		ck_assert_ptr_nonnull(s->pages);
+		memcpy(s->bytes, lo, npages * pg());
+		read_pages(lo, npages, s->pages);
+	}
+	read_file_state(s, path);
+	s->fds = tu_count_fds();
+	s->maps = count_maps();
+}
+
+static void state_free(struct state *s)
+{
+	free(s->bytes);
+	free(s->pages);
+	free(s->file);
+	memset(s, 0, sizeof(*s));
+}
+
+/* Abort with the first difference between a and b. */
+static void state_eq(const struct state *a, const struct state *b, bool counts, const char *what)
+{
+	ck_assert_uint_eq(a->npages, b->npages);
+	for (size_t i = 0; i < a->npages * pg(); i++)
+		if (a->bytes[i] != b->bytes[i])
+			ck_abort_msg("%s: byte %zu of page %zu is 0x%02x, was 0x%02x", what, i % pg(),
+				     i / pg(), b->bytes[i], a->bytes[i]);
+	for (size_t k = 0; k < a->npages; k++)
+		if (strcmp(a->pages[k], b->pages[k]) != 0)
+			ck_abort_msg("%s: page %zu is \"%s\", was \"%s\"", what, k, b->pages[k],
+				     a->pages[k]);
+	if (a->file_exists != b->file_exists)
+		ck_abort_msg("%s: the file %s", what, b->file_exists ? "appeared" : "vanished");
+	if (a->file_exists) {
+		if (a->file_size != b->file_size)
+			ck_abort_msg("%s: file size %llu, was %llu", what,
+				     (unsigned long long)b->file_size,
+				     (unsigned long long)a->file_size);
+		for (uint64_t i = 0; i < a->file_size; i++)
+			if (a->file[i] != b->file[i])
+				ck_abort_msg("%s: file byte %llu is 0x%02x, was 0x%02x", what,
+					     (unsigned long long)i, b->file[i], a->file[i]);
+	}
+	if (!counts)
+		return;
+	if (a->fds != b->fds)
+		ck_abort_msg("%s: %d descriptors, were %d", what, b->fds, a->fds);
+	if (TU_MAPS_RELIABLE && a->maps != b->maps)
+		ck_abort_msg("%s: %d mappings, were %d", what, b->maps, a->maps);
+}
+
+/* ---- failure points ---- */
+
+/* The errors each system call is made to fail with: plausible for it, kept as they are. */
+static void errs_for(int sys, int errs[2])
+{
+	static const int first[MMAPKIT__SYS_COUNT] = {
+		[MMAPKIT__SYS_OPEN] = EMFILE,	  [MMAPKIT__SYS_CLOSE] = EIO,
+		[MMAPKIT__SYS_FSTAT] = EIO,	  [MMAPKIT__SYS_FCNTL] = EMFILE,
+		[MMAPKIT__SYS_IOCTL] = EIO,	  [MMAPKIT__SYS_FTRUNCATE] = ENOSPC,
+		[MMAPKIT__SYS_FALLOCATE] = EIO,	  [MMAPKIT__SYS_FSYNC] = EIO,
+		[MMAPKIT__SYS_PREAD] = EIO,	  [MMAPKIT__SYS_UNLINK] = EIO,
+		[MMAPKIT__SYS_MMAP] = ENOMEM,	  [MMAPKIT__SYS_MUNMAP] = ENOMEM,
+		[MMAPKIT__SYS_MREMAP] = ENOMEM,	  [MMAPKIT__SYS_MADVISE] = EAGAIN,
+		[MMAPKIT__SYS_MSYNC] = EIO,	  [MMAPKIT__SYS_MPROTECT] = ENOMEM,
+		[MMAPKIT__SYS_MLOCK] = EAGAIN,	  [MMAPKIT__SYS_MLOCK2] = EAGAIN,
+		[MMAPKIT__SYS_MUNLOCK] = ENOMEM,
+	};
+
+	errs[0] = first[sys];
+	errs[1] = first[sys] == ENOMEM ? EAGAIN : ENOMEM;
+}
+
+/*
+ * The one system-call failure the library lets through by design: close() of
+ * the directory descriptor SYNC_FULL opened (Linux releases the descriptor
+ * whatever close returns, and the data is already durable).
+ */
+static bool ignored_by_design(int sys)
+{
+	return sys == MMAPKIT__SYS_CLOSE;
+}
+
+/*
+ * The shim fails close() without closing: close the directory descriptor it
+ * kept open (exactly one), so that the test leaks nothing.
+ */
+static void close_kept_dir_fd(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	char link[300], target[512];
+	struct dirent *e;
+	int n = 0, fd = -1;
+
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d))) {
+		ssize_t len;
+
+		snprintf(link, sizeof(link), "/proc/self/fd/%s", e->d_name);
+		len = readlink(link, target, sizeof(target) - 1);
+		if (len <= 0)
+			continue;
+		target[len] = '\0';
+		if (strcmp(target, tu_dir()) == 0) {
+			n++;
+			fd = atoi(e->d_name);
+		}
+	}
+	closedir(d);
+	ck_assert_int_eq(n, 1);
+	close(fd);
+}
+
+static void expect_failure(int r, int sys, int err, const char *call, const char *what)
+{
+	const char *msg = mmapkit_errmsg();
+
+	if (!mmapkit__fault_fired())
+		ck_abort_msg("%s: the armed fault did not fire", what);
+	if (r != -err)
+		ck_abort_msg("%s: returned %d, expected %d (%s)", what, r, -err, msg);
+	if (!strstr(msg, call) || !strstr(msg, mmapkit__sys_name(sys)) ||
+	    !strstr(msg, mmapkit_strerror(err)))
+		ck_abort_msg("%s: message \"%s\" does not name %s, %s and the cause", what, msg, call,
+			     mmapkit__sys_name(sys));
+}
+
+/* ---- range operations ---- */
+
+struct fx {
+	mmapkit_map *m;
+	const char *path;
+	unsigned char *lo; /* first mapped page */
+	size_t delta;      /* mmapkit_ptr() - lo */
+};
+
+struct rcase {
+	const char *name;
+	const char *call;
+	int kind;
+	uint64_t foff;
+	unsigned flags;
+	void (*setup)(struct fx *f);
+	int (*op)(struct fx *f);
+	int known_sys[2]; /* failing these (1-based: sys + 1) is a known exception */
+};
+
+static int open_kind(struct fx *f, const struct rcase *c)
+{
+	size_t len = NPAGES * pg() - c->foff % pg() - 100; /* file data after the range */
+
+	switch (c->kind) {
+	case MMAPKIT_ANON_PRIVATE:
+		return mmapkit_anon_private(&f->m, len, c->flags);
+	case MMAPKIT_ANON_SHARED:
+		return mmapkit_anon_shared(&f->m, len, c->flags);
+	case MMAPKIT_FILE_PRIVATE:
+		return mmapkit_file_private(&f->m, f->path, c->foff, len, c->flags);
+	default:
+		return mmapkit_file_shared(&f->m, f->path, c->foff, len, c->flags);
+	}
+}
+
+static void fx_open(struct fx *f, const struct rcase *c)
+{
+	unsigned char *p;
+	int r;
+
+	memset(f, 0, sizeof(*f));
+	if (c->kind == MMAPKIT_FILE_PRIVATE || c->kind == MMAPKIT_FILE_SHARED)
+		f->path = (c->flags & MMAPKIT_CREATE) ? tu_path("created") : tu_file(NPAGES * pg());
+	mmapkit__fault_reset();
+	r = open_kind(f, c);
+	ck_assert_msg(r == 0, "%s: %d: %s", c->name, r, mmapkit_errmsg());
+	p = mmapkit_ptr(f->m);
+	f->delta = (uintptr_t)p % pg();
+	f->lo = p - f->delta;
+	for (size_t i = 0; i < mmapkit_len(f->m); i++)
+		p[i] = other(i);
+	if (c->setup)
+		c->setup(f);
+}
+
+static void fx_close(struct fx *f)
+{
+	mmapkit_unmap(f->m);
+	if (f->path)
+		ck_assert_int_eq(unlink(f->path), 0);
+	f->m = NULL;
+}
+
+/* User offset of span byte i. */
+static size_t at(const struct fx *f, size_t i)
+{
+	return i - f->delta;
+}
+
+/* Page 0 HUGEPAGE; 1 read-only, DONTDUMP, DONTFORK; 2 locked on fault, RANDOM; 3 locked, SEQUENTIAL, NOHUGEPAGE. */
+static void setup_mixed(struct fx *f)
+{
+	size_t p = pg();
+
+	ck_assert_int_eq(mmapkit_advise(f->m, 0, 1, MMAPKIT_ADV_HUGEPAGE), 0);
+	ck_assert_int_eq(mmapkit_protect(f->m, at(f, p), p, MMAPKIT_PROT_READ), 0);
+	ck_assert_int_eq(mmapkit_advise(f->m, at(f, p), p, MMAPKIT_ADV_DONTDUMP), 0);
+	ck_assert_int_eq(mmapkit_advise(f->m, at(f, p), p, MMAPKIT_ADV_DONTFORK), 0);
+	ck_assert_int_eq(mmapkit_lock(f->m, at(f, 2 * p), p, MMAPKIT_LOCK_ONFAULT), 0);
+	ck_assert_int_eq(mmapkit_advise(f->m, at(f, 2 * p), p, MMAPKIT_ADV_RANDOM), 0);
+	ck_assert_int_eq(mmapkit_lock(f->m, at(f, 3 * p), p, 0), 0);
+	ck_assert_int_eq(mmapkit_advise(f->m, at(f, 3 * p), p, MMAPKIT_ADV_SEQUENTIAL), 0);
+	ck_assert_int_eq(mmapkit_advise(f->m, at(f, 3 * p), p, MMAPKIT_ADV_NOHUGEPAGE), 0);
+}
+
+static void setup_punched(struct fx *f) /* pages 1 and 2 punched, then page 2 written */
+{
+	ck_assert_int_eq(mmapkit_punch(f->m, at(f, pg()), 2 * pg()), 0);
+	memset(f->lo + 2 * pg(), 0x77, 10);
+}
+
+static void setup_punched1(struct fx *f) /* page 1 punched: a mix of replaced and file pages */
+{
+	ck_assert_int_eq(mmapkit_punch(f->m, at(f, pg()), pg()), 0);
+}
+
+static void setup_mixed_punched(struct fx *f)
+{
+	setup_mixed(f);
+	ck_assert_int_eq(mmapkit_punch(f->m, at(f, pg()), 3 * pg()), 0);
+}
+
+static void setup_lock1(struct fx *f) /* page 1 locked on fault */
+{
+	ck_assert_int_eq(mmapkit_lock(f->m, at(f, pg()), 1, MMAPKIT_LOCK_ONFAULT), 0);
+}
+
+static void setup_lock12(struct fx *f) /* page 1 locked, page 2 locked on fault */
+{
+	ck_assert_int_eq(mmapkit_lock(f->m, at(f, pg()), 1, 0), 0);
+	ck_assert_int_eq(mmapkit_lock(f->m, at(f, 2 * pg()), 1, MMAPKIT_LOCK_ONFAULT), 0);
+}
+
+/* Whole pages 1..2 and 3 bytes on each side. */
+static int op_punch(struct fx *f)
+{
+	return mmapkit_punch(f->m, at(f, pg() - 3), 2 * pg() + 6);
+}
+
+/* Whole pages 1..3 and 3 bytes on each side. */
+static int op_punch3(struct fx *f)
+{
+	return mmapkit_punch(f->m, at(f, pg() - 3), 3 * pg() + 6);
+}
+
+static int op_revert(struct fx *f)
+{
+	return mmapkit_revert(f->m, at(f, pg() - 3), 2 * pg() + 6);
+}
+
+static int op_revert3(struct fx *f)
+{
+	return mmapkit_revert(f->m, at(f, pg() - 3), 3 * pg() + 6);
+}
+
+static int op_protect_ro(struct fx *f)
+{
+	return mmapkit_protect(f->m, 0, 0, MMAPKIT_PROT_READ);
+}
+
+static int op_protect_rw(struct fx *f)
+{
+	return mmapkit_protect(f->m, 1, 3 * pg(), MMAPKIT_PROT_READ | MMAPKIT_PROT_WRITE);
+}
+
+static int op_lock(struct fx *f)
+{
+	return mmapkit_lock(f->m, 0, 0, 0);
+}
+
+static int op_lock_onfault(struct fx *f)
+{
+	return mmapkit_lock(f->m, 5, 3 * pg(), MMAPKIT_LOCK_ONFAULT);
+}
+
+static int op_unlock(struct fx *f)
+{
+	return mmapkit_unlock(f->m, at(f, pg() + 1), 2 * pg());
+}
+
+static int op_random(struct fx *f)
+{
+	return mmapkit_advise(f->m, 0, 0, MMAPKIT_ADV_RANDOM);
+}
+
+static int op_dontdump(struct fx *f)
+{
+	return mmapkit_advise(f->m, 1, pg(), MMAPKIT_ADV_DONTDUMP);
+}
+
+static int op_dontneed(struct fx *f)
+{
+	return mmapkit_advise(f->m, at(f, pg() - 3), 2 * pg() + 6, MMAPKIT_ADV_DONTNEED);
+}
+
+static int op_remove(struct fx *f)
+{
+	return mmapkit_advise(f->m, at(f, pg() - 3), 2 * pg() + 6, MMAPKIT_ADV_REMOVE);
+}
+
+static int op_wipeonfork(struct fx *f)
+{
+	return mmapkit_advise(f->m, at(f, pg()), pg(), MMAPKIT_ADV_WIPEONFORK);
+}
+
+static int op_populate_write(struct fx *f)
+{
+	return mmapkit_advise(f->m, 0, 0, MMAPKIT_ADV_POPULATE_WRITE);
+}
+
+static int op_sync(struct fx *f)
+{
+	return mmapkit_sync(f->m, 3, 2 * pg(), 0);
+}
+
+static int op_sync_async(struct fx *f)
+{
+	return mmapkit_sync(f->m, 0, 0, MMAPKIT_SYNC_ASYNC | MMAPKIT_SYNC_INVALIDATE);
+}
+
+static int op_sync_full(struct fx *f)
+{
+	return mmapkit_sync(f->m, 0, 0, MMAPKIT_SYNC_FULL);
+}
+
+#define AP MMAPKIT_ANON_PRIVATE
+#define AS MMAPKIT_ANON_SHARED
+#define FP MMAPKIT_FILE_PRIVATE
+#define FS MMAPKIT_FILE_SHARED
+#define ATTRS (MMAPKIT_LOCK | MMAPKIT_DONTFORK | MMAPKIT_DONTDUMP | MMAPKIT_THP)
+#define KNOWN_RELOCK {MMAPKIT__SYS_MLOCK + 1, MMAPKIT__SYS_MLOCK2 + 1}
+
+static const struct rcase rcases[] = {
+	/* punch and revert of a file private mapping: the replacement built off to the side */
+	{"punch FP, flags", "mmapkit_punch", FP, 7, ATTRS, NULL, op_punch, {0}},
+	{"punch FP, mixed", "mmapkit_punch", FP, 7, 0, setup_mixed, op_punch3, {0}},
+	{"punch FP, plain", "mmapkit_punch", FP, 0, 0, NULL, op_punch, {0}},
+	{"punch FP, punched", "mmapkit_punch", FP, 7, MMAPKIT_LOCK, setup_punched, op_punch, {0}},
+	{"punch FP, half punched", "mmapkit_punch", FP, 7, ATTRS, setup_punched1, op_punch, {0}},
+	{"revert FP, punched, flags", "mmapkit_revert", FP, 7, ATTRS, setup_punched, op_revert, {0}},
+	{"revert FP, punched, mixed", "mmapkit_revert", FP, 7, 0, setup_mixed_punched, op_revert3, {0}},
+	{"revert FP, punched, plain", "mmapkit_revert", FP, 0, 0, setup_punched, op_revert, {0}},
+	{"revert FP, half punched", "mmapkit_revert", FP, 7, MMAPKIT_DONTDUMP, setup_punched1, op_revert, {0}},
+	{"revert FP, written", "mmapkit_revert", FP, 7, 0, NULL, op_revert, {0}},
+	{"revert FP, written, locked", "mmapkit_revert", FP, 7, MMAPKIT_LOCK, NULL, op_revert, {0}},
+	/* the other kinds */
+	{"punch AP", "mmapkit_punch", AP, 0, 0, NULL, op_punch, {0}},
+	{"punch AP, locked", "mmapkit_punch", AP, 0, MMAPKIT_LOCK | MMAPKIT_WIPEONFORK, NULL, op_punch, {0}},
+	{"punch AP, mixed", "mmapkit_punch", AP, 0, 0, setup_mixed, op_punch3, {0}},
+	{"revert AP, mixed", "mmapkit_revert", AP, 0, 0, setup_mixed, op_revert3, {0}},
+	{"punch AS", "mmapkit_punch", AS, 0, MMAPKIT_DONTDUMP, NULL, op_punch, {0}},
+	{"punch AS, locked", "mmapkit_punch", AS, 0, MMAPKIT_LOCK, NULL, op_punch, KNOWN_RELOCK},
+	{"punch AS, mixed locks", "mmapkit_punch", AS, 0, 0, setup_lock12, op_punch, KNOWN_RELOCK},
+	{"punch FS", "mmapkit_punch", FS, 7, MMAPKIT_LOCK, NULL, op_punch, {0}},
+	/* protect, lock, unlock over pages with different attributes */
+	{"protect AP", "mmapkit_protect", AP, 0, 0, setup_mixed, op_protect_ro, {0}},
+	{"protect AS", "mmapkit_protect", AS, 0, 0, setup_mixed, op_protect_ro, {0}},
+	{"protect FP", "mmapkit_protect", FP, 7, 0, setup_mixed, op_protect_ro, {0}},
+	{"protect FS", "mmapkit_protect", FS, 7, 0, setup_mixed, op_protect_ro, {0}},
+	{"protect FP, rw", "mmapkit_protect", FP, 7, 0, setup_mixed_punched, op_protect_rw, {0}},
+	{"lock AP", "mmapkit_lock", AP, 0, 0, setup_lock1, op_lock, {0}},
+	{"lock AS", "mmapkit_lock", AS, 0, 0, setup_mixed, op_lock, {0}},
+	{"lock FP", "mmapkit_lock", FP, 7, 0, setup_mixed_punched, op_lock, {0}},
+	{"lock FS", "mmapkit_lock", FS, 7, 0, setup_lock1, op_lock, {0}},
+	{"lock on fault FP", "mmapkit_lock", FP, 7, 0, setup_lock12, op_lock_onfault, {0}},
+	{"lock on fault AS", "mmapkit_lock", AS, 0, MMAPKIT_LOCK, NULL, op_lock_onfault, {0}},
+	{"unlock AP", "mmapkit_unlock", AP, 0, MMAPKIT_LOCK, NULL, op_unlock, {0}},
+	{"unlock AS", "mmapkit_unlock", AS, 0, 0, setup_mixed, op_unlock, {0}},
+	{"unlock FP", "mmapkit_unlock", FP, 7, 0, setup_mixed_punched, op_unlock, {0}},
+	{"unlock FS", "mmapkit_unlock", FS, 0, MMAPKIT_LOCK, NULL, op_unlock, {0}},
+	/* advice */
+	{"advise RANDOM FP", "mmapkit_advise", FP, 7, 0, setup_mixed, op_random, {0}},
+	{"advise DONTDUMP AS", "mmapkit_advise", AS, 0, 0, NULL, op_dontdump, {0}},
+	{"advise DONTNEED AP", "mmapkit_advise", AP, 0, 0, NULL, op_dontneed, {0}},
+	{"advise DONTNEED FP", "mmapkit_advise", FP, 7, 0, setup_punched1, op_dontneed, {0}},
+	{"advise REMOVE AS", "mmapkit_advise", AS, 0, 0, NULL, op_remove, {0}},
+	{"advise REMOVE FS", "mmapkit_advise", FS, 7, 0, NULL, op_remove, {0}},
+	{"advise WIPEONFORK AP", "mmapkit_advise", AP, 0, 0, NULL, op_wipeonfork, {0}},
+	{"advise POPULATE_WRITE FS", "mmapkit_advise", FS, 0, 0, NULL, op_populate_write, {0}},
+	/* sync */
+	{"sync", "mmapkit_sync", FS, 7, 0, NULL, op_sync, {0}},
+	{"sync async", "mmapkit_sync", FS, 0, 0, NULL, op_sync_async, {0}},
+	{"sync full", "mmapkit_sync", FS, 7, 0, NULL, op_sync_full, {0}},
+	{"sync full, created", "mmapkit_sync", FS, 0, MMAPKIT_CREATE | MMAPKIT_GROW, NULL,
+	 op_sync_full, {0}},
+};
+
+#define N_RCASES (sizeof(rcases) / sizeof(rcases[0]))
+
+static bool known(const struct rcase *c, int sys)
+{
+	return c->known_sys[0] == sys + 1 || c->known_sys[1] == sys + 1;
+}
+
+/* One failure point: fresh handle, fail the nth call of sys with err, check, retry. */
+static void range_point(const struct rcase *c, int sys, unsigned nth, int err,
+			const struct state *ok, unsigned *nknown)
+{
+	struct state before, after;
+	char what[160];
+	struct fx f;
+	int r;
+
+	snprintf(what, sizeof(what), "%s: %s #%u failing with %s", c->name, mmapkit__sys_name(sys),
+		 nth, strerrorname_np(err));
+	fx_open(&f, c);
+	snap(&before, f.lo, NPAGES, f.path);
+	mmapkit__fault_arm(sys, nth, err);
+	r = c->op(&f);
+	if (ignored_by_design(sys)) {
+		ck_assert_msg(mmapkit__fault_fired(), "%s: did not fire", what);
+		ck_assert_msg(r == 0, "%s: returned %d (%s)", what, r, mmapkit_errmsg());
+		close_kept_dir_fd();
+	} else {
+		expect_failure(r, sys, err, c->call, what);
+	}
+	mmapkit__fault_reset();
+	if (!ignored_by_design(sys) && !known(c, sys)) {
+		snap(&after, f.lo, NPAGES, f.path);
+		state_eq(&before, &after, true, what);
+		state_free(&after);
+	}
+	*nknown += known(c, sys);
+	/* the handle still works: a retry ends exactly where a first success does */
+	if (!ignored_by_design(sys)) {
+		r = c->op(&f);
+		ck_assert_msg(r == 0, "%s: retry returned %d (%s)", what, r, mmapkit_errmsg());
+	}
+	snap(&after, f.lo, NPAGES, f.path);
+	strncat(what, ", then a retry", sizeof(what) - strlen(what) - 1);
+	state_eq(ok, &after, false, what);
+	state_free(&after);
+	state_free(&before);
+	fx_close(&f);
+}
+
+/* The calls a successful op makes; with ok, also the state it ends in. */
+static void range_learn(const struct rcase *c, unsigned calls[MMAPKIT__SYS_COUNT],
+			struct state *ok)
+{
+	struct fx f;
+	int r;
+
+	fx_open(&f, c);
+	mmapkit__fault_reset();
+	r = c->op(&f);
+	ck_assert_msg(r == 0, "%s: %d: %s", c->name, r, mmapkit_errmsg());
+	for (int sys = 0; sys < MMAPKIT__SYS_COUNT; sys++)
+		calls[sys] = mmapkit__fault_calls(sys);
+	if (ok)
+		snap(ok, f.lo, NPAGES, f.path);
+	fx_close(&f);
+}
+
+START_TEST(range_faults)
+{
+	const struct rcase *c = &rcases[_i];
+	unsigned calls[MMAPKIT__SYS_COUNT], points = 0, nknown = 0;
+	int fds = tu_count_fds(), maps = count_maps();
+	struct state ok;
+
+	range_learn(c, calls, &ok);
+	for (int sys = 0; sys < MMAPKIT__SYS_COUNT; sys++) {
+		for (unsigned nth = 1; nth <= calls[sys]; nth++) {
+			int errs[2];
+
+			errs_for(sys, errs);
+			for (int e = 0; e < 2; e++, points++)
+				range_point(c, sys, nth, errs[e], &ok, &nknown);
+		}
+	}
+	state_free(&ok);
+	ck_assert_uint_gt(points, 0);
+	printf("fault: %s: %u failure points%s\n", c->name, points,
+	       nknown ? ", some of them known exceptions (see below)" : "");
+	ASSERT_NO_LEAK(fds, maps);
+}
+END_TEST
+
+/* ---- constructors ---- */
+
+struct ccase {
+	const char *name;
+	const char *call;
+	int kind;
+	int how;       /* 0 by path, 1 by descriptor, 2 mmapkit_map_new */
+	bool exists;   /* the file exists beforehand */
+	uint64_t foff;
+	size_t len;    /* in pages, plus 100 bytes; 0 = to end of file */
+	unsigned flags;
+};
+
+#define CTOR_FILE_PAGES 3
+
+static const struct ccase ccases[] = {
+	{"anon private", "mmapkit_anon_private", AP, 0, false, 0, 3, 0},
+	{"anon private, every flag", "mmapkit_anon_private", AP, 0, false, 0, 3,
+	 MMAPKIT_LOCK | MMAPKIT_THP | MMAPKIT_DONTFORK | MMAPKIT_DONTDUMP | MMAPKIT_POPULATE |
+		 MMAPKIT_GUARD | MMAPKIT_NORESERVE},
+	{"anon private, wipeonfork", "mmapkit_anon_private", AP, 0, false, 0, 3,
+	 MMAPKIT_WIPEONFORK | MMAPKIT_LOCK | MMAPKIT_GUARD},
+	{"anon shared", "mmapkit_anon_shared", AS, 0, false, 0, 3,
+	 MMAPKIT_LOCK | MMAPKIT_DONTDUMP | MMAPKIT_GUARD | MMAPKIT_THP},
+	{"file private", "mmapkit_file_private", FP, 0, true, 7, 0, 0},
+	{"file private, flags", "mmapkit_file_private", FP, 0, true, 7, 4,
+	 MMAPKIT_GROW | MMAPKIT_LOCK | MMAPKIT_THP | MMAPKIT_DONTFORK | MMAPKIT_DONTDUMP |
+		 MMAPKIT_GUARD},
+	{"file shared", "mmapkit_file_shared", FS, 0, true, 0, 0, 0},
+	{"file shared, flags", "mmapkit_file_shared", FS, 0, true, 7, 4,
+	 MMAPKIT_GROW | MMAPKIT_LOCK | MMAPKIT_DONTDUMP | MMAPKIT_GUARD | MMAPKIT_POPULATE},
+	{"file shared, created", "mmapkit_file_shared", FS, 0, false, 0, 2,
+	 MMAPKIT_CREATE | MMAPKIT_GROW | MMAPKIT_LOCK},
+	{"file private, created", "mmapkit_file_private", FP, 0, false, 5, 2,
+	 MMAPKIT_CREATE | MMAPKIT_GROW | MMAPKIT_DONTFORK},
+	{"file shared, created empty", "mmapkit_file_shared", FS, 0, false, 0, 0, MMAPKIT_CREATE},
+	{"fd private", "mmapkit_fd_private", FP, 1, true, 7, 0, MMAPKIT_DONTFORK},
+	{"fd shared, grown", "mmapkit_fd_shared", FS, 1, true, 0, 4, MMAPKIT_GROW | MMAPKIT_LOCK},
+	{"map_new shared, created", "mmapkit_map_new", FS, 2, false, 3, 2,
+	 MMAPKIT_CREATE | MMAPKIT_GROW | MMAPKIT_DONTDUMP},
+	{"map_new anon", "mmapkit_map_new", AS, 2, false, 0, 1, MMAPKIT_POPULATE},
+};
+
+#define N_CCASES (sizeof(ccases) / sizeof(ccases[0]))
+
+struct cfx {
+	const char *path;
+	int fd;
+};
+
+static void cfx_prepare(struct cfx *f, const struct ccase *c)
+{
+	f->path = NULL;
+	f->fd = -1;
+	if (c->kind == AP || c->kind == AS)
+		return;
+	f->path = c->exists ? tu_file(CTOR_FILE_PAGES * pg() + 11) : tu_path("created");
+	if (c->how == 1) {
+		f->fd = open(f->path, O_RDWR | O_CLOEXEC);
+		ck_assert_int_ge(f->fd, 0);
+	}
+}
+
+static void cfx_finish(struct cfx *f)
+{
+	if (f->fd >= 0)
+		close(f->fd);
+	if (f->path)
+		unlink(f->path); /* may not exist: a failed CREATE removes its file */
+}
+
+static int construct(const struct ccase *c, const struct cfx *f, mmapkit_map **out)
+{
+	size_t len = c->len ? c->len * pg() + 100 : 0;
+	struct mmapkit_opts o = {.sz = sizeof(o), .kind = c->kind, .flags = c->flags,
+				 .path = f->path, .fd = f->fd, .offset = c->foff, .len = len,
+				 .mode = (c->flags & MMAPKIT_CREATE) ? 0640 : 0};
+
+	if (c->how == 2)
+		return mmapkit_map_new(out, &o);
+	switch (c->kind) {
+	case AP:
+		return mmapkit_anon_private(out, len, c->flags);
+	case AS:
+		return mmapkit_anon_shared(out, len, c->flags);
+	case FP:
+		return c->how ? mmapkit_fd_private(out, f->fd, c->foff, len, c->flags)
+			      : mmapkit_file_private(out, f->path, c->foff, len, c->flags);
+	default:
+		return c->how ? mmapkit_fd_shared(out, f->fd, c->foff, len, c->flags)
+			      : mmapkit_file_shared(out, f->path, c->foff, len, c->flags);
+	}
+}
+
+/* The state of a new handle: its pages (with the guard pages around them), file, counts. */
+static void snap_handle(struct state *s, mmapkit_map *m, const struct cfx *f)
+{
+	unsigned char *p = mmapkit_ptr(m);
+	size_t delta = (uintptr_t)p % pg();
+	size_t n = (delta + mmapkit_len(m) + pg() - 1) / pg();
+
+	snap(s, mmapkit_len(m) ? p - delta : NULL, n, f->path);
+	if ((mmapkit_flags(m) & MMAPKIT_GUARD) && n) {
+		char g[2][FLAGS_MAX];
+
+		/* the guard pages are there and inaccessible */
+		read_pages(p - delta - pg(), 1, &g[0]);
+		read_pages(p - delta + n * pg(), 1, &g[1]);
+		ck_assert_msg(strncmp(g[0], "---p", 4) == 0 && strncmp(g[1], "---p", 4) == 0,
+			      "guard pages \"%s\", \"%s\"", g[0], g[1]);
+	}
+}
+
+static void ctor_point(const struct ccase *c, int sys, unsigned nth, int err,
+		       const struct state *ok)
+{
+	struct state before, after;
+	mmapkit_map *m = (mmapkit_map *)&m; /* not NULL: the call must set it */
+	char what[160];
+	struct cfx f;
+	int r;
+
+	snprintf(what, sizeof(what), "%s: %s #%u failing with %s", c->name, mmapkit__sys_name(sys),
+		 nth, strerrorname_np(err));
+	cfx_prepare(&f, c);
+	snap(&before, NULL, 0, f.path);
+	mmapkit__fault_arm(sys, nth, err);
+	r = construct(c, &f, &m);
+	expect_failure(r, sys, err, c->call, what);
+	mmapkit__fault_reset();
+	ck_assert_msg(m == NULL, "%s: *out is not NULL", what);
+	snap(&after, NULL, 0, f.path);
+	state_eq(&before, &after, true, what);
+	state_free(&after);
+	state_free(&before);
+	/* nothing left behind that changes a retry */
+	r = construct(c, &f, &m);
+	ck_assert_msg(r == 0, "%s: retry returned %d (%s)", what, r, mmapkit_errmsg());
+	snap_handle(&after, m, &f);
+	strncat(what, ", then a retry", sizeof(what) - strlen(what) - 1);
+	state_eq(ok, &after, false, what);
+	state_free(&after);
+	mmapkit_unmap(m);
+	cfx_finish(&f);
+}
+
+static void ctor_learn(const struct ccase *c, unsigned calls[MMAPKIT__SYS_COUNT],
+		       struct state *ok)
+{
+	mmapkit_map *m = NULL;
+	struct cfx f;
+	int r;
+
+	cfx_prepare(&f, c);
+	mmapkit__fault_reset();
+	r = construct(c, &f, &m);
+	ck_assert_msg(r == 0, "%s: %d: %s", c->name, r, mmapkit_errmsg());
+	for (int sys = 0; sys < MMAPKIT__SYS_COUNT; sys++)
+		calls[sys] = mmapkit__fault_calls(sys);
+	if (ok)
+		snap_handle(ok, m, &f);
+	mmapkit_unmap(m);
+	cfx_finish(&f);
+}
+
+START_TEST(ctor_faults)
+{
+	const struct ccase *c = &ccases[_i];
+	unsigned calls[MMAPKIT__SYS_COUNT], points = 0;
+	int fds = tu_count_fds(), maps = count_maps();
+	struct state ok;
+
+	ctor_learn(c, calls, &ok);
+	for (int sys = 0; sys < MMAPKIT__SYS_COUNT; sys++) {
+		for (unsigned nth = 1; nth <= calls[sys]; nth++) {
+			int errs[2];
+
+			errs_for(sys, errs);
+			for (int e = 0; e < 2; e++, points++)
+				ctor_point(c, sys, nth, errs[e], &ok);
+		}
+	}
+	state_free(&ok);
+	ck_assert_uint_gt(points, 0);
+	printf("fault: %s: %u failure points\n", c->name, points);
+	ASSERT_NO_LEAK(fds, maps);
+}
+END_TEST
+
+/*
+ * How much the tests above cover, counted from the learning runs (each test
+ * may run in its own process, so they cannot add it up themselves).
+ */
+START_TEST(report)
+{
+	unsigned calls[MMAPKIT__SYS_COUNT], range = 0, ctor = 0, nknown = 0;
+
+	for (size_t i = 0; i < N_RCASES; i++) {
+		range_learn(&rcases[i], calls, NULL);
+		for (int sys = 0; sys < MMAPKIT__SYS_COUNT; sys++) {
+			range += 2 * calls[sys];
+			nknown += known(&rcases[i], sys) ? 2 * calls[sys] : 0;
+		}
+	}
+	for (size_t i = 0; i < N_CCASES; i++) {
+		ctor_learn(&ccases[i], calls, NULL);
+		for (int sys = 0; sys < MMAPKIT__SYS_COUNT; sys++)
+			ctor += 2 * calls[sys];
+	}
+	printf("fault: %u failure points covered: %u in %zu range-operation cases, %u in %zu "
+	       "constructor cases; %u of them are the known exception (anon shared locked "
+	       "punch: re-locking after MADV_REMOVE fails)\n",
+	       range + ctor, range, N_RCASES, ctor, N_CCASES, nknown);
+}
+END_TEST
+
+Suite *suite_fault(void)
+{
+	Suite *s = suite_create("fault");
+	TCase *tc = tcase_create("range");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_loop_test(tc, range_faults, 0, (int)N_RCASES);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("constructors");
+	tcase_set_timeout(tc, 120);
+	tcase_add_loop_test(tc, ctor_faults, 0, (int)N_CCASES);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("report");
+	tcase_add_test(tc, report);
+	suite_add_tcase(s, tc);
+	return s;
+}

@@ -1,0 +1,844 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Range operations on every kind: refusals leave the handle exactly as it was,
+ * and every operation changes exactly the bytes its range names (or none), for
+ * unaligned ranges and an unaligned file offset.  Also mmapkit_sync.
+ *
+ * Byte checks compare the whole mapped span, including the bytes outside the
+ * range in its first and last page (file data before an unaligned offset and
+ * after the range), against a model of what the span must hold.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "testutil.h"
+
+static size_t pg(void)
+{
+	return mmapkit_page_size();
+}
+
+static const char *kind_name(int kind)
+{
+	static const char *const names[] = {"?", "anon private", "anon shared", "file private",
+					    "file shared"};
+
+	return names[kind];
+}
+
+static bool is_file(int kind)
+{
+	return kind == MMAPKIT_FILE_PRIVATE || kind == MMAPKIT_FILE_SHARED;
+}
+
+static bool is_private(int kind)
+{
+	return kind == MMAPKIT_ANON_PRIVATE || kind == MMAPKIT_FILE_PRIVATE;
+}
+
+/* A byte that is neither 0 nor the file's pattern byte at i. */
+static unsigned char other(uint64_t i)
+{
+	return (unsigned char)(tu_pattern(i) % 251u + 1u);
+}
+
+/* Index of the first byte where a and b differ, or SIZE_MAX. */
+static size_t first_diff(const unsigned char *a, const unsigned char *b, size_t n)
+{
+	if (memcmp(a, b, n) == 0)
+		return SIZE_MAX;
+	for (size_t i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return i;
+	return SIZE_MAX;
+}
+
+/*
+ * One handle and the model of its bytes.  The model covers the whole mapped
+ * span [lo, lo + span), so bytes outside the range but inside its pages count.
+ */
+struct fx {
+	int kind;
+	uint64_t foff;       /* file offset of the range */
+	size_t flen;         /* file size */
+	const char *path;    /* file kinds */
+	mmapkit_map *m;
+	unsigned char *lo;   /* first mapped page */
+	size_t delta;        /* mmapkit_ptr() - lo */
+	size_t len;          /* mmapkit_len() */
+	size_t span;         /* mapped bytes from lo */
+	unsigned char *exp;  /* expected bytes of [lo, lo + span) */
+	unsigned char *fexp; /* expected file contents (file kinds) */
+	const char *what;    /* the step being checked, for messages */
+};
+
+static int open_kind(mmapkit_map **m, int kind, const char *path, uint64_t foff, size_t len,
+		     unsigned flags)
+{
+	switch (kind) {
+	case MMAPKIT_ANON_PRIVATE:
+		return mmapkit_anon_private(m, len, flags);
+	case MMAPKIT_ANON_SHARED:
+		return mmapkit_anon_shared(m, len, flags);
+	case MMAPKIT_FILE_PRIVATE:
+		return mmapkit_file_private(m, path, foff, len, flags);
+	default:
+		return mmapkit_file_shared(m, path, foff, len, flags);
+	}
+}
+
+static void fx_check(struct fx *f, const char *what);
+
+/* flen: size of the file to create (file kinds); len: 0 = to end of file. */
+static void fx_open(struct fx *f, int kind, uint64_t foff, size_t len, size_t flen,
+		    unsigned flags)
+{
+	unsigned char *ptr;
+
+	memset(f, 0, sizeof(*f));
+	f->kind = kind;
+	f->foff = foff;
+	if (is_file(kind)) {
+		f->flen = flen;
+		f->path = tu_file(flen);
+		f->fexp = malloc(flen + 1);
+		ck_assert_ptr_nonnull(f->fexp);
+		for (size_t i = 0; i < flen; i++)
+			f->fexp[i] = tu_pattern(i);
+	}
+	ck_assert_int_eq(open_kind(&f->m, kind, f->path, foff, len, flags), 0);
+	ptr = mmapkit_ptr(f->m);
+	f->len = mmapkit_len(f->m);
+	f->delta = (uintptr_t)ptr % pg();
+	f->lo = ptr - f->delta;
+	f->span = (f->delta + f->len + pg() - 1) / pg() * pg();
+	f->exp = calloc(1, f->span);
+	ck_assert_ptr_nonnull(f->exp);
+	for (size_t i = 0; is_file(kind) && i < f->span; i++) {
+		uint64_t at = foff - f->delta + i;
+
+		f->exp[i] = at < flen ? f->fexp[at] : 0; /* past end of file reads zeros */
+	}
+	fx_check(f, "fresh mapping");
+}
+
+static void fx_close(struct fx *f)
+{
+	mmapkit_unmap(f->m);
+	if (f->path)
+		ck_assert_int_eq(unlink(f->path), 0);
+	free(f->exp);
+	free(f->fexp);
+	f->m = NULL;
+}
+
+static void fx_check_file(struct fx *f)
+{
+	unsigned char *buf = malloc(f->flen + 1);
+	size_t bad;
+
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_uint_eq(tu_file_size(f->path), f->flen);
+	tu_pread(f->path, 0, buf, f->flen);
+	bad = first_diff(buf, f->fexp, f->flen);
+	if (bad != SIZE_MAX)
+		ck_abort_msg("%s: %s: file byte %zu is 0x%02x, expected 0x%02x", kind_name(f->kind),
+			     f->what, bad, buf[bad], f->fexp[bad]);
+	free(buf);
+}
+
+static void fx_check(struct fx *f, const char *what)
+{
+	size_t bad = first_diff(f->lo, f->exp, f->span);
+
+	f->what = what;
+	if (bad != SIZE_MAX)
+		ck_abort_msg("%s (file offset %llu): %s: byte %lld of the range (page %zu) is 0x%02x, expected 0x%02x",
+			     kind_name(f->kind), (unsigned long long)f->foff, what,
+			     (long long)bad - (long long)f->delta, bad / pg(), f->lo[bad],
+			     f->exp[bad]);
+	if (is_file(f->kind))
+		fx_check_file(f);
+}
+
+/* Write bytes that differ from both zero and the file into the whole range. */
+static void fx_fill(struct fx *f)
+{
+	unsigned char *p = f->lo + f->delta;
+
+	for (size_t i = 0; i < f->len; i++) {
+		p[i] = other(f->foff + i);
+		f->exp[f->delta + i] = p[i];
+		if (f->kind == MMAPKIT_FILE_SHARED)
+			f->fexp[f->foff + i] = p[i];
+	}
+}
+
+/* The range as byte offsets from lo: [*a, *z); whole pages inside: [*w0, *w1) bytes. */
+static void fx_span(const struct fx *f, size_t off, size_t len, size_t *a, size_t *z,
+		    size_t *w0, size_t *w1)
+{
+	*a = f->delta + off;
+	*z = *a + (len ? len : f->len - off);
+	*w0 = (*a + pg() - 1) / pg() * pg();
+	*w1 = *z / pg() * pg();
+	if (*w1 < *w0)
+		*w1 = *w0;
+}
+
+static void model_zero(struct fx *f, size_t a, size_t z)
+{
+	memset(f->exp + a, 0, z - a);
+	if (f->kind == MMAPKIT_FILE_SHARED)
+		memset(f->fexp + (f->foff - f->delta + a), 0, z - a);
+}
+
+/* The span's bytes [a, z) read the file again. */
+static void model_file(struct fx *f, size_t a, size_t z)
+{
+	for (size_t i = a; i < z; i++) {
+		uint64_t at = f->foff - f->delta + i;
+
+		f->exp[i] = at < f->flen ? f->fexp[at] : 0;
+	}
+}
+
+/* ---- refusals ---- */
+
+static const struct {
+	size_t off, len; /* SIZE_MAX - k stands for len - k */
+} bad_ranges[] = {
+	{1, SIZE_MAX},		/* off + len overflows */
+	{SIZE_MAX, SIZE_MAX},	/* both huge */
+	{SIZE_MAX, 0},		/* off far outside */
+	{SIZE_MAX, 1},
+	{2, SIZE_MAX - 1},	/* off + len wraps to exactly 0 */
+	{0, SIZE_MAX - 0x100},	/* absurd length */
+};
+
+/* Out-of-range (off, len) pairs relative to the mapping's length n. */
+static void bad_range(size_t i, size_t n, size_t *off, size_t *len)
+{
+	static const long rel[][2] = {
+		{1, 0},	 /* off = n + 1, len 0 */
+		{0, 1},	 /* off = n, len 1 */
+		{-1, 2}, /* one byte past the end */
+		{-2, 3},
+	};
+	size_t nb = sizeof(bad_ranges) / sizeof(bad_ranges[0]);
+
+	if (i < nb) {
+		*off = bad_ranges[i].off;
+		*len = bad_ranges[i].len;
+		return;
+	}
+	i -= nb;
+	if (i < 4) {
+		*off = (size_t)((long)n + rel[i][0]);
+		*len = (size_t)rel[i][1];
+		return;
+	}
+	/* one byte more than there is, from 0 and from 1 */
+	*off = i - 4;
+	*len = n - *off + 1;
+}
+
+#define N_BAD_RANGES (sizeof(bad_ranges) / sizeof(bad_ranges[0]) + 4 + 2)
+
+enum op { OP_SYNC, OP_ADVISE, OP_PUNCH, OP_REVERT, OP_PROTECT, OP_LOCK, OP_UNLOCK, N_OPS };
+
+static const char *const op_names[] = {"mmapkit_sync",	  "mmapkit_advise", "mmapkit_punch",
+				       "mmapkit_revert",  "mmapkit_protect", "mmapkit_lock",
+				       "mmapkit_unlock"};
+
+/* Run op with a valid extra argument (how/advice/prot). */
+static int run_op(enum op op, mmapkit_map *m, size_t off, size_t len)
+{
+	switch (op) {
+	case OP_SYNC:
+		return mmapkit_sync(m, off, len, 0);
+	case OP_ADVISE:
+		return mmapkit_advise(m, off, len, MMAPKIT_ADV_WILLNEED);
+	case OP_PUNCH:
+		return mmapkit_punch(m, off, len);
+	case OP_REVERT:
+		return mmapkit_revert(m, off, len);
+	case OP_PROTECT:
+		return mmapkit_protect(m, off, len, MMAPKIT_PROT_READ);
+	case OP_LOCK:
+		return mmapkit_lock(m, off, len, 0);
+	default:
+		return mmapkit_unlock(m, off, len);
+	}
+}
+
+/* Does op apply to the kind at all? */
+static bool op_applies(enum op op, int kind)
+{
+	if (op == OP_SYNC)
+		return kind == MMAPKIT_FILE_SHARED;
+	if (op == OP_REVERT)
+		return is_private(kind);
+	return true;
+}
+
+/* The call failed with err, named itself, and changed nothing. */
+static void refused(struct fx *f, int got, int err, const char *call, const char *what)
+{
+	if (got != -err)
+		ck_abort_msg("%s: %s: returned %d, expected %d (%s)", kind_name(f->kind), what, got,
+			     -err, mmapkit_errmsg());
+	if (!strstr(mmapkit_errmsg(), call))
+		ck_abort_msg("%s: %s: message \"%s\" does not name %s", kind_name(f->kind), what,
+			     mmapkit_errmsg(), call);
+	fx_check(f, what);
+}
+
+START_TEST(null_handle)
+{
+	struct tu_snap s = tu_snap();
+
+	for (int op = 0; op < N_OPS; op++) {
+		ck_assert_int_eq(run_op(op, NULL, 0, 0), -EINVAL);
+		ck_assert_ptr_nonnull(strstr(mmapkit_errmsg(), op_names[op]));
+		ck_assert_ptr_nonnull(strstr(mmapkit_errmsg(), "NULL"));
+	}
+	ck_assert_int_eq(mmapkit_sync(NULL, 0, 1, MMAPKIT_SYNC_FULL), -EINVAL);
+	ck_assert_int_eq(mmapkit_advise(NULL, 0, 0, 999), -EINVAL);
+	ck_assert_int_eq(mmapkit_protect(NULL, 0, 0, 0x80), -EINVAL);
+	ck_assert_int_eq(mmapkit_lock(NULL, 0, 0, MMAPKIT_LOCK_ONFAULT), -EINVAL);
+	TU_ASSERT_NO_LEAK(s);
+}
+END_TEST
+
+/* Fixtures used by the refusal and byte tests: 4 mapped pages each. */
+struct shape {
+	int kind;
+	uint64_t foff;
+	size_t len;  /* in bytes; for file kinds 0 = to end of file */
+	size_t flen; /* file size */
+};
+
+static struct shape shape(int i)
+{
+	size_t p = pg();
+	const struct shape s[] = {
+		{MMAPKIT_ANON_PRIVATE, 0, 3 * p + 500, 0}, /* last page partly outside the range */
+		{MMAPKIT_ANON_SHARED, 0, 4 * p, 0},
+		{MMAPKIT_FILE_PRIVATE, 0, 0, 4 * p},
+		{MMAPKIT_FILE_PRIVATE, 7, 3 * p + 100, 3 * p + 407}, /* file data on both sides */
+		{MMAPKIT_FILE_SHARED, 0, 3 * p + 1000, 4 * p},	  /* file data after the range */
+		{MMAPKIT_FILE_SHARED, 7, 4 * p - 7, 4 * p + 50},   /* ends on a page boundary */
+	};
+
+	return s[i];
+}
+
+#define N_SHAPES 6
+
+static void shape_open(struct fx *f, int i, unsigned flags)
+{
+	struct shape s = shape(i);
+
+	fx_open(f, s.kind, s.foff, s.len, s.flen, flags);
+}
+
+/* Every refusal of the operation on a writable handle of the shape's kind. */
+START_TEST(refusals)
+{
+	struct tu_snap s = tu_snap();
+	struct fx f;
+	char what[128];
+
+	shape_open(&f, _i, 0);
+	fx_fill(&f);
+	fx_check(&f, "filled");
+	for (int op = 0; op < N_OPS; op++) {
+		if (!op_applies(op, f.kind)) {
+			snprintf(what, sizeof(what), "%s on the wrong kind", op_names[op]);
+			refused(&f, run_op(op, f.m, 0, 0), EINVAL, op_names[op], what);
+			refused(&f, run_op(op, f.m, 1, 1), EINVAL, op_names[op], what);
+			continue;
+		}
+		for (size_t i = 0; i < N_BAD_RANGES; i++) {
+			size_t off, len;
+
+			bad_range(i, f.len, &off, &len);
+			snprintf(what, sizeof(what), "%s over %zu+%zu", op_names[op], off, len);
+			refused(&f, run_op(op, f.m, off, len), ERANGE, op_names[op], what);
+		}
+	}
+	/* unknown extra arguments */
+	if (f.kind == MMAPKIT_FILE_SHARED) {
+		refused(&f, mmapkit_sync(f.m, 0, 0, 0x8), EINVAL, "mmapkit_sync", "sync how 0x8");
+		refused(&f, mmapkit_sync(f.m, 0, 0, 0x80000000u), EINVAL, "mmapkit_sync",
+			"sync how 0x80000000");
+		refused(&f, mmapkit_sync(f.m, 0, 0, MMAPKIT_SYNC_ASYNC | MMAPKIT_SYNC_FULL), EINVAL,
+			"mmapkit_sync", "sync ASYNC|FULL");
+	} else {
+		refused(&f, mmapkit_sync(f.m, 0, 0, 0x8), EINVAL, "mmapkit_sync",
+			"sync how 0x8 on the wrong kind");
+	}
+	refused(&f, mmapkit_advise(f.m, 0, 0, -1), EINVAL, "mmapkit_advise", "advice -1");
+	refused(&f, mmapkit_advise(f.m, 0, 0, MMAPKIT_ADV_POPULATE_WRITE + 1), EINVAL,
+		"mmapkit_advise", "advice 19");
+	refused(&f, mmapkit_advise(f.m, 0, 0, INT32_MIN), EINVAL, "mmapkit_advise", "advice INT_MIN");
+	refused(&f, mmapkit_advise(f.m, 0, 0, 1000), EINVAL, "mmapkit_advise", "advice 1000");
+	refused(&f, mmapkit_protect(f.m, 0, 0, 0x8), EINVAL, "mmapkit_protect", "prot 0x8");
+	refused(&f, mmapkit_protect(f.m, 0, 0, 0x80000001u), EINVAL, "mmapkit_protect",
+		"prot 0x80000001");
+	refused(&f, mmapkit_lock(f.m, 0, 0, 0x2), EINVAL, "mmapkit_lock", "lock how 0x2");
+	refused(&f, mmapkit_lock(f.m, 0, 0, ~0u), EINVAL, "mmapkit_lock", "lock how ~0");
+	/* advice that does not apply to the kind */
+	if (f.kind != MMAPKIT_ANON_PRIVATE) {
+		refused(&f, mmapkit_advise(f.m, 0, 0, MMAPKIT_ADV_FREE), EINVAL, "mmapkit_advise",
+			"MMAPKIT_ADV_FREE");
+		refused(&f, mmapkit_advise(f.m, 0, 0, MMAPKIT_ADV_WIPEONFORK), EINVAL,
+			"mmapkit_advise", "MMAPKIT_ADV_WIPEONFORK");
+		refused(&f, mmapkit_advise(f.m, 0, 0, MMAPKIT_ADV_KEEPONFORK), EINVAL,
+			"mmapkit_advise", "MMAPKIT_ADV_KEEPONFORK");
+	}
+	if (is_private(f.kind))
+		refused(&f, mmapkit_advise(f.m, 0, 0, MMAPKIT_ADV_REMOVE), EINVAL, "mmapkit_advise",
+			"MMAPKIT_ADV_REMOVE");
+	/* write with exec, whatever the range */
+	refused(&f, mmapkit_protect(f.m, 0, 0, MMAPKIT_PROT_WRITE | MMAPKIT_PROT_EXEC), EACCES,
+		"mmapkit_protect", "WRITE|EXEC");
+	refused(&f, mmapkit_protect(f.m, 1, 1, MMAPKIT_PROT_READ | MMAPKIT_PROT_WRITE |
+						     MMAPKIT_PROT_EXEC),
+		EACCES, "mmapkit_protect", "READ|WRITE|EXEC");
+	/* an empty range at the very end is accepted and changes nothing */
+	for (int op = 0; op < N_OPS; op++) {
+		if (!op_applies(op, f.kind))
+			continue;
+		ck_assert_int_eq(run_op(op, f.m, f.len, 0), 0);
+		fx_check(&f, "empty range at the end");
+	}
+	/* the handle still works: a valid call of each operation does its job */
+	ck_assert_int_eq(mmapkit_protect(f.m, 0, 0, MMAPKIT_PROT_READ | MMAPKIT_PROT_WRITE), 0);
+	ck_assert_int_eq(mmapkit_lock(f.m, 0, 0, 0), 0);
+	ck_assert_int_eq(mmapkit_unlock(f.m, 0, 0), 0);
+	ck_assert_int_eq(mmapkit_advise(f.m, 0, 0, MMAPKIT_ADV_NORMAL), 0);
+	if (f.kind == MMAPKIT_FILE_SHARED)
+		ck_assert_int_eq(mmapkit_sync(f.m, 0, 0, 0), 0);
+	fx_check(&f, "valid calls after the refusals");
+	ck_assert_int_eq(mmapkit_punch(f.m, 1, 2 * pg()), 0);
+	model_zero(&f, f.delta + 1, f.delta + 1 + 2 * pg());
+	fx_check(&f, "punch after the refusals");
+	if (is_private(f.kind)) {
+		size_t a, z, w0, w1;
+
+		ck_assert_int_eq(mmapkit_revert(f.m, 0, 0), 0);
+		fx_span(&f, 0, 0, &a, &z, &w0, &w1);
+		if (f.kind == MMAPKIT_FILE_PRIVATE)
+			model_file(&f, a, z);
+		else
+			model_zero(&f, a, z);
+		fx_check(&f, "revert after the refusals");
+	}
+	fx_close(&f);
+	TU_ASSERT_NO_LEAK(s);
+}
+END_TEST
+
+/* An MMAPKIT_RDONLY handle refuses to become writable or to change data. */
+START_TEST(rdonly_refusals)
+{
+	struct tu_snap s = tu_snap();
+	struct fx f;
+
+	shape_open(&f, _i, MMAPKIT_RDONLY);
+	refused(&f, mmapkit_protect(f.m, 0, 0, MMAPKIT_PROT_WRITE), EACCES, "mmapkit_protect",
+		"RDONLY protect(WRITE)");
+	refused(&f, mmapkit_protect(f.m, 1, 1, MMAPKIT_PROT_READ | MMAPKIT_PROT_WRITE), EACCES,
+		"mmapkit_protect", "RDONLY protect(READ|WRITE)");
+	refused(&f, mmapkit_protect(f.m, 0, 0, MMAPKIT_PROT_WRITE | MMAPKIT_PROT_EXEC), EACCES,
+		"mmapkit_protect", "RDONLY protect(WRITE|EXEC)");
+	refused(&f, mmapkit_punch(f.m, 0, 0), EACCES, "mmapkit_punch", "RDONLY punch");
+	refused(&f, mmapkit_punch(f.m, 1, pg()), EACCES, "mmapkit_punch", "RDONLY punch 1+page");
+	refused(&f, mmapkit_advise(f.m, 0, 0, MMAPKIT_ADV_POPULATE_WRITE), EACCES,
+		"mmapkit_advise", "RDONLY POPULATE_WRITE");
+	if (is_private(f.kind)) {
+		refused(&f, mmapkit_revert(f.m, 0, 0), EACCES, "mmapkit_revert", "RDONLY revert");
+		refused(&f, mmapkit_revert(f.m, 3, 2 * pg()), EACCES, "mmapkit_revert",
+			"RDONLY revert 3+2 pages");
+	} else {
+		/* MADV_REMOVE writes the backing: the kernel refuses it on a read-only mapping */
+		refused(&f, mmapkit_advise(f.m, 0, 0, MMAPKIT_ADV_REMOVE), EACCES, "mmapkit_advise",
+			"RDONLY MMAPKIT_ADV_REMOVE");
+	}
+	ck_assert(tu_write_faults(f.lo + f.delta));
+	/* what a read-only handle may do still works */
+	ck_assert_int_eq(mmapkit_protect(f.m, 0, 0, MMAPKIT_PROT_NONE), 0);
+	ck_assert(tu_read_faults(f.lo + f.delta));
+	ck_assert_int_eq(mmapkit_protect(f.m, 0, 0, MMAPKIT_PROT_READ), 0);
+	ck_assert_int_eq(mmapkit_lock(f.m, 0, 0, 0), 0);
+	ck_assert_int_eq(mmapkit_unlock(f.m, 0, 0), 0);
+	ck_assert_int_eq(mmapkit_advise(f.m, 0, 0, MMAPKIT_ADV_POPULATE_READ), 0);
+	if (f.kind == MMAPKIT_FILE_SHARED)
+		ck_assert_int_eq(mmapkit_sync(f.m, 0, 0, 0), 0);
+	fx_check(&f, "valid calls on a read-only handle");
+	ck_assert(tu_write_faults(f.lo + f.delta));
+	fx_close(&f);
+	TU_ASSERT_NO_LEAK(s);
+}
+END_TEST
+
+/* Every operation on an empty file mapping: (0, 0) does nothing, anything else is out. */
+START_TEST(empty_mapping)
+{
+	const char *path = tu_file(pg());
+	struct tu_snap s = tu_snap();
+	mmapkit_map *m = NULL;
+
+	for (int kind = MMAPKIT_FILE_PRIVATE; kind <= MMAPKIT_FILE_SHARED; kind++) {
+		ck_assert_int_eq(open_kind(&m, kind, path, pg(), 0, 0), 0);
+		ck_assert_uint_eq(mmapkit_len(m), 0);
+		for (int op = 0; op < N_OPS; op++) {
+			if (!op_applies(op, kind))
+				continue;
+			ck_assert_int_eq(run_op(op, m, 0, 0), 0);
+			ck_assert_int_eq(run_op(op, m, 0, 1), -ERANGE);
+			ck_assert_int_eq(run_op(op, m, 1, 0), -ERANGE);
+		}
+		mmapkit_unmap(m);
+	}
+	ck_assert_uint_eq(tu_file_size(path), pg());
+	TU_ASSERT_NO_LEAK(s);
+	ck_assert_int_eq(unlink(path), 0);
+}
+END_TEST
+
+/* ---- byte-exactness ---- */
+
+/* Non-destructive work: the span must be exactly as before after each call. */
+static void non_destructive(struct fx *f, size_t off, size_t len)
+{
+	static const int advice[] = {
+		MMAPKIT_ADV_RANDOM,	MMAPKIT_ADV_SEQUENTIAL,	   MMAPKIT_ADV_NORMAL,
+		MMAPKIT_ADV_WILLNEED,	MMAPKIT_ADV_HUGEPAGE,	   MMAPKIT_ADV_NOHUGEPAGE,
+		MMAPKIT_ADV_DONTDUMP,	MMAPKIT_ADV_DODUMP,	   MMAPKIT_ADV_DONTFORK,
+		MMAPKIT_ADV_DOFORK,	MMAPKIT_ADV_WIPEONFORK,	   MMAPKIT_ADV_KEEPONFORK,
+		MMAPKIT_ADV_COLD,	MMAPKIT_ADV_PAGEOUT,	   MMAPKIT_ADV_POPULATE_READ,
+		MMAPKIT_ADV_POPULATE_WRITE,
+	};
+	char what[96];
+
+	if (f->kind == MMAPKIT_FILE_SHARED) {
+		static const unsigned hows[] = {0, MMAPKIT_SYNC_ASYNC, MMAPKIT_SYNC_INVALIDATE,
+						MMAPKIT_SYNC_ASYNC | MMAPKIT_SYNC_INVALIDATE,
+						MMAPKIT_SYNC_FULL};
+
+		for (size_t i = 0; i < sizeof(hows) / sizeof(hows[0]); i++) {
+			ck_assert_int_eq(mmapkit_sync(f->m, off, len, hows[i]), 0);
+			snprintf(what, sizeof(what), "sync 0x%x over %zu+%zu", hows[i], off, len);
+			fx_check(f, what);
+		}
+	}
+	ck_assert_int_eq(mmapkit_lock(f->m, off, len, 0), 0);
+	fx_check(f, "lock");
+	ck_assert_int_eq(mmapkit_unlock(f->m, off, len), 0);
+	fx_check(f, "unlock");
+	ck_assert_int_eq(mmapkit_lock(f->m, off, len, MMAPKIT_LOCK_ONFAULT), 0);
+	fx_check(f, "lock on fault");
+	ck_assert_int_eq(mmapkit_unlock(f->m, off, len), 0);
+	ck_assert_int_eq(mmapkit_protect(f->m, off, len, MMAPKIT_PROT_READ), 0);
+	fx_check(f, "protect read-only");
+	ck_assert_int_eq(mmapkit_protect(f->m, off, len, MMAPKIT_PROT_NONE), 0);
+	ck_assert_int_eq(mmapkit_protect(f->m, off, len, MMAPKIT_PROT_READ | MMAPKIT_PROT_WRITE),
+			 0);
+	fx_check(f, "protect none, then read-write");
+	for (size_t i = 0; i < sizeof(advice) / sizeof(advice[0]); i++) {
+		int a = advice[i], r = mmapkit_advise(f->m, off, len, a);
+
+		if ((a == MMAPKIT_ADV_WIPEONFORK || a == MMAPKIT_ADV_KEEPONFORK) &&
+		    f->kind != MMAPKIT_ANON_PRIVATE) {
+			ck_assert_int_eq(r, -EINVAL);
+			continue;
+		}
+		if (r != 0)
+			ck_abort_msg("%s: advice %d over %zu+%zu: %d (%s)", kind_name(f->kind), a, off,
+				     len, r, mmapkit_errmsg());
+		snprintf(what, sizeof(what), "advice %d over %zu+%zu", a, off, len);
+		fx_check(f, what);
+	}
+}
+
+/* Destructive advice: only the whole pages inside the range lose their bytes. */
+static void destructive_advice(struct fx *f, size_t off, size_t len)
+{
+	size_t a, z, w0, w1;
+	char what[96];
+
+	fx_span(f, off, len, &a, &z, &w0, &w1);
+	ck_assert_int_eq(mmapkit_advise(f->m, off, len, MMAPKIT_ADV_DONTNEED), 0);
+	if (f->kind == MMAPKIT_ANON_PRIVATE)
+		model_zero(f, w0, w1);
+	else if (f->kind == MMAPKIT_FILE_PRIVATE)
+		model_file(f, w0, w1);
+	snprintf(what, sizeof(what), "MMAPKIT_ADV_DONTNEED over %zu+%zu", off, len);
+	fx_check(f, what);
+	if (is_private(f->kind))
+		return;
+	fx_fill(f);
+	ck_assert_int_eq(mmapkit_advise(f->m, off, len, MMAPKIT_ADV_REMOVE), 0);
+	model_zero(f, w0, w1);
+	snprintf(what, sizeof(what), "MMAPKIT_ADV_REMOVE over %zu+%zu", off, len);
+	fx_check(f, what);
+}
+
+static void punch_revert(struct fx *f, size_t off, size_t len)
+{
+	size_t a, z, w0, w1;
+	char what[96];
+
+	fx_span(f, off, len, &a, &z, &w0, &w1);
+	fx_fill(f);
+	ck_assert_int_eq(mmapkit_punch(f->m, off, len), 0);
+	model_zero(f, a, z);
+	snprintf(what, sizeof(what), "punch %zu+%zu", off, len);
+	fx_check(f, what);
+	if (!is_private(f->kind))
+		return;
+	/* revert of the punched range, then of written bytes */
+	for (int round = 0; round < 2; round++) {
+		ck_assert_int_eq(mmapkit_revert(f->m, off, len), 0);
+		if (f->kind == MMAPKIT_FILE_PRIVATE)
+			model_file(f, a, z);
+		else
+			model_zero(f, a, z);
+		snprintf(what, sizeof(what), "revert %zu+%zu %s", off, len,
+			 round ? "after writes" : "after punch");
+		fx_check(f, what);
+		fx_fill(f);
+	}
+	/* punch then write part of it, then revert */
+	ck_assert_int_eq(mmapkit_punch(f->m, off, len), 0);
+	model_zero(f, a, z);
+	f->lo[a] = 0xee;
+	f->exp[a] = 0xee;
+	fx_check(f, "punch, then a write");
+	ck_assert_int_eq(mmapkit_revert(f->m, off, len), 0);
+	if (f->kind == MMAPKIT_FILE_PRIVATE)
+		model_file(f, a, z);
+	else
+		model_zero(f, a, z);
+	snprintf(what, sizeof(what), "revert %zu+%zu after punch and write", off, len);
+	fx_check(f, what);
+}
+
+/* Ranges: offsets and lengths around the page boundaries of the mapping. */
+static size_t gen_ranges(const struct fx *f, size_t (*out)[2], size_t cap)
+{
+	size_t p = pg(), n = 0, b1 = p - f->delta, b2 = 2 * p - f->delta;
+	size_t offs[] = {0, 1, p - 1, p, p + 1, b1 - 1, b1, b1 + 1, b2 + 3, f->len - 1};
+	size_t lens[] = {0, 1, 2, 10, p - 1, p, p + 1, 2 * p, 2 * p + 1, 3 * p - 2, 3 * p + 1};
+
+	for (size_t i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
+		size_t o = offs[i];
+		/* ending exactly on a page boundary, and at the very end */
+		size_t extra[4] = {b1 - o, b2 - o, 3 * p - f->delta - o, f->len - o};
+		size_t nl = sizeof(lens) / sizeof(lens[0]);
+
+		if (o >= f->len)
+			continue;
+		for (size_t j = 0; j < nl + 4; j++) {
+			size_t l = j < nl ? lens[j] : extra[j - nl]; /* may wrap: then too long */
+			bool dup = false;
+
+			if ((l == 0 && j >= nl) || l > f->len - o)
+				continue;
+			for (size_t k = 0; k < n && !dup; k++)
+				dup = out[k][0] == o && out[k][1] == l;
+			if (dup)
+				continue;
+			ck_assert_uint_lt(n, cap);
+			out[n][0] = o;
+			out[n][1] = l;
+			n++;
+		}
+	}
+	return n;
+}
+
+START_TEST(bytes_exact)
+{
+	struct tu_snap s = tu_snap();
+	size_t ranges[256][2], n;
+	struct fx f;
+
+	shape_open(&f, _i, 0);
+	n = gen_ranges(&f, ranges, 256);
+	fx_close(&f);
+	for (size_t i = 0; i < n; i++) {
+		shape_open(&f, _i, 0);
+		fx_fill(&f);
+		fx_check(&f, "filled");
+		non_destructive(&f, ranges[i][0], ranges[i][1]);
+		destructive_advice(&f, ranges[i][0], ranges[i][1]);
+		punch_revert(&f, ranges[i][0], ranges[i][1]);
+		fx_close(&f);
+	}
+	printf("range: %s at file offset %llu: %zu ranges byte-checked\n", kind_name(shape(_i).kind),
+	       (unsigned long long)shape(_i).foff, n);
+	TU_ASSERT_NO_LEAK(s);
+}
+END_TEST
+
+/* ---- sync ---- */
+
+static void check_file(const char *path, uint64_t off, const unsigned char *want, size_t n)
+{
+	unsigned char *buf = malloc(n + 1);
+
+	ck_assert_ptr_nonnull(buf);
+	tu_pread(path, off, buf, n);
+	for (size_t i = 0; i < n; i++)
+		if (buf[i] != want[i])
+			ck_abort_msg("%s: file byte %llu is 0x%02x, expected 0x%02x", path,
+				     (unsigned long long)(off + i), buf[i], want[i]);
+	free(buf);
+}
+
+START_TEST(sync_modes)
+{
+	static const unsigned hows[] = {0, MMAPKIT_SYNC_ASYNC, MMAPKIT_SYNC_INVALIDATE,
+					MMAPKIT_SYNC_ASYNC | MMAPKIT_SYNC_INVALIDATE,
+					MMAPKIT_SYNC_FULL, MMAPKIT_SYNC_FULL | MMAPKIT_SYNC_INVALIDATE};
+	size_t p = pg();
+	const char *path = tu_file(3 * p + 11);
+	struct tu_snap s = tu_snap();
+	mmapkit_map *m = NULL;
+	unsigned char *ptr;
+
+	ck_assert_int_eq(mmapkit_file_shared(&m, path, 7, 0, 0), 0);
+	ptr = mmapkit_ptr(m);
+	for (size_t i = 0; i < sizeof(hows) / sizeof(hows[0]); i++) {
+		size_t off = i * 300 + 1, len = p + i;
+
+		for (size_t j = 0; j < len; j++)
+			ptr[off + j] = (unsigned char)(i + j * 3 + 1);
+		mmapkit__fault_reset();
+		ck_assert_int_eq(mmapkit_sync(m, off, len, hows[i]), 0);
+		/* one msync, plus one fsync for FULL (the file was not created by the handle) */
+		ck_assert_uint_eq(mmapkit__fault_calls(MMAPKIT__SYS_MSYNC), 1);
+		ck_assert_uint_eq(mmapkit__fault_calls(MMAPKIT__SYS_FSYNC),
+				  hows[i] & MMAPKIT_SYNC_FULL ? 1 : 0);
+		ck_assert_uint_eq(mmapkit__fault_total(), hows[i] & MMAPKIT_SYNC_FULL ? 2 : 1);
+		check_file(path, 7 + off, ptr + off, len);
+	}
+	ck_assert_int_eq(mmapkit_sync(m, 0, 0, MMAPKIT_SYNC_ASYNC | MMAPKIT_SYNC_FULL), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(mmapkit_errmsg(), "MMAPKIT_SYNC_FULL"));
+	check_file(path, 7, ptr, mmapkit_len(m));
+	ck_assert_uint_eq(tu_file_size(path), 3 * p + 11);
+	mmapkit_unmap(m);
+	TU_ASSERT_NO_LEAK(s);
+	ck_assert_int_eq(unlink(path), 0);
+}
+END_TEST
+
+/* A file the handle created and grew: FULL makes its size, data and entry durable. */
+START_TEST(sync_full_created)
+{
+	size_t p = pg(), len = 3 * p + 10;
+	const char *path = tu_path("created");
+	struct tu_snap s = tu_snap();
+	mmapkit_map *m = NULL;
+	unsigned char *ptr, *zero;
+
+	ck_assert_int_eq(mmapkit_file_shared(&m, path, 5, len, MMAPKIT_CREATE | MMAPKIT_GROW), 0);
+	ck_assert_uint_eq(tu_file_size(path), 5 + len);
+	ptr = mmapkit_ptr(m);
+	for (size_t i = 0; i < len; i++)
+		ck_assert_uint_eq(ptr[i], 0);
+	for (size_t i = 0; i < len; i++)
+		ptr[i] = tu_pattern(i);
+	mmapkit__fault_reset();
+	ck_assert_int_eq(mmapkit_sync(m, 0, 0, MMAPKIT_SYNC_FULL), 0);
+	/* msync, fsync of the file, and once: open, fsync and close of its directory */
+	ck_assert_uint_eq(mmapkit__fault_calls(MMAPKIT__SYS_MSYNC), 1);
+	ck_assert_uint_eq(mmapkit__fault_calls(MMAPKIT__SYS_FSYNC), 2);
+	ck_assert_uint_eq(mmapkit__fault_calls(MMAPKIT__SYS_OPEN), 1);
+	ck_assert_uint_eq(mmapkit__fault_calls(MMAPKIT__SYS_CLOSE), 1);
+	ck_assert_uint_eq(mmapkit__fault_total(), 5);
+	mmapkit__fault_reset();
+	ck_assert_int_eq(mmapkit_sync(m, 1, 2, MMAPKIT_SYNC_FULL), 0);
+	ck_assert_uint_eq(mmapkit__fault_calls(MMAPKIT__SYS_FSYNC), 1);
+	ck_assert_uint_eq(mmapkit__fault_total(), 2);
+	ck_assert_uint_eq(tu_file_size(path), 5 + len);
+	check_file(path, 5, ptr, len);
+	zero = calloc(1, 5);
+	ck_assert_ptr_nonnull(zero);
+	check_file(path, 0, zero, 5);
+	free(zero);
+	mmapkit_unmap(m);
+	TU_ASSERT_NO_LEAK(s); /* the directory's descriptor was closed too */
+	ck_assert_uint_eq(tu_file_size(path), 5 + len);
+	ck_assert_int_eq(unlink(path), 0);
+}
+END_TEST
+
+/* GROW on an existing file; FULL syncs only the file (the handle did not create it). */
+START_TEST(sync_full_grown)
+{
+	size_t p = pg();
+	const char *path = tu_file(p);
+	struct tu_snap s = tu_snap();
+	mmapkit_map *m = NULL;
+	unsigned char *ptr, *want = malloc(p);
+
+	ck_assert_ptr_nonnull(want);
+	ck_assert_int_eq(mmapkit_file_shared(&m, path, 7, 2 * p, MMAPKIT_GROW), 0);
+	ck_assert_uint_eq(tu_file_size(path), 2 * p + 7);
+	ptr = mmapkit_ptr(m);
+	memcpy(ptr + 2 * p - 64, "the last bytes of a grown file", 30);
+	mmapkit__fault_reset();
+	ck_assert_int_eq(mmapkit_sync(m, 2 * p - 64, 64, MMAPKIT_SYNC_FULL), 0);
+	ck_assert_uint_eq(mmapkit__fault_calls(MMAPKIT__SYS_FSYNC), 1);
+	ck_assert_uint_eq(mmapkit__fault_calls(MMAPKIT__SYS_OPEN), 0);
+	ck_assert_uint_eq(tu_file_size(path), 2 * p + 7);
+	memset(want, 0, 64);
+	memcpy(want, "the last bytes of a grown file", 30);
+	check_file(path, 2 * p + 7 - 64, want, 64);
+	for (size_t i = 0; i < p; i++) /* the old data is still there, zeros after it */
+		want[i] = tu_pattern(i);
+	check_file(path, 0, want, p);
+	memset(want, 0, p);
+	check_file(path, p, want, p - 64 + 7);
+	free(want);
+	mmapkit_unmap(m);
+	TU_ASSERT_NO_LEAK(s);
+	ck_assert_int_eq(unlink(path), 0);
+}
+END_TEST
+
+Suite *suite_range(void)
+{
+	Suite *s = suite_create("range");
+	TCase *tc = tcase_create("refusals");
+
+	tcase_add_test(tc, null_handle);
+	tcase_add_loop_test(tc, refusals, 0, N_SHAPES);
+	tcase_add_loop_test(tc, rdonly_refusals, 0, N_SHAPES);
+	tcase_add_test(tc, empty_mapping);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("bytes");
+	tcase_set_timeout(tc, 60);
+	tcase_add_loop_test(tc, bytes_exact, 0, N_SHAPES);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("sync");
+	tcase_add_test(tc, sync_modes);
+	tcase_add_test(tc, sync_full_created);
+	tcase_add_test(tc, sync_full_grown);
+	suite_add_tcase(s, tc);
+	return s;
+}
