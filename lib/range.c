@@ -353,10 +353,11 @@ static int relock(mmapkit_map *m, const char *call, size_t p0, size_t p1)
 		if (!(at & MMAPKIT__A_LOCKED))
 			continue;
 		/*
-		 * mlock faults the pages in, which fails on PROT_NONE pages (after
-		 * marking them locked): lock those on fault, which gives the same state.
+		 * mlock faults the pages in, which fails on pages that are neither
+		 * readable nor writable (after marking them locked): lock those on
+		 * fault, which gives them the same state.
 		 */
-		onfault = (at & MMAPKIT__A_ONFAULT) || !(at & MMAPKIT__A_PROT);
+		onfault = (at & MMAPKIT__A_ONFAULT) || !(at & (MMAPKIT__A_READ | MMAPKIT__A_WRITE));
 		r = onfault ? mmapkit__sys.mlock2(page_addr(m, a), pages_len(m, a, z), MLOCK_ONFAULT)
 			    : mmapkit__sys.mlock(page_addr(m, a), pages_len(m, a, z));
 		if (r < 0)
@@ -578,11 +579,14 @@ int mmapkit_protect(mmapkit_map *m, size_t off, size_t len, unsigned prot)
 	return 0;
 }
 
-/* Does [p0, p1) hold a PROT_NONE page? */
+/*
+ * Does [p0, p1) hold a page that is neither readable nor writable?  Faulting
+ * it in fails: PROT_NONE always, exec-only where the CPU has protection keys.
+ */
 static bool inaccessible(const mmapkit_map *m, size_t p0, size_t p1)
 {
 	for (size_t i = mmapkit__runs_find(m, p0); i < m->nruns && m->runs[i].page < p1; i++)
-		if (!(m->runs[i].attr & MMAPKIT__A_PROT))
+		if (!(m->runs[i].attr & (MMAPKIT__A_READ | MMAPKIT__A_WRITE)))
 			return true;
 	return false;
 }
@@ -603,7 +607,7 @@ int mmapkit_lock(mmapkit_map *m, size_t off, size_t len, unsigned how)
 		return err;
 	/* The kernel would mark them locked, fail to fault them in, and say ENOMEM. */
 	if (!how && inaccessible(m, s.p0, s.p1))
-		return mmapkit__fail(ENOMEM, "%s: range %zu+%zu holds PROT_NONE pages, which mlock cannot fault in; pass MMAPKIT_LOCK_ONFAULT or make them accessible first",
+		return mmapkit__fail(ENOMEM, "%s: range %zu+%zu holds pages that are neither readable nor writable, which mlock cannot fault in; pass MMAPKIT_LOCK_ONFAULT or make them accessible first",
 				     call, off, s.z - s.a);
 	r = how ? mmapkit__sys.mlock2(page_addr(m, s.p0), pages_len(m, s.p0, s.p1), MLOCK_ONFAULT)
 		: mmapkit__sys.mlock(page_addr(m, s.p0), pages_len(m, s.p0, s.p1));

@@ -75,10 +75,11 @@ static int apply_lock(struct repl *r, uint32_t val, unsigned char *addr, size_t 
 	if (!(val & MMAPKIT__A_LOCKED))
 		return 0;
 	/*
-	 * mlock faults the pages in, which fails on PROT_NONE pages (after marking
-	 * them locked): lock those on fault, which gives them the same state.
+	 * mlock faults the pages in, which fails on pages neither readable nor
+	 * writable (after marking them locked): lock those on fault, same state.
 	 */
-	if ((val & MMAPKIT__A_ONFAULT) || (r->by_prot && !(val & MMAPKIT__A_PROT))) {
+	if ((val & MMAPKIT__A_ONFAULT) ||
+	    (r->by_prot && !(val & (MMAPKIT__A_READ | MMAPKIT__A_WRITE)))) {
 		if (mmapkit__sys.mlock2(addr, len, MLOCK_ONFAULT) == 0)
 			return 0;
 		return fail(r, "mlock2", len);
@@ -109,7 +110,7 @@ static int apply_advice(struct repl *r, uint32_t val, unsigned char *addr, size_
 	return 0;
 }
 
-/* Lock what was locked; PROT_NONE stretches need a call of their own (see apply_lock). */
+/* Lock what was locked; inaccessible stretches need a call of their own (see apply_lock). */
 static int lock_all(struct repl *r, size_t p0, size_t p1)
 {
 	const mmapkit_map *m = r->m;
@@ -117,7 +118,7 @@ static int lock_all(struct repl *r, size_t p0, size_t p1)
 	r->by_prot = false;
 	for (size_t i = mmapkit__runs_find(m, p0); i < m->nruns && m->runs[i].page < p1; i++)
 		if ((m->runs[i].attr & MMAPKIT__A_LOCK) == MMAPKIT__A_LOCKED &&
-		    !(m->runs[i].attr & MMAPKIT__A_PROT))
+		    !(m->runs[i].attr & (MMAPKIT__A_READ | MMAPKIT__A_WRITE)))
 			r->by_prot = true;
 	return walk(r, p0, p1, MMAPKIT__A_LOCK | (r->by_prot ? MMAPKIT__A_PROT : 0), apply_lock);
 }

@@ -213,7 +213,7 @@ static void model_file(struct fx *f, size_t a, size_t z)
 /* ---- refusals ---- */
 
 static const struct {
-	size_t off, len; /* SIZE_MAX - k stands for len - k */
+	size_t off, len;
 } bad_ranges[] = {
 	{1, SIZE_MAX},		/* off + len overflows */
 	{SIZE_MAX, SIZE_MAX},	/* both huge */
@@ -353,13 +353,14 @@ static void shape_open(struct fx *f, int i, unsigned flags)
 /* Every refusal of the operation on a writable handle of the shape's kind. */
 START_TEST(refusals)
 {
-	struct tu_snap s = tu_snap();
+	struct tu_snap s = tu_snap(), with_handle;
 	struct fx f;
 	char what[128];
 
 	shape_open(&f, _i, 0);
 	fx_fill(&f);
 	fx_check(&f, "filled");
+	with_handle = tu_snap();
 	for (int op = 0; op < N_OPS; op++) {
 		if (!op_applies(op, f.kind)) {
 			snprintf(what, sizeof(what), "%s on the wrong kind", op_names[op]);
@@ -414,6 +415,7 @@ START_TEST(refusals)
 	refused(&f, mmapkit_protect(f.m, 1, 1, MMAPKIT_PROT_READ | MMAPKIT_PROT_WRITE |
 						     MMAPKIT_PROT_EXEC),
 		EACCES, "mmapkit_protect", "READ|WRITE|EXEC");
+	TU_ASSERT_NO_LEAK(with_handle); /* the refusals made no descriptor or mapping */
 	/* an empty range at the very end is accepted and changes nothing */
 	for (int op = 0; op < N_OPS; op++) {
 		if (!op_applies(op, f.kind))
@@ -451,10 +453,11 @@ END_TEST
 /* An MMAPKIT_RDONLY handle refuses to become writable or to change data. */
 START_TEST(rdonly_refusals)
 {
-	struct tu_snap s = tu_snap();
+	struct tu_snap s = tu_snap(), with_handle;
 	struct fx f;
 
 	shape_open(&f, _i, MMAPKIT_RDONLY);
+	with_handle = tu_snap();
 	refused(&f, mmapkit_protect(f.m, 0, 0, MMAPKIT_PROT_WRITE), EACCES, "mmapkit_protect",
 		"RDONLY protect(WRITE)");
 	refused(&f, mmapkit_protect(f.m, 1, 1, MMAPKIT_PROT_READ | MMAPKIT_PROT_WRITE), EACCES,
@@ -475,6 +478,7 @@ START_TEST(rdonly_refusals)
 			"RDONLY MMAPKIT_ADV_REMOVE");
 	}
 	ck_assert(tu_write_faults(f.lo + f.delta));
+	TU_ASSERT_NO_LEAK(with_handle);
 	/* what a read-only handle may do still works */
 	ck_assert_int_eq(mmapkit_protect(f.m, 0, 0, MMAPKIT_PROT_NONE), 0);
 	ck_assert(tu_read_faults(f.lo + f.delta));

@@ -28,14 +28,19 @@ int tu_count_fds(void)
 	return n - 1; /* the directory's own descriptor */
 }
 
+/*
+ * Less the heap: in a test forked from the runner a growing heap cannot extend
+ * the runner's heap VMA and becomes a second one.  The library never maps there.
+ */
 int tu_count_maps(void)
 {
 	FILE *f = fopen("/proc/self/maps", "re");
-	int n = 0, c;
+	char line[4096];
+	int n = 0;
 
 	ck_assert_ptr_nonnull(f);
-	while ((c = fgetc(f)) != EOF)
-		n += c == '\n';
+	while (fgets(line, sizeof(line), f))
+		n += strchr(line, '\n') && !strstr(line, "[heap]");
 	fclose(f);
 	return n;
 }

@@ -11,7 +11,7 @@
 
 #include "mmapkit.h"
 
-/* Open descriptors (/proc/self/fd) and mappings (/proc/self/maps lines) right now. */
+/* Open descriptors (/proc/self/fd) and mappings (/proc/self/maps lines but [heap]) now. */
 int tu_count_fds(void);
 int tu_count_maps(void);
 
@@ -48,7 +48,7 @@ unsigned char tu_pattern(uint64_t i);
 
 /*
  * A fresh file of `size` pattern bytes in the per-process temp directory;
- * returns its path (static storage per call slot, valid until tu_cleanup).
+ * returns its path (one of 64 static slots; the directory is removed at exit).
  */
 const char *tu_file(size_t size);
 /* A path in the temp directory that does not exist yet. */

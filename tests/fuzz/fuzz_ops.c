@@ -114,6 +114,7 @@ struct slot {
 	bool locked[MAX_PAGES + 2];
 	bool anon[MAX_PAGES + 2];  /* file private: page replaced by anonymous memory */
 	bool freed[MAX_PAGES + 2]; /* MADV_FREE pending: reads the old bytes or zeros */
+	unsigned adv[MAX_PAGES + 2]; /* V_* advice the kernel keeps per mapping */
 	int fd;
 	/* The slot's file (file kinds), alive from create until the slot is reused. */
 	char path[PATH_MAX];
@@ -138,6 +139,61 @@ static bool is_private_kind(int k)
 static size_t page_of(const struct slot *s, size_t i)
 {
 	return (s->delta + i) / pg;
+}
+
+/* ---- the kernel's view: VmFlags in /proc/self/smaps ---- */
+
+enum { V_RD = 1 << 0, V_WR = 1 << 1, V_EX = 1 << 2, V_LO = 1 << 3, V_DC = 1 << 4,
+       V_WF = 1 << 5, V_DD = 1 << 6, V_HG = 1 << 7, V_NH = 1 << 8, V_RR = 1 << 9,
+       V_SR = 1 << 10 };
+
+static const char *const vnames[] = {"rd", "wr", "ex", "lo", "dc", "wf",
+				     "dd", "hg", "nh", "rr", "sr"};
+
+struct vma {
+	uintptr_t lo, hi;
+	unsigned flags;
+};
+
+static unsigned parse_vmflags(const char *line)
+{
+	unsigned f = 0;
+
+	for (const char *p = line + 8; *p; p++) {
+		if (p[0] == ' ' || p[0] == '\n' || !p[1])
+			continue;
+		for (unsigned i = 0; i < sizeof(vnames) / sizeof(vnames[0]); i++)
+			if (p[0] == vnames[i][0] && p[1] == vnames[i][1] &&
+			    (p[2] == ' ' || p[2] == '\n' || !p[2]))
+				f |= 1u << i;
+		p += 2;
+	}
+	return f;
+}
+
+/* The mappings overlapping [lo, hi) with their flags; returns how many. */
+static size_t read_vmas(struct vma *v, size_t cap, uintptr_t lo, uintptr_t hi)
+{
+	FILE *f = fopen("/proc/self/smaps", "re");
+	char line[512];
+	size_t n = 0;
+	bool in = false;
+
+	if (!f)
+		fail("cannot open /proc/self/smaps");
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long a, z;
+
+		if (sscanf(line, "%lx-%lx ", &a, &z) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+			in = a < hi && z > lo && n < cap;
+			if (in)
+				v[n++] = (struct vma){a, z, 0};
+		} else if (in && strncmp(line, "VmFlags:", 8) == 0) {
+			v[n - 1].flags = parse_vmflags(line);
+		}
+	}
+	fclose(f);
+	return n;
 }
 
 /* ---- probing faults ---- */
@@ -184,7 +240,7 @@ static void write_file(const char *path, const unsigned char *data, size_t n)
 /* The file on disk is exactly the model (or absent when it should be). */
 static void check_file(const struct slot *s, const char *when)
 {
-	unsigned char buf[(MAX_PAGES + 4) * 4096];
+	unsigned char *buf;
 	struct stat st;
 	int fd = open(s->path, O_RDONLY | O_CLOEXEC);
 
@@ -198,12 +254,14 @@ static void check_file(const struct slot *s, const char *when)
 	if ((size_t)st.st_size != s->fsize)
 		fail("%s: %s has %lld bytes, model %zu", when, s->path, (long long)st.st_size,
 		     s->fsize);
-	if (s->fsize > sizeof(buf) || pread(fd, buf, s->fsize, 0) != (ssize_t)s->fsize)
+	buf = malloc(s->fsize + 1);
+	if (!buf || pread(fd, buf, s->fsize, 0) != (ssize_t)s->fsize)
 		fail("%s: cannot read %s", when, s->path);
 	for (size_t i = 0; i < s->fsize; i++)
 		if (buf[i] != s->file[i])
 			fail("%s: %s byte %zu is 0x%02x, model 0x%02x", when, s->path, i, buf[i],
 			     s->file[i]);
+	free(buf);
 	close(fd);
 }
 
@@ -297,6 +355,36 @@ static void check_slot(struct slot *s, const char *when)
 	if ((s->flags & MMAPKIT_GUARD) && s->len &&
 	    (!probe(s->base - 1, false) || !probe(s->base + s->npages * pg, false)))
 		fail("%s: slot %td guard page readable", when, s - slots);
+}
+
+/* Every page's protection, lock and kept advice as the kernel reports them. */
+static void check_vmflags(void)
+{
+	struct vma v[64];
+
+	for (int i = 0; i < NSLOT; i++) {
+		struct slot *s = &slots[i];
+		size_t n;
+
+		if (!s->m || !s->npages)
+			continue;
+		n = read_vmas(v, 64, (uintptr_t)s->base, (uintptr_t)(s->base + s->npages * pg));
+		for (size_t j = 0; j < s->npages; j++) {
+			uintptr_t a = (uintptr_t)(s->base + j * pg);
+			unsigned want = (s->prot[j] & PR ? V_RD : 0) | (s->prot[j] & PW ? V_WR : 0) |
+					(s->prot[j] & PX ? V_EX : 0) | (s->locked[j] ? V_LO : 0) |
+					s->adv[j];
+			size_t k = 0;
+
+			while (k < n && !(v[k].lo <= a && a < v[k].hi))
+				k++;
+			if (k == n)
+				fail("slot %d page %zu is not mapped", i, j);
+			if (v[k].flags != want)
+				fail("slot %d (kind %d) page %zu has VmFlags 0x%x, model 0x%x", i,
+				     s->kind, j, v[k].flags, want);
+		}
+	}
 }
 
 static void check_all(const char *when)
@@ -720,6 +808,10 @@ static void adopt(struct slot *s, const struct ctor_req *q, mmapkit_map *m, size
 		s->prot[j] = q->flags & MMAPKIT_RDONLY ? PR : PR | PW;
 		s->locked[j] = q->flags & MMAPKIT_LOCK;
 		s->anon[j] = s->freed[j] = false;
+		s->adv[j] = (q->flags & MMAPKIT_THP ? V_HG : 0) |
+			    (q->flags & MMAPKIT_DONTFORK ? V_DC : 0) |
+			    (q->flags & MMAPKIT_WIPEONFORK ? V_WF : 0) |
+			    (q->flags & MMAPKIT_DONTDUMP ? V_DD : 0);
 	}
 	if (len && ((uintptr_t)s->base % pg || !s->ptr))
 		fail("create: pointer %p is not delta %zu past a page", (void *)s->ptr, s->delta);
@@ -794,7 +886,7 @@ static void op_create(struct in *in, struct slot *s)
 static void op_write(struct in *in, struct slot *s)
 {
 	size_t off, len, p0, p1, n;
-	unsigned char before[MAX_PAGES * 4096 + 1];
+	unsigned char *before;
 	uint8_t fill = (uint8_t)u8(in);
 
 	if (!s->m || !s->len)
@@ -805,6 +897,7 @@ static void op_write(struct in *in, struct slot *s)
 	p1 = page_of(s, off + len - 1) + 1;
 	if (!all_prot(s, p0, p1, PW))
 		return; /* would fault: the model knows */
+	before = malloc(s->len);
 	memcpy(before, s->shadow, s->len);
 	n = len < in->n ? len : in->n;
 	memcpy(s->ptr + off, in->p, n);
@@ -816,6 +909,7 @@ static void op_write(struct in *in, struct slot *s)
 		fprintf(stderr, "write(slot %td, %zu, %zu)\n", s - slots, off, len);
 	for (size_t j = p0; j < p1; j++)
 		settle_freed(s, j, before);
+	free(before);
 	if (s->kind == FS)
 		memcpy(s->file + s->off + off, s->shadow + off, len);
 }
@@ -873,29 +967,30 @@ static void op_sync(struct in *in, struct slot *s)
 struct advice_rule {
 	unsigned kinds; /* bit per kind */
 	bool destructive, no_locked;
+	unsigned mask, val; /* V_* advice it sets or clears */
 };
 
 #define K(k) (1u << (k))
 static const struct advice_rule rules[] = {
-	[MMAPKIT_ADV_NORMAL] = {0x1e, false, false},
-	[MMAPKIT_ADV_RANDOM] = {0x1e, false, false},
-	[MMAPKIT_ADV_SEQUENTIAL] = {0x1e, false, false},
-	[MMAPKIT_ADV_WILLNEED] = {0x1e, false, false},
-	[MMAPKIT_ADV_DONTNEED] = {0x1e, true, true},
-	[MMAPKIT_ADV_FREE] = {K(AP), true, true},
-	[MMAPKIT_ADV_REMOVE] = {K(AS) | K(FS), true, true},
-	[MMAPKIT_ADV_HUGEPAGE] = {0x1e, false, false},
-	[MMAPKIT_ADV_NOHUGEPAGE] = {0x1e, false, false},
-	[MMAPKIT_ADV_DONTDUMP] = {0x1e, false, false},
-	[MMAPKIT_ADV_DODUMP] = {0x1e, false, false},
-	[MMAPKIT_ADV_DONTFORK] = {0x1e, false, false},
-	[MMAPKIT_ADV_DOFORK] = {0x1e, false, false},
-	[MMAPKIT_ADV_WIPEONFORK] = {K(AP), false, false},
-	[MMAPKIT_ADV_KEEPONFORK] = {K(AP), false, false},
-	[MMAPKIT_ADV_COLD] = {0x1e, false, true},
-	[MMAPKIT_ADV_PAGEOUT] = {0x1e, false, true},
-	[MMAPKIT_ADV_POPULATE_READ] = {0x1e, false, false},
-	[MMAPKIT_ADV_POPULATE_WRITE] = {0x1e, false, false},
+	[MMAPKIT_ADV_NORMAL] = {0x1e, false, false, V_RR | V_SR, 0},
+	[MMAPKIT_ADV_RANDOM] = {0x1e, false, false, V_RR | V_SR, V_RR},
+	[MMAPKIT_ADV_SEQUENTIAL] = {0x1e, false, false, V_RR | V_SR, V_SR},
+	[MMAPKIT_ADV_WILLNEED] = {0x1e, false, false, 0, 0},
+	[MMAPKIT_ADV_DONTNEED] = {0x1e, true, true, 0, 0},
+	[MMAPKIT_ADV_FREE] = {K(AP), true, true, 0, 0},
+	[MMAPKIT_ADV_REMOVE] = {K(AS) | K(FS), true, true, 0, 0},
+	[MMAPKIT_ADV_HUGEPAGE] = {0x1e, false, false, V_HG | V_NH, V_HG},
+	[MMAPKIT_ADV_NOHUGEPAGE] = {0x1e, false, false, V_HG | V_NH, V_NH},
+	[MMAPKIT_ADV_DONTDUMP] = {0x1e, false, false, V_DD, V_DD},
+	[MMAPKIT_ADV_DODUMP] = {0x1e, false, false, V_DD, 0},
+	[MMAPKIT_ADV_DONTFORK] = {0x1e, false, false, V_DC, V_DC},
+	[MMAPKIT_ADV_DOFORK] = {0x1e, false, false, V_DC, 0},
+	[MMAPKIT_ADV_WIPEONFORK] = {K(AP), false, false, V_WF, V_WF},
+	[MMAPKIT_ADV_KEEPONFORK] = {K(AP), false, false, V_WF, 0},
+	[MMAPKIT_ADV_COLD] = {0x1e, false, true, 0, 0},
+	[MMAPKIT_ADV_PAGEOUT] = {0x1e, false, true, 0, 0},
+	[MMAPKIT_ADV_POPULATE_READ] = {0x1e, false, false, 0, 0},
+	[MMAPKIT_ADV_POPULATE_WRITE] = {0x1e, false, false, 0, 0},
 };
 #define NADVICE ((int)(sizeof(rules) / sizeof(rules[0])))
 
@@ -975,6 +1070,8 @@ static void op_advise(struct in *in, struct slot *s)
 	check_ret("mmapkit_advise", mmapkit_advise(s->m, off, len, adv), exp, what);
 	if (exp == 0 && adv >= 0 && rules[adv].destructive)
 		advise_effect(s, adv, p0, p1);
+	for (size_t j = p0; exp == 0 && j < p1; j++)
+		s->adv[j] = (s->adv[j] & ~rules[adv].mask) | rules[adv].val;
 }
 
 static int predict_destructive(const struct slot *s, bool revert, size_t off, size_t len,
@@ -999,7 +1096,7 @@ static int predict_destructive(const struct slot *s, bool revert, size_t off, si
 /* Punch and revert: the range's new bytes, and the pages they replaced. */
 static void destructive_effect(struct slot *s, bool revert, const struct span *r)
 {
-	unsigned char before[MAX_PAGES * 4096 + 1];
+	unsigned char *before = malloc(s->len + 1);
 	size_t a = r->a - s->delta, z = r->z - s->delta;
 
 	memcpy(before, s->shadow, s->len);
@@ -1019,6 +1116,7 @@ static void destructive_effect(struct slot *s, bool revert, const struct span *r
 		settle_freed(s, r->a / pg, before);
 	if (r->z % pg)
 		settle_freed(s, r->z / pg, before);
+	free(before);
 }
 
 static void op_destructive(struct in *in, struct slot *s, bool revert)
@@ -1081,6 +1179,9 @@ static void op_lock(struct in *in, struct slot *s, bool lock)
 		exp = -EINVAL;
 	else
 		exp = resolve(s, off, len, &r);
+	for (size_t j = r.p0; exp == 0 && lock && !how && j < r.p1; j++)
+		if (!(s->prot[j] & (PR | PW)))
+			exp = -ENOMEM; /* mlock cannot fault inaccessible pages in */
 	snprintf(what, sizeof(what), "slot %td kind %d, %zu, %zu, how %u", s - slots, s->kind, off, len, how);
 	ret = lock ? mmapkit_lock(s->m, off, len, how) : mmapkit_unlock(s->m, off, len);
 	check_ret(lock ? "mmapkit_lock" : "mmapkit_unlock", ret, exp, what);
@@ -1121,7 +1222,7 @@ static void init_once(void)
 
 static void run_op(struct in *in)
 {
-	unsigned op = u8(in) % 12;
+	unsigned op = u8(in) % 13;
 	struct slot *s = pick(in);
 
 	switch (op) {
@@ -1155,6 +1256,9 @@ static void run_op(struct in *in)
 		break;
 	case 10:
 		op_lock(in, s, false);
+		break;
+	case 11:
+		check_vmflags();
 		break;
 	default:
 		op_unmap(s);
