@@ -23,7 +23,7 @@
 
 /* A peer library driven through a child process (bench/peers/). */
 struct peer {
-	const char *name;    /* "python", "boost", "memmap2" */
+	char name[32];       /* "python", "boost", "memmap2" */
 	const char *cmd;     /* shell command; the bench appends "serve" or "count DIR" */
 	const char *missing; /* why it cannot be measured, or NULL */
 	char why[256];       /* storage for a reason found at run time */
@@ -47,6 +47,7 @@ struct opts {
 	struct peer peers[MAX_PEERS];
 	int npeers;
 	int failures;        /* counts above raw, wrong results: the smoke test fails */
+	bool skipped;        /* the system calls could not be counted (no ptrace) */
 };
 
 /*
@@ -90,7 +91,8 @@ struct bcase {
 };
 
 /* harness.c */
-double now_ns(void);
+double now_ns(void);  /* CPU time of this thread */
+double wall_ns(void); /* CLOCK_MONOTONIC */
 int case_add(struct bcase *c, const char *name, measure_fn fn, void *arg);
 int case_missing(struct bcase *c, const char *name, const char *why);
 void case_cmp(struct bcase *c, int var, int ref, double target, const char *fix);

@@ -5,12 +5,14 @@
 #   build-bench/results/<time>/   table.txt, results.csv, tables.md, plot data, PNGs
 #   docs/performance.md, docs/perf/*.png, docs/perf/results.csv   (unless --no-docs)
 #
-# Usage: bench/run.sh [--cpu N] [--rounds N] [--size BYTES] [--no-peers] [--no-docs]
-#   --cpu N      pin the benchmark to CPU N (the IPC child goes on the next one)
-#   --rounds N   timed rounds per case (default 7)
-#   --size B     the big size of sections 3, 4 and 6 (default 1 GiB)
-#   --no-peers   mmapkit and raw only
-#   --no-docs    leave docs/ alone
+# Usage: bench/run.sh [--cpu N] [--rounds N] [--big-rounds N] [--size BYTES] [--no-peers]
+#                     [--no-docs]
+#   --cpu N         pin the benchmark to CPU N (the IPC child goes on the next one)
+#   --rounds N      timed rounds per case of small operations (default 31)
+#   --big-rounds N  timed rounds per case of 1 GiB operations (default 13)
+#   --size B        the big size of sections 3, 4 and 6 (default 1 GiB)
+#   --no-peers      mmapkit and raw only
+#   --no-docs       leave docs/ alone
 # Takes about 5 to 10 minutes on 2 cores.  Missing Debian packages are installed
 # with apt-get when run as root; a peer that cannot be built is reported as
 # missing, with the reason.
@@ -25,14 +27,14 @@ peers=1
 docs=1
 while (($#)); do
 	case $1 in
-	--cpu | --rounds | --size)
+	--cpu | --rounds | --big-rounds | --size)
 		bench_args+=("$1" "$2")
 		shift 2
 		;;
 	--no-peers) peers=0 && shift ;;
 	--no-docs) docs=0 && shift ;;
 	-h | --help)
-		sed -n '2,19p' "$0"
+		sed -n '2,21p' "$0"
 		exit 0
 		;;
 	*)

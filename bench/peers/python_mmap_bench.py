@@ -134,7 +134,7 @@ def count(path):
 
 def create(iters, kind, size, path=None):
     size = int(size)
-    t0 = time.perf_counter_ns()
+    t0 = time.thread_time_ns()
     if kind == "file":
         for _ in range(iters):
             fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
@@ -148,16 +148,16 @@ def create(iters, kind, size, path=None):
             m = mmap.mmap(-1, size, flags=flags)
             m[0] = 1
             m.close()
-    return "ok %d" % (time.perf_counter_ns() - t0)
+    return "ok %d" % (time.thread_time_ns() - t0)
 
 
 def advise(iters, path):
     fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
     m = mmap.mmap(fd, 0)
-    t0 = time.perf_counter_ns()
+    t0 = time.thread_time_ns()
     for _ in range(iters):
         m.madvise(mmap.MADV_NORMAL)
-    t = time.perf_counter_ns() - t0
+    t = time.thread_time_ns() - t0
     m.close()
     os.close(fd)
     return "ok %d" % t
@@ -166,10 +166,10 @@ def advise(iters, path):
 def sync(iters, path):
     fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
     m = mmap.mmap(fd, 0)
-    t0 = time.perf_counter_ns()
+    t0 = time.thread_time_ns()
     for _ in range(iters):
         m.flush()
-    t = time.perf_counter_ns() - t0
+    t = time.thread_time_ns() - t0
     m.close()
     os.close(fd)
     return "ok %d" % t
@@ -178,7 +178,7 @@ def sync(iters, path):
 def checksum(iters, path):
     if np is None:
         return "unsupported numpy is not installed (python3-numpy)"
-    t0 = time.perf_counter_ns()
+    t0 = time.thread_time_ns()
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     m = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
     words = np.frombuffer(m, dtype=np.uint64)
@@ -186,7 +186,7 @@ def checksum(iters, path):
     del words  # the mapping cannot close while numpy holds a view of it
     m.close()
     os.close(fd)
-    return "ok %d %d" % (time.perf_counter_ns() - t0, s)
+    return "ok %d %d" % (time.thread_time_ns() - t0, s)
 
 
 def serve():
