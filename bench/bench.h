@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * mmapkit_bench: every number is a ratio against a baseline measured in the
- * same run, variants interleaved (A B C A B C ...) over several rounds.
+ * same run, variants interleaved (A B C C B A ...) over several rounds.
  */
 #ifndef MMAPKIT_BENCH_H
 #define MMAPKIT_BENCH_H
 
+#include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -34,6 +35,7 @@ struct peer {
 struct opts {
 	bool smoke;          /* seconds-long mode for the test suite */
 	int cpu;             /* pin to this CPU; -1: not pinned */
+	cpu_set_t allowed;   /* the CPUs the benchmark may use, before any pinning */
 	int rounds;          /* timed rounds per case of small operations */
 	int big_rounds;      /* timed rounds per case of big ones (sections 3, 4, 6) */
 	double min_ms;       /* one measurement lasts at least this long */

@@ -161,11 +161,12 @@ static void residency(struct opts *o, const char *path, size_t size, const char 
 	"page-cache folios) avoids"
 
 #define FIX_POPULATE                                                                         \
-	"MAP_POPULATE makes the page-table entries one page at a time through the kernel's "   \
-	"get_user_pages path, without the 16-page fault-around that plain faults get, so on "  \
-	"a page-cached file it costs more than it saves; for one sequential pass leave it "    \
-	"off (default or ADV_SEQUENTIAL); only a kernel whose populate maps a folio's pages "  \
-	"in one go would fix it"
+	"MAP_POPULATE has the kernel walk the range page by page (get_user_pages: a "         \
+	"page-table lookup and a page reference taken and dropped for every 4 KiB page, "     \
+	"besides the faults), which costs more than the faults it saves when the pass itself " \
+	"faults 16 pages at a time (fault-around); for one sequential pass leave it off "      \
+	"(default or ADV_SEQUENTIAL); only a kernel populate that maps page-cache folios in "  \
+	"batches would fix it"
 
 static void add_mk(struct bcase *c, const struct sarg *base, struct sarg *a, const char *name,
 		   unsigned flags, int advice, int read_idx, int ceil_idx)

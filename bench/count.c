@@ -548,7 +548,7 @@ static void seq_text(const struct sc_rec *r, char *buf, size_t len)
 {
 	size_t at = 0;
 
-	buf[0] = '\0';
+	snprintf(buf, len, "%s", r->n_min ? "" : "(none)");
 	for (int i = 0; i < r->n_min && i < SC_MAX_SEQ && at < len; i++)
 		at += (size_t)snprintf(buf + at, len - at, "%s%s", i ? " " : "", sc_name(r->seq[i]));
 	if (r->n_min > SC_MAX_SEQ && at < len)
@@ -636,17 +636,44 @@ static const char *peer_fewer_why(const char *op, const struct sc_rec *r)
 	return "the peer skips a call that mmapkit makes (see the sequences)";
 }
 
+/* The markdown of one operation: a row of counts, and the sequences that differ from raw's. */
+struct md_op {
+	char row[600];
+	char diff[1200];
+};
+
+/* Append "; who: `calls`" to a list of differing sequences. */
+static void md_diff(char *buf, size_t len, const char *who, const char *calls)
+{
+	size_t at = strlen(buf);
+
+	if (at < len)
+		snprintf(buf + at, len - at, "; %s: `%s`", who, calls);
+}
+
+static void md_cell(char *buf, size_t len, const char *cell)
+{
+	size_t at = strlen(buf);
+
+	if (at < len)
+		snprintf(buf + at, len - at, " %s |", cell);
+}
+
 static void report_peer_counts(struct opts *o, struct sc_result *res, const struct ccase *k,
-			       const struct sc_rec *mk, char *line, size_t len)
+			       const struct sc_rec *mk, const char *rseq, char *line, size_t len,
+			       struct md_op *md)
 {
 	size_t at = strlen(line);
 
 	for (int i = 0; i < o->npeers; i++) {
 		struct sc_rec *r = sc_find(res, o->peers[i].name, k->op);
+		const char *cell = o->peers[i].missing ? "missing" : "-";
 		char seq[300] = "", n[32];
 
-		at += (size_t)snprintf(line + at, len - at, " %12s",
-				       o->peers[i].missing ? "missing" : count_text(r, n, sizeof(n)));
+		if (r)
+			cell = count_text(r, n, sizeof(n));
+		at += (size_t)snprintf(line + at, len - at, " %12s", cell);
+		md_cell(md->row, sizeof(md->row), cell);
 		if (!r)
 			continue;
 		seq_text(r, seq, sizeof(seq));
@@ -654,9 +681,9 @@ static void report_peer_counts(struct opts *o, struct sc_result *res, const stru
 			r->n_min, r->n_first, mk && mk->n_min ? (double)r->n_min / mk->n_min : NAN,
 			NAN, NAN, NAN, r->err[0] ? "error" : "", r->runs,
 			r->err[0] ? r->err : seq);
-		if (o->md)
-			fprintf(o->md, "| %s | %s | %s | `%s` |\n", k->op, o->peers[i].name,
-				count_text(r, n, sizeof(n)), r->err[0] ? r->err : seq);
+		if (strcmp(seq, rseq) || r->err[0])
+			md_diff(md->diff, sizeof(md->diff), o->peers[i].name,
+				r->err[0] ? r->err : seq);
 		if (mk && !r->err[0] && !mk->err[0] && r->n_min < mk->n_min) {
 			char what[256];
 
@@ -667,10 +694,26 @@ static void report_peer_counts(struct opts *o, struct sc_result *res, const stru
 	}
 }
 
-static void report_op(struct opts *o, struct sc_result *res, const struct ccase *k)
+/* An operation's name in a markdown table cell ("CREATE|GROW" would end the cell). */
+static const char *md_name(const char *op, char *buf, size_t len)
+{
+	size_t at = 0;
+
+	for (; *op && at + 3 < len; op++) {
+		if (*op == '|')
+			buf[at++] = '\\';
+		buf[at++] = *op;
+	}
+	buf[at] = '\0';
+	return buf;
+}
+
+static void report_op(struct opts *o, struct sc_result *res, const struct ccase *k,
+		      FILE *seqs)
 {
 	struct sc_rec *mk = sc_find(res, "mmapkit", k->op), *raw = sc_find(res, "raw", k->op);
-	char line[600], a[32], b[32], seq[300] = "", rseq[300] = "";
+	char line[600], a[32], b[32], seq[300] = "", rseq[300] = "", name[128];
+	struct md_op md = {.row = "", .diff = ""};
 	const char *verdict;
 
 	judge(o, k, mk, raw, &verdict);
@@ -678,32 +721,50 @@ static void report_op(struct opts *o, struct sc_result *res, const struct ccase 
 		seq_text(mk, seq, sizeof(seq));
 	if (raw)
 		seq_text(raw, rseq, sizeof(rseq));
+	if (raw && raw->err[0])
+		snprintf(rseq, sizeof(rseq), "%s", raw->err);
 	snprintf(line, sizeof(line), "  %-34s %12s %12s", k->op, count_text(raw, a, sizeof(a)),
 		 count_text(mk, b, sizeof(b)));
-	report_peer_counts(o, res, k, mk, line, sizeof(line));
+	if (mk && (mk->err[0] || strcmp(seq, rseq)))
+		md_diff(md.diff, sizeof(md.diff), "mmapkit", mk->err[0] ? mk->err : seq);
+	report_peer_counts(o, res, k, mk, rseq, line, sizeof(line), &md);
 	printf("%s  %-9s %s%s%s\n", line, verdict, mk && mk->err[0] ? mk->err : seq,
 	       raw && raw->err[0] ? "  raw: " : "", raw && raw->err[0] ? raw->err : "");
 	csv_row(o, "count", k->op, "raw", "", "syscalls", raw ? raw->n_min : NAN,
 		raw ? raw->n_min : NAN, raw ? raw->n_first : NAN, NAN, NAN,
-		NAN, NAN, "", raw ? raw->runs : 0, raw && raw->err[0] ? raw->err : rseq);
+		NAN, NAN, "", raw ? raw->runs : 0, rseq);
 	csv_row(o, "count", k->op, "mmapkit", "raw", "syscalls", mk ? mk->n_min : NAN,
 		mk ? mk->n_min : NAN, mk ? mk->n_first : NAN,
 		mk && raw && raw->n_min ? (double)mk->n_min / raw->n_min : NAN, NAN,
 		NAN, raw ? raw->n_min : NAN, verdict, mk ? mk->runs : 0,
 		mk && mk->err[0] ? mk->err : seq);
-	if (o->md) {
-		fprintf(o->md, "| %s | raw | %s | `%s` |\n", k->op, count_text(raw, a, sizeof(a)),
-			raw && raw->err[0] ? raw->err : rseq);
-		fprintf(o->md, "| %s | **mmapkit** | **%s** %s | `%s` |\n", k->op,
-			count_text(mk, b, sizeof(b)), verdict, mk && mk->err[0] ? mk->err : seq);
-	}
+	md_name(k->op, name, sizeof(name));
+	if (o->md)
+		fprintf(o->md, "| %s | %s | **%s** |%s %s |\n", name, count_text(raw, a, sizeof(a)),
+			count_text(mk, b, sizeof(b)), md.row, verdict);
+	if (seqs)
+		fprintf(seqs, "| %s | `%s`%s |\n", name, rseq, md.diff);
+}
+
+/* The markdown tables of the section: counts, then the sequences. */
+static void md_head(struct opts *o)
+{
+	fputs("| operation | raw | mmapkit |", o->md);
+	for (int i = 0; i < o->npeers; i++)
+		fprintf(o->md, " %s |", o->peers[i].name);
+	fputs(" verdict |\n| --- | --- | --- |", o->md);
+	for (int i = 0; i < o->npeers; i++)
+		fputs(" --- |", o->md);
+	fputs(" --- |\n", o->md);
 }
 
 void bench_count(struct opts *o)
 {
 	struct sc_result res = {0};
 	struct cc c;
-	char head[300];
+	char head[300], *seqs_text = NULL;
+	size_t seqs_len = 0;
+	FILE *seqs = NULL;
 
 	section_begin(o, "count", "1. System calls per operation",
 		      "Counted with ptrace between two marker system calls, the minimum of 4 runs "
@@ -727,10 +788,19 @@ void bench_count(struct opts *o)
 	for (int i = 0; i < o->npeers; i++)
 		snprintf(head + strlen(head), sizeof(head) - strlen(head), " %12s", o->peers[i].name);
 	printf("%s  %-9s %s\n", head, "verdict", "mmapkit's calls");
-	if (o->md)
-		fputs("| operation | who | calls | sequence |\n| --- | --- | --- | --- |\n", o->md);
+	if (o->md) {
+		md_head(o);
+		seqs = open_memstream(&seqs_text, &seqs_len);
+	}
 	for (size_t i = 0; i < NCASES; i++)
-		report_op(o, &res, &cases[i]);
+		report_op(o, &res, &cases[i], seqs);
+	if (seqs) {
+		fclose(seqs);
+		fprintf(o->md, "\nThe system calls, in order: raw's, and every sequence that "
+			       "differs from it.\n\n| operation | calls |\n| --- | --- |\n%s",
+			seqs_text);
+		free(seqs_text);
+	}
 	for (size_t i = 0; i < NCASES; i++)
 		if (cases[i].why && strchr(cases[i].why, ';'))
 			printf("  note: %s: %s\n", cases[i].op, cases[i].why);

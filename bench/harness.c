@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The harness: calibrate each variant, then run them interleaved, round after
- * round (A B C A B C ...), so that whatever else the machine does falls on all
+ * round (A B C C B A ...), so that whatever else the machine does falls on all
  * of them alike; report the median and the min/max of every ratio.
  */
 #define _GNU_SOURCE
@@ -561,13 +561,15 @@ void report_summary(struct opts *o)
 	printf("\n==== summary: %d target%s missed, %d failure%s\n", nmisses,
 	       nmisses == 1 ? "" : "s", o->failures, o->failures == 1 ? "" : "s");
 	if (f)
-		fprintf(f, nmisses ? "Targets missed in this run, and what would fix each:\n\n"
-				   : "Every target was met in this run.\n");
+		fprintf(f, nmisses ? "Targets missed in this run (or a peer ahead of mmapkit), and "
+				     "what would fix each:\n\n"
+				   : "Every target was met in this run, and no peer was ahead of "
+				     "mmapkit.\n");
 	for (int i = 0; i < nmisses; i++) {
 		printf("  MISS %s\n       fix: %s\n", misses[i].what,
 		       misses[i].fix ? misses[i].fix : "-");
 		if (f)
-			fprintf(f, "- **%s**. %s\n", misses[i].what,
+			fprintf(f, "- **%s**: %s\n", misses[i].what,
 				misses[i].fix ? misses[i].fix : "");
 	}
 	if (f && o->failures)

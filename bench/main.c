@@ -65,11 +65,11 @@ static void add_peer(struct opts *o, const char *spec, bool missing)
 		p->cmd = eq + 1;
 }
 
-static bool is_tmpfs(const char *dir)
+static bool writable_tmpfs(const char *dir)
 {
 	struct statfs s;
 
-	return statfs(dir, &s) == 0 && s.f_type == TMPFS_MAGIC;
+	return statfs(dir, &s) == 0 && s.f_type == TMPFS_MAGIC && access(dir, W_OK) == 0;
 }
 
 static void defaults(struct opts *o)
@@ -88,7 +88,7 @@ static void defaults(struct opts *o)
 		snprintf(o->dir, sizeof(o->dir), "%s", t && *t ? t : "/var/tmp");
 	if (!o->shm_dir[0])
 		snprintf(o->shm_dir, sizeof(o->shm_dir), "%s",
-			 is_tmpfs("/dev/shm") ? "/dev/shm" : o->dir);
+			 writable_tmpfs("/dev/shm") ? "/dev/shm" : o->dir);
 	if (!o->sections)
 		o->sections = "count,create,checksum,touch,ipc,punch";
 }
@@ -164,6 +164,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	parse(&o, argc, argv);
 	defaults(&o);
+	sched_getaffinity(0, sizeof(o.allowed), &o.allowed);
 	if (o.cpu >= 0)
 		pin_cpu(o.cpu);
 	if (o.out) {

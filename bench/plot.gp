@@ -7,6 +7,12 @@ set output out
 set title ttl
 set ylabel ylab
 set key outside right top vertical
+# More distinct colours than gnuplot's eight, for the sections with many variants.
+set linetype 9 lc rgb "#8c564b"
+set linetype 10 lc rgb "#7f7f7f"
+set linetype 11 lc rgb "#bcbd22"
+set linetype 12 lc rgb "#17becf"
+set linetype cycle 12
 set style data histogram
 set style histogram errorbars gap 2 lw 1
 set style fill solid 0.85 border -1

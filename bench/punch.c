@@ -222,13 +222,13 @@ void bench_punch(struct opts *o)
 		{"mmapkit_punch", M_MK, true},
 		{"raw MAP_FIXED remap", M_FIXED, true},
 		{"raw munmap + mmap", M_REMAP, true},
-		{"raw MADV_DONTNEED", M_DONTNEED, false},
+		{"raw MADV_DONTNEED (keeps the memory)", M_DONTNEED, false},
 	};
 	static const struct method fs[] = {
 		{"raw fallocate PUNCH_HOLE", M_FALLOCATE, true},
 		{"mmapkit_punch", M_MK, true},
 		{"raw MADV_REMOVE", M_REMOVE, true},
-		{"raw MADV_DONTNEED", M_DONTNEED, false},
+		{"raw MADV_DONTNEED (keeps the memory)", M_DONTNEED, false},
 	};
 	char path[600], sz[32], t[3][96];
 

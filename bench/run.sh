@@ -5,9 +5,11 @@
 #   build-bench/results/<time>/   table.txt, results.csv, tables.md, plot data, PNGs
 #   docs/performance.md, docs/perf/*.png, docs/perf/results.csv   (unless --no-docs)
 #
-# Usage: bench/run.sh [--cpu N] [--rounds N] [--big-rounds N] [--size BYTES] [--no-peers]
-#                     [--no-docs]
-#   --cpu N         pin the benchmark to CPU N (the IPC child goes on the next one)
+# Usage: bench/run.sh [--cpu N | --no-pin] [--rounds N] [--big-rounds N] [--size BYTES]
+#                     [--no-peers] [--no-docs]
+#   --cpu N         pin the benchmark and the peers to CPU N (default: the last CPU;
+#                   the IPC child goes on another one)
+#   --no-pin        let the scheduler move them
 #   --rounds N      timed rounds per case of small operations (default 31)
 #   --big-rounds N  timed rounds per case of 1 GiB operations (default 13)
 #   --size B        the big size of sections 3, 4 and 6 (default 1 GiB)
@@ -18,23 +20,32 @@
 # missing, with the reason.
 set -euo pipefail
 
+self=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 cmdline="bench/run.sh${*:+ $*}"
 build=build-bench
 bench_args=()
+# One CPU for the benchmark and its peers: no migrations, and each process's
+# page-table work stays on one CPU (no TLB shootdowns to the other).
+cpu=$(($(nproc) - 1))
 peers=1
 docs=1
 while (($#)); do
 	case $1 in
-	--cpu | --rounds | --big-rounds | --size)
+	--cpu)
+		cpu=$2
+		shift 2
+		;;
+	--no-pin) cpu= && shift ;;
+	--rounds | --big-rounds | --size)
 		bench_args+=("$1" "$2")
 		shift 2
 		;;
 	--no-peers) peers=0 && shift ;;
 	--no-docs) docs=0 && shift ;;
 	-h | --help)
-		sed -n '2,21p' "$0"
+		sed -n '2,20p' "$self"
 		exit 0
 		;;
 	*)
@@ -128,6 +139,7 @@ load_before=$(loadavg)
 log "running; results in $out"
 t0=$(date +%s)
 status=0
+[[ -n $cpu ]] && bench_args+=(--cpu "$cpu")
 timeout 1500 "$build/bench/mmapkit_bench" --out "$out" --dir "$scratch" \
 	${bench_args[@]+"${bench_args[@]}"} ${peer_args[@]+"${peer_args[@]}"} |
 	tee "$out/table.txt" || status=$?
@@ -156,17 +168,17 @@ fi
 
 # ---- docs/performance.md ----
 machine() {
-	local cpu model mem thp defrag fs
+	local proc model mem thp defrag fs
 	model=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')
-	cpu="$model, $(nproc) CPUs online"
-	grep -qm1 hypervisor /proc/cpuinfo && cpu="$cpu (virtual machine)"
+	proc="$model, $(nproc) CPUs online"
+	grep -qm1 hypervisor /proc/cpuinfo && proc="$proc (virtual machine)"
 	mem=$(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
 	thp=$(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null || echo n/a)
 	defrag=$(cat /sys/kernel/mm/transparent_hugepage/defrag 2>/dev/null || echo n/a)
-	fs=$(stat -f -c %T "$root/$build")
+	fs=$(findmnt -no FSTYPE -T "$root/$build" 2>/dev/null || stat -f -c %T "$root/$build")
 	echo "| | |"
 	echo "| --- | --- |"
-	echo "| CPU | $cpu |"
+	echo "| CPU | $proc |"
 	echo "| memory | $mem |"
 	echo "| kernel | $(uname -sr) ($(uname -m)) |"
 	echo "| THP | enabled: \`$thp\`; defrag: \`$defrag\` |"
@@ -174,6 +186,11 @@ machine() {
 	echo "| compilers | $(gcc --version | head -1); $(g++ --version 2>/dev/null | head -1 || echo no g++); $(/usr/bin/rustc --version 2>/dev/null || echo no rustc) |"
 	echo "| peers | $(grep -h '^peer ' "$out/table.txt" | sed 's/^peer //' | paste -sd ';' | sed 's/;/; /g') |"
 	echo "| mmapkit | $(git -C "$root" describe --always --dirty 2>/dev/null || echo unknown), built Release (\`-O3\`) |"
+	if [[ -n $cpu ]]; then
+		echo "| pinning | benchmark and peers on CPU $cpu (the round-trip child on another) |"
+	else
+		echo "| pinning | none |"
+	fi
 	echo "| load | $load_before before, $load_after after (1, 5, 15 min): other work ran on the same CPUs |"
 	echo "| run | $(date -u '+%Y-%m-%d %H:%M UTC'), $secs s |"
 }
@@ -191,7 +208,7 @@ write_docs() {
 		echo
 		echo "Produced by \`$cmdline\` (from the repository root). Every number is a ratio against"
 		echo "a baseline measured in the same run, the variants interleaved round by round"
-		echo "(A B C A B C ...); tables give the median and the min .. max over the rounds."
+		echo "(A B C C B A ...); tables give the median and the min .. max over the rounds."
 		echo "Raw data: [perf/results.csv](perf/results.csv)."
 		echo
 		echo "## Machine"

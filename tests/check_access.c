@@ -43,32 +43,19 @@ END_TEST
 
 /* ---- the bytes of file mappings ---- */
 
-enum { BY_PATH_PRIVATE, BY_PATH_SHARED, BY_FD_PRIVATE, BY_FD_SHARED, BY_NEW_PATH, BY_NEW_FD,
-       BY_COUNT };
+/* The ways a file is mapped here: six of the file constructors, two read-only. */
+static const struct {
+	int c;
+	unsigned flags;
+} ways[] = {
+	{TU_FP, MMAPKIT_RDONLY}, {TU_FS, 0}, {TU_FDP, 0},
+	{TU_FDS, MMAPKIT_RDONLY}, {TU_NEW_FS, 0}, {TU_NEW_FDP, 0},
+};
 
 static int map_file(int how, mmapkit_map **m, const char *path, int fd, uint64_t off,
 		    size_t len)
 {
-	struct mmapkit_opts o = {.sz = sizeof(o), .kind = MMAPKIT_FILE_PRIVATE, .fd = -1,
-				 .offset = off, .len = len};
-
-	switch (how) {
-	case BY_PATH_PRIVATE:
-		return mmapkit_file_private(m, path, off, len, MMAPKIT_RDONLY);
-	case BY_PATH_SHARED:
-		return mmapkit_file_shared(m, path, off, len, 0);
-	case BY_FD_PRIVATE:
-		return mmapkit_fd_private(m, fd, off, len, 0);
-	case BY_FD_SHARED:
-		return mmapkit_fd_shared(m, fd, off, len, MMAPKIT_RDONLY);
-	case BY_NEW_PATH:
-		o.path = path;
-		o.kind = MMAPKIT_FILE_SHARED;
-		return mmapkit_map_new(m, &o);
-	default:
-		o.fd = fd;
-		return mmapkit_map_new(m, &o);
-	}
+	return tu_make(ways[how].c, m, path, fd, off, len, ways[how].flags);
 }
 
 /* Maps [off, off+len) and compares every byte with the file's pattern. */
@@ -167,24 +154,9 @@ static void check_at_fails(const mmapkit_map *m, size_t off, size_t size, size_t
 			   const char *const *nums)
 {
 	ck_assert_ptr_null(mmapkit_at(m, off, size, align));
-	ck_assert_ptr_nonnull(strstr(mmapkit_errmsg(), "mmapkit_at"));
-	for (; *nums; nums++)
-		ck_assert_msg(strstr(mmapkit_errmsg(), *nums), "\"%s\" lacks %s", mmapkit_errmsg(),
-			      *nums);
+	tu_assert_errmsg("mmapkit_at", nums, "mmapkit_at");
 	/* A NULL handle's message replaces it, so the next check sees a fresh one. */
 	ck_assert_ptr_null(mmapkit_at(NULL, 0, 0, 0));
-}
-
-#define NUMS(...) ((const char *const[]){__VA_ARGS__, NULL})
-
-static const char *num(size_t v)
-{
-	static char bufs[8][32];
-	static unsigned n;
-	char *b = bufs[n++ % 8];
-
-	snprintf(b, 32, "%zu", v);
-	return b;
 }
 
 START_TEST(access_at_anon)
@@ -208,24 +180,24 @@ START_TEST(access_at_anon)
 	ck_assert_ptr_eq(mmapkit_at(m, len, 0, 1), p + len);
 	ck_assert_ptr_eq(mmapkit_at(m, len, 0, 0), p + len);
 	/* outside, and off + size overflowing */
-	check_at_fails(m, len, 1, 1, NUMS(num(len)));
-	check_at_fails(m, len + 1, 0, 1, NUMS(num(len + 1), num(len)));
-	check_at_fails(m, len - 7, 8, 1, NUMS(num(len - 7), num(len)));
-	check_at_fails(m, 1, SIZE_MAX, 1, NUMS(num(SIZE_MAX), num(len)));
-	check_at_fails(m, SIZE_MAX, 1, 1, NUMS(num(SIZE_MAX), num(len)));
-	check_at_fails(m, SIZE_MAX, SIZE_MAX, 0, NUMS(num(SIZE_MAX)));
-	check_at_fails(m, 8, SIZE_MAX - 7, 1, NUMS(num(SIZE_MAX - 7)));
+	check_at_fails(m, len, 1, 1, TU_NUMS(tu_num(len)));
+	check_at_fails(m, len + 1, 0, 1, TU_NUMS(tu_num(len + 1), tu_num(len)));
+	check_at_fails(m, len - 7, 8, 1, TU_NUMS(tu_num(len - 7), tu_num(len)));
+	check_at_fails(m, 1, SIZE_MAX, 1, TU_NUMS(tu_num(SIZE_MAX), tu_num(len)));
+	check_at_fails(m, SIZE_MAX, 1, 1, TU_NUMS(tu_num(SIZE_MAX), tu_num(len)));
+	check_at_fails(m, SIZE_MAX, SIZE_MAX, 0, TU_NUMS(tu_num(SIZE_MAX)));
+	check_at_fails(m, 8, SIZE_MAX - 7, 1, TU_NUMS(tu_num(SIZE_MAX - 7)));
 	/* misaligned */
-	check_at_fails(m, 2, 4, 4, NUMS(num(2), "4"));
-	check_at_fails(m, 4, 8, 8, NUMS(num(4), "8"));
-	check_at_fails(m, 8, 1, page, NUMS(num(8), num(page)));
+	check_at_fails(m, 2, 4, 4, TU_NUMS(tu_num(2), "4"));
+	check_at_fails(m, 4, 8, 8, TU_NUMS(tu_num(4), "8"));
+	check_at_fails(m, 8, 1, page, TU_NUMS(tu_num(8), tu_num(page)));
 	check_at_fails(m, 0, 1, (size_t)1 << (sizeof(size_t) * 8 - 1),
-		       NUMS(num((size_t)1 << (sizeof(size_t) * 8 - 1))));
+		       TU_NUMS(tu_num((size_t)1 << (sizeof(size_t) * 8 - 1))));
 	/* align not a power of two, even where the address would be a multiple */
-	check_at_fails(m, 0, 1, 3, NUMS("3"));
-	check_at_fails(m, 0, 1, 6, NUMS("6"));
-	check_at_fails(m, 12, 1, 12, NUMS("12"));
-	check_at_fails(m, 0, 1, SIZE_MAX, NUMS(num(SIZE_MAX)));
+	check_at_fails(m, 0, 1, 3, TU_NUMS("3"));
+	check_at_fails(m, 0, 1, 6, TU_NUMS("6"));
+	check_at_fails(m, 12, 1, 12, TU_NUMS("12"));
+	check_at_fails(m, 0, 1, SIZE_MAX, TU_NUMS(tu_num(SIZE_MAX)));
 	mmapkit_unmap(m);
 }
 END_TEST
@@ -281,49 +253,25 @@ START_TEST(access_at_unaligned_file)
 	/* the last whole aligned uint32_t in the range, and one that would stick out */
 	ck_assert_ptr_eq(MMAPKIT_AT(m, uint32_t, 2 * page - 5), p + 2 * page - 5);
 	ck_assert_ptr_null(MMAPKIT_AT(m, uint64_t, 2 * page - 5));
-	check_at_fails(m, 1, 2 * page, 1, NUMS(num(2 * page), num(2 * page - 1)));
+	check_at_fails(m, 1, 2 * page, 1, TU_NUMS(tu_num(2 * page), tu_num(2 * page - 1)));
 	mmapkit_unmap(m);
 	unlink(path);
 }
 END_TEST
 
-/*
- * The first handle, and the first failure, of a process may make the
- * allocator map memory (ASan's maps a region per size class): do both once
- * before any test takes a leak snapshot, so that a suite run alone counts
- * only what the calls themselves leave behind.
- */
-static void warm_up(void)
-{
-	const char *path = tu_file(10);
-	mmapkit_map *m = NULL;
-
-	if (mmapkit_anon_private(&m, 1, 0) == 0)
-		mmapkit_unmap(m);
-	if (mmapkit_file_shared(&m, path, 0, 0, 0) == 0)
-		mmapkit_unmap(m);
-	mmapkit_file_shared(&m, path, 0, 11, 0);
-	unlink(path);
-}
-
 Suite *suite_access(void)
 {
 	Suite *s = suite_create("access");
-	TCase *tc = tcase_create("accessors");
-	TCase *tb = tcase_create("bytes");
+	TCase *tc = tu_tcase(s, "accessors", 0);
 
 	tcase_add_test(tc, access_null_handle);
 	tcase_add_test(tc, access_version_page_size);
 	tcase_add_test(tc, access_at_anon);
 	tcase_add_test(tc, access_at_macro);
 	tcase_add_test(tc, access_at_unaligned_file);
-	tcase_add_unchecked_fixture(tc, warm_up, NULL);
-	suite_add_tcase(s, tc);
 
-	tcase_set_timeout(tb, 30);
-	tcase_add_loop_test(tb, access_file_bytes, 0, BY_COUNT);
-	tcase_add_loop_test(tb, access_empty, 0, BY_COUNT);
-	tcase_add_unchecked_fixture(tb, warm_up, NULL);
-	suite_add_tcase(s, tb);
+	tc = tu_tcase(s, "bytes", 30);
+	tcase_add_loop_test(tc, access_file_bytes, 0, (int)TU_LEN(ways));
+	tcase_add_loop_test(tc, access_empty, 0, (int)TU_LEN(ways));
 	return s;
 }

@@ -7,6 +7,30 @@
 
 #include "testutil.h"
 
+static unsigned written(size_t i)
+{
+	(void)i;
+	return 0xab;
+}
+
+/* The file's byte at mapping offset i: the tests map it from file offset 1. */
+static unsigned from_file(size_t i)
+{
+	return tu_pattern(i + 1);
+}
+
+/* p[0, n) reads zero in the punched range [a, z) and outside(i) everywhere else. */
+static void expect_bytes(const unsigned char *p, size_t n, size_t a, size_t z,
+			 unsigned (*outside)(size_t), const char *step)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned want = i >= a && i < z ? 0 : outside(i);
+
+		if (p[i] != want)
+			ck_abort_msg("%s: byte %zu is %u, want %u", step, i, p[i], want);
+	}
+}
+
 START_TEST(anon_private_roundtrip)
 {
 	struct tu_snap s = tu_snap();
@@ -22,9 +46,7 @@ START_TEST(anon_private_roundtrip)
 	memset(p, 0xab, 3 * page);
 	ck_assert_int_eq(mmapkit_punch(m, 10, 2 * page), 0);
 	ck_assert_uint_eq(tu_resident_pages(p + page, page), 0); /* before reading it */
-	for (size_t i = 0; i < 3 * page; i++)
-		if (p[i] != (i >= 10 && i < 10 + 2 * page ? 0 : 0xab))
-			ck_abort_msg("byte %zu is %u after punch", i, p[i]);
+	expect_bytes(p, 3 * page, 10, 10 + 2 * page, written, "after punch");
 	mmapkit_unmap(m);
 	TU_ASSERT_NO_LEAK(s);
 }
@@ -41,18 +63,12 @@ START_TEST(file_private_punch_revert)
 	ck_assert_int_eq(mmapkit_file_private(&m, path, 1, 0, MMAPKIT_DONTFORK), 0);
 	ck_assert_uint_eq(mmapkit_len(m), 4 * page - 1);
 	p = mmapkit_ptr(m);
-	for (size_t i = 0; i < mmapkit_len(m); i++)
-		if (p[i] != tu_pattern(i + 1))
-			ck_abort_msg("byte %zu is %u, want the file's %u", i, p[i], tu_pattern(i + 1));
+	expect_bytes(p, mmapkit_len(m), 0, 0, from_file, "mapped");
 	ck_assert_int_eq(mmapkit_punch(m, 100, 2 * page), 0);
 	ck_assert(tu_has_vmflag(p + page, "dc"));
-	for (size_t i = 0; i < mmapkit_len(m); i++)
-		if (p[i] != (i >= 100 && i < 100 + 2 * page ? 0 : tu_pattern(i + 1)))
-			ck_abort_msg("byte %zu is %u after punch", i, p[i]);
+	expect_bytes(p, mmapkit_len(m), 100, 100 + 2 * page, from_file, "after punch");
 	ck_assert_int_eq(mmapkit_revert(m, 0, 0), 0);
-	for (size_t i = 0; i < mmapkit_len(m); i++)
-		if (p[i] != tu_pattern(i + 1))
-			ck_abort_msg("byte %zu is %u, want the file's %u", i, p[i], tu_pattern(i + 1));
+	expect_bytes(p, mmapkit_len(m), 0, 0, from_file, "after revert");
 	ck_assert(tu_has_vmflag(p + page, "dc"));
 	mmapkit_unmap(m);
 	TU_ASSERT_NO_LEAK(s);
@@ -88,11 +104,10 @@ END_TEST
 Suite *suite_basic(void)
 {
 	Suite *s = suite_create("basic");
-	TCase *tc = tcase_create("kinds");
+	TCase *tc = tu_tcase(s, "kinds", 0);
 
 	tcase_add_test(tc, anon_private_roundtrip);
 	tcase_add_test(tc, file_private_punch_revert);
 	tcase_add_test(tc, file_shared_sync);
-	suite_add_tcase(s, tc);
 	return s;
 }

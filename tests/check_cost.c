@@ -52,73 +52,16 @@ static void unmap_costs(mmapkit_map *m, const struct cost *want, int line)
 
 /* ---- constructors ---- */
 
-enum { C_AP, C_AS, C_FP, C_FS, C_FDP, C_FDS, C_NEW_AP, C_NEW_AS, C_NEW_FP, C_NEW_FS,
-       C_NEW_FDP, C_NEW_FDS, C_COUNT };
-
-static const struct {
-	const char *name;
-	int kind;
-	bool path;
-	bool fd;
-} ctors[C_COUNT] = {
-	[C_AP] = {"mmapkit_anon_private", MMAPKIT_ANON_PRIVATE, false, false},
-	[C_AS] = {"mmapkit_anon_shared", MMAPKIT_ANON_SHARED, false, false},
-	[C_FP] = {"mmapkit_file_private", MMAPKIT_FILE_PRIVATE, true, false},
-	[C_FS] = {"mmapkit_file_shared", MMAPKIT_FILE_SHARED, true, false},
-	[C_FDP] = {"mmapkit_fd_private", MMAPKIT_FILE_PRIVATE, false, true},
-	[C_FDS] = {"mmapkit_fd_shared", MMAPKIT_FILE_SHARED, false, true},
-	[C_NEW_AP] = {"mmapkit_map_new anon private", MMAPKIT_ANON_PRIVATE, false, false},
-	[C_NEW_AS] = {"mmapkit_map_new anon shared", MMAPKIT_ANON_SHARED, false, false},
-	[C_NEW_FP] = {"mmapkit_map_new path private", MMAPKIT_FILE_PRIVATE, true, false},
-	[C_NEW_FS] = {"mmapkit_map_new path shared", MMAPKIT_FILE_SHARED, true, false},
-	[C_NEW_FDP] = {"mmapkit_map_new fd private", MMAPKIT_FILE_PRIVATE, false, true},
-	[C_NEW_FDS] = {"mmapkit_map_new fd shared", MMAPKIT_FILE_SHARED, false, true},
-};
-
-static bool is_file(int c)
-{
-	return ctors[c].path || ctors[c].fd;
-}
-
-static int make(int c, mmapkit_map **m, const char *path, int fd, uint64_t off, size_t len,
-		unsigned flags)
-{
-	struct mmapkit_opts o = {.sz = sizeof(o), .kind = ctors[c].kind, .flags = flags,
-				 .fd = -1, .offset = off, .len = len};
-
-	switch (c) {
-	case C_AP:
-		return mmapkit_anon_private(m, len, flags);
-	case C_AS:
-		return mmapkit_anon_shared(m, len, flags);
-	case C_FP:
-		return mmapkit_file_private(m, path, off, len, flags);
-	case C_FS:
-		return mmapkit_file_shared(m, path, off, len, flags);
-	case C_FDP:
-		return mmapkit_fd_private(m, fd, off, len, flags);
-	case C_FDS:
-		return mmapkit_fd_shared(m, fd, off, len, flags);
-	default:
-		break;
-	}
-	if (ctors[c].path)
-		o.path = path;
-	if (ctors[c].fd)
-		o.fd = fd;
-	return mmapkit_map_new(m, &o);
-}
-
 /* What constructor c costs with no flags: the calls named in the contract. */
 static struct cost base_cost(int c)
 {
 	struct cost k = {{0}};
 
 	k.n[MMAPKIT__SYS_MMAP] = 1;
-	if (ctors[c].path) {
+	if (tu_ctors[c].by_path) {
 		k.n[MMAPKIT__SYS_OPEN] = 1;
 		k.n[MMAPKIT__SYS_FSTAT] = 1;
-	} else if (ctors[c].fd) {
+	} else if (tu_ctors[c].by_fd) {
 		k.n[MMAPKIT__SYS_FCNTL] = 1;
 		k.n[MMAPKIT__SYS_FSTAT] = 1;
 	}
@@ -131,7 +74,7 @@ static struct cost unmap_cost(int c)
 	struct cost k = {{0}};
 
 	k.n[MMAPKIT__SYS_MUNMAP] = 1;
-	k.n[MMAPKIT__SYS_CLOSE] = is_file(c);
+	k.n[MMAPKIT__SYS_CLOSE] = tu_ctor_is_file(c);
 	return k;
 }
 
@@ -159,59 +102,32 @@ static const struct {
 
 static bool flag_applies(int c, size_t i)
 {
-	if (flag_costs[i].file && !is_file(c))
+	if (flag_costs[i].file && !tu_ctor_is_file(c))
 		return false;
-	if (flag_costs[i].ap && ctors[c].kind != MMAPKIT_ANON_PRIVATE)
+	if (flag_costs[i].ap && tu_ctors[c].kind != MMAPKIT_ANON_PRIVATE)
 		return false;
 	return true;
-}
-
-struct target {
-	const char *path;
-	int fd;
-};
-
-static struct target target_new(int c, size_t size)
-{
-	struct target t = {NULL, -1};
-
-	if (!is_file(c))
-		return t;
-	t.path = tu_file(size);
-	if (ctors[c].fd) {
-		t.fd = open(t.path, O_RDWR | O_CLOEXEC);
-		ck_assert_int_ge(t.fd, 0);
-	}
-	return t;
-}
-
-static void target_free(struct target *t)
-{
-	if (t->fd >= 0)
-		close(t->fd);
-	if (t->path)
-		unlink(t->path);
 }
 
 /* Constructs with flags and checks the cost; GROW gets a range one page past the end. */
 static void ctor_costs(int c, unsigned flags, const struct cost *want, const struct cost *unmap)
 {
 	size_t page = mmapkit_page_size();
-	struct target t = target_new(c, 2 * page);
+	struct tu_target t = tu_target_new(c, 2 * page);
 	size_t len = flags & MMAPKIT_GROW ? 3 * page : 2 * page;
 	mmapkit_map *m = NULL;
 	char what[96];
 	int err;
 
-	snprintf(what, sizeof(what), "%s flags 0x%x", ctors[c].name, flags);
+	snprintf(what, sizeof(what), "%s flags 0x%x", tu_ctors[c].desc, flags);
 	mmapkit__fault_reset();
-	err = make(c, &m, t.path, t.fd, 0, len, flags);
+	err = tu_make(c, &m, t.path, t.fd, 0, len, flags);
 	ck_assert_msg(err == 0, "%s: %s", what, mmapkit_errmsg());
 	check_cost(__LINE__, what, want);
 	mmapkit__fault_reset();
 	mmapkit_unmap(m);
 	check_cost(__LINE__, what, unmap);
-	target_free(&t);
+	tu_target_free(&t);
 }
 
 /* Every constructor alone, and with each flag: exactly the flag's one call more. */
@@ -231,7 +147,7 @@ START_TEST(cost_ctor_flags)
 		ctor_costs(_i, flag, &want, &unmap);
 		/* all of them at once, less the ones that conflict */
 		if (flag == MMAPKIT_RDONLY || (flag == MMAPKIT_DONTFORK &&
-					       ctors[_i].kind == MMAPKIT_ANON_PRIVATE))
+					       tu_ctors[_i].kind == MMAPKIT_ANON_PRIVATE))
 			continue;
 		all_flags |= flag;
 		if (flag_costs[i].sys >= 0)
@@ -501,22 +417,19 @@ END_TEST
 Suite *suite_cost(void)
 {
 	Suite *s = suite_create("cost");
-	TCase *tc = tcase_create("constructors");
-	TCase *tr = tcase_create("ranges");
+	TCase *tc = tu_tcase(s, "constructors", 30);
 
-	tcase_set_timeout(tc, 30);
-	tcase_add_loop_test(tc, cost_ctor_flags, 0, C_COUNT);
+	tcase_add_loop_test(tc, cost_ctor_flags, 0, TU_NCTORS);
 	tcase_add_test(tc, cost_contract);
 	tcase_add_loop_test(tc, cost_create, 0, 2);
 	tcase_add_test(tc, cost_grow_and_empty);
 	tcase_add_test(tc, cost_hugetlb);
 	tcase_add_test(tc, cost_refused);
-	suite_add_tcase(s, tc);
 
-	tcase_add_test(tr, cost_sync);
-	tcase_add_test(tr, cost_advise);
-	tcase_add_test(tr, cost_protect_lock);
-	tcase_add_test(tr, cost_punch_revert);
-	suite_add_tcase(s, tr);
+	tc = tu_tcase(s, "ranges", 0);
+	tcase_add_test(tc, cost_sync);
+	tcase_add_test(tc, cost_advise);
+	tcase_add_test(tc, cost_protect_lock);
+	tcase_add_test(tc, cost_punch_revert);
 	return s;
 }

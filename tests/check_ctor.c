@@ -18,56 +18,6 @@
 
 #include "testutil.h"
 
-/* Compares one byte without a ck_assert: Check makes a write(2) for each of those. */
-#define BYTE_EQ(got, want, i)                                                              \
-	do {                                                                                \
-		unsigned g_ = (got), w_ = (want);                                           \
-		if (g_ != w_)                                                               \
-			ck_abort_msg("byte %lld is %u, want %u", (long long)(i), g_, w_);   \
-	} while (0)
-
-/* Every way to make a handle: the six constructors and map_new for each of them. */
-enum ctor {
-	C_ANON_PRIVATE,
-	C_ANON_SHARED,
-	C_FILE_PRIVATE,
-	C_FILE_SHARED,
-	C_FD_PRIVATE,
-	C_FD_SHARED,
-	C_NEW_ANON_PRIVATE,
-	C_NEW_ANON_SHARED,
-	C_NEW_FILE_PRIVATE,
-	C_NEW_FILE_SHARED,
-	C_NEW_FD_PRIVATE,
-	C_NEW_FD_SHARED,
-	C_COUNT
-};
-
-static const struct {
-	const char *name;
-	int kind;
-	bool by_path; /* takes a path (file kinds) */
-	bool by_fd;   /* takes a descriptor */
-} ctors[C_COUNT] = {
-	[C_ANON_PRIVATE] = {"mmapkit_anon_private", MMAPKIT_ANON_PRIVATE, false, false},
-	[C_ANON_SHARED] = {"mmapkit_anon_shared", MMAPKIT_ANON_SHARED, false, false},
-	[C_FILE_PRIVATE] = {"mmapkit_file_private", MMAPKIT_FILE_PRIVATE, true, false},
-	[C_FILE_SHARED] = {"mmapkit_file_shared", MMAPKIT_FILE_SHARED, true, false},
-	[C_FD_PRIVATE] = {"mmapkit_fd_private", MMAPKIT_FILE_PRIVATE, false, true},
-	[C_FD_SHARED] = {"mmapkit_fd_shared", MMAPKIT_FILE_SHARED, false, true},
-	[C_NEW_ANON_PRIVATE] = {"mmapkit_map_new", MMAPKIT_ANON_PRIVATE, false, false},
-	[C_NEW_ANON_SHARED] = {"mmapkit_map_new", MMAPKIT_ANON_SHARED, false, false},
-	[C_NEW_FILE_PRIVATE] = {"mmapkit_map_new", MMAPKIT_FILE_PRIVATE, true, false},
-	[C_NEW_FILE_SHARED] = {"mmapkit_map_new", MMAPKIT_FILE_SHARED, true, false},
-	[C_NEW_FD_PRIVATE] = {"mmapkit_map_new", MMAPKIT_FILE_PRIVATE, false, true},
-	[C_NEW_FD_SHARED] = {"mmapkit_map_new", MMAPKIT_FILE_SHARED, false, true},
-};
-
-static bool is_file_ctor(int c)
-{
-	return ctors[c].by_path || ctors[c].by_fd;
-}
-
 static long read_long(const char *path)
 {
 	FILE *f = fopen(path, "re");
@@ -102,68 +52,8 @@ static bool noreserve_shows(void)
 	return read_long("/proc/sys/vm/overcommit_memory") != 2;
 }
 
-/* Calls constructor c; path or fd is used as the constructor takes it. */
-static int make(int c, mmapkit_map **m, const char *path, int fd, uint64_t off, size_t len,
-		unsigned flags)
-{
-	struct mmapkit_opts o = {.sz = sizeof(o), .kind = ctors[c].kind, .flags = flags,
-				 .fd = -1, .offset = off, .len = len};
-
-	switch (c) {
-	case C_ANON_PRIVATE:
-		return mmapkit_anon_private(m, len, flags);
-	case C_ANON_SHARED:
-		return mmapkit_anon_shared(m, len, flags);
-	case C_FILE_PRIVATE:
-		return mmapkit_file_private(m, path, off, len, flags);
-	case C_FILE_SHARED:
-		return mmapkit_file_shared(m, path, off, len, flags);
-	case C_FD_PRIVATE:
-		return mmapkit_fd_private(m, fd, off, len, flags);
-	case C_FD_SHARED:
-		return mmapkit_fd_shared(m, fd, off, len, flags);
-	default:
-		break;
-	}
-	if (ctors[c].by_path)
-		o.path = path;
-	if (ctors[c].by_fd)
-		o.fd = fd;
-	return mmapkit_map_new(m, &o);
-}
-
-/* The file a file constructor maps: its path and, for fd constructors, a descriptor. */
-struct target {
-	const char *path;
-	int fd;
-};
-
-static struct target target_new(int c, size_t size)
-{
-	struct target t = {NULL, -1};
-
-	if (!is_file_ctor(c))
-		return t;
-	t.path = tu_file(size);
-	if (ctors[c].by_fd) {
-		t.fd = open(t.path, O_RDWR | O_CLOEXEC);
-		ck_assert_int_ge(t.fd, 0);
-	}
-	return t;
-}
-
-static void target_free(struct target *t)
-{
-	if (t->fd >= 0)
-		close(t->fd);
-	if (t->path)
-		unlink(t->path);
-	t->fd = -1;
-	t->path = NULL;
-}
-
 /* The handle's descriptor is its own, close-on-exec, and refers to the file. */
-static void check_fd(const mmapkit_map *m, const struct target *t)
+static void check_fd(const mmapkit_map *m, const struct tu_target *t)
 {
 	struct stat a, b;
 	int fd = mmapkit_fd(m);
@@ -181,15 +71,15 @@ static void check_fd(const mmapkit_map *m, const struct target *t)
 	ck_assert_uint_eq(a.st_dev, b.st_dev);
 }
 
-static void check_accessors(const mmapkit_map *m, int c, const struct target *t, uint64_t off,
+static void check_accessors(const mmapkit_map *m, int c, const struct tu_target *t, uint64_t off,
 			    size_t len, unsigned flags)
 {
 	ck_assert_ptr_nonnull(m);
 	ck_assert_ptr_nonnull(mmapkit_ptr(m));
 	ck_assert_uint_eq(mmapkit_len(m), len);
-	ck_assert_int_eq(mmapkit_kind(m), ctors[c].kind);
+	ck_assert_int_eq(mmapkit_kind(m), tu_ctors[c].kind);
 	ck_assert_uint_eq(mmapkit_flags(m), flags);
-	ck_assert_uint_eq(mmapkit_offset(m), is_file_ctor(c) ? off : 0);
+	ck_assert_uint_eq(mmapkit_offset(m), tu_ctor_is_file(c) ? off : 0);
 	ck_assert_uint_eq((uintptr_t)mmapkit_ptr(m) % mmapkit_page_size(),
 			  off % mmapkit_page_size());
 	check_fd(m, t);
@@ -201,11 +91,11 @@ static void check_content(const mmapkit_map *m, uint64_t off, bool file)
 	const unsigned char *p = mmapkit_ptr(m);
 
 	for (size_t i = 0; i < mmapkit_len(m); i++)
-		BYTE_EQ(p[i], file ? tu_pattern(off + i) : 0, i);
+		TU_BYTE_EQ(p[i], file ? tu_pattern(off + i) : 0, i);
 }
 
 /* A write goes through for shared files and stays private otherwise. */
-static void check_write(const mmapkit_map *m, const struct target *t, uint64_t off)
+static void check_write(const mmapkit_map *m, const struct tu_target *t, uint64_t off)
 {
 	unsigned char *p = mmapkit_ptr(m), buf[3];
 	size_t last = mmapkit_len(m) - 1;
@@ -245,6 +135,17 @@ static void child_sees_a5(void *arg)
 	_exit(p[0] == 0xa5 ? 0 : 1);
 }
 
+/* Flags whose mark right after construction is one VmFlags code. */
+static const struct {
+	unsigned flag;
+	const char *code;
+} one_vmflag[] = {
+	{MMAPKIT_THP, "hg"},
+	{MMAPKIT_DONTFORK, "dc"},
+	{MMAPKIT_WIPEONFORK, "wf"},
+	{MMAPKIT_DONTDUMP, "dd"},
+};
+
 /* What a flag must show right after construction, before any byte was read. */
 static void check_flag_fresh(const mmapkit_map *m, unsigned flag)
 {
@@ -282,19 +183,10 @@ static void check_flag_fresh(const mmapkit_map *m, unsigned flag)
 	case MMAPKIT_NORESERVE:
 		ck_assert(tu_has_vmflag(p, "nr") || !noreserve_shows());
 		break;
-	case MMAPKIT_THP:
-		ck_assert(tu_has_vmflag(p, "hg"));
-		break;
-	case MMAPKIT_DONTFORK:
-		ck_assert(tu_has_vmflag(p, "dc"));
-		break;
-	case MMAPKIT_WIPEONFORK:
-		ck_assert(tu_has_vmflag(p, "wf"));
-		break;
-	case MMAPKIT_DONTDUMP:
-		ck_assert(tu_has_vmflag(p, "dd"));
-		break;
 	default:
+		for (size_t i = 0; i < TU_LEN(one_vmflag); i++)
+			if (one_vmflag[i].flag == flag)
+				ck_assert(tu_has_vmflag(p, one_vmflag[i].code));
 		break;
 	}
 }
@@ -395,7 +287,7 @@ static void check_flag_used(mmapkit_map *m, unsigned flag)
 static bool flag_applies(int c, unsigned flag)
 {
 	if (flag == MMAPKIT_WIPEONFORK)
-		return ctors[c].kind == MMAPKIT_ANON_PRIVATE;
+		return tu_ctors[c].kind == MMAPKIT_ANON_PRIVATE;
 	return true;
 }
 
@@ -409,14 +301,14 @@ static const unsigned flag_list[] = {
 static void one_flag(int c, unsigned flag)
 {
 	size_t page = mmapkit_page_size();
-	struct target t = target_new(c, 4 * page);
+	struct tu_target t = tu_target_new(c, 4 * page);
 	uint64_t off = t.path ? page : 0; /* a non-zero, aligned file offset */
 	size_t len = 2 * page;
 	struct tu_snap s = tu_snap();
 	mmapkit_map *m = (mmapkit_map *)&s;
 
-	ck_assert_msg(make(c, &m, t.path, t.fd, off, len, flag) == 0, "%s flags 0x%x: %s",
-		      ctors[c].name, flag, mmapkit_errmsg());
+	ck_assert_msg(tu_make(c, &m, t.path, t.fd, off, len, flag) == 0, "%s flags 0x%x: %s",
+		      tu_ctors[c].name, flag, mmapkit_errmsg());
 	check_accessors(m, c, &t, off, len, flag);
 	check_flag_fresh(m, flag);
 	check_content(m, off, t.path != NULL);
@@ -425,7 +317,7 @@ static void one_flag(int c, unsigned flag)
 	check_flag_used(m, flag);
 	mmapkit_unmap(m);
 	TU_ASSERT_NO_LEAK(s);
-	target_free(&t);
+	tu_target_free(&t);
 }
 
 START_TEST(ctor_flags)
@@ -441,16 +333,16 @@ START_TEST(ctor_flag_combination)
 {
 	unsigned flags = MMAPKIT_POPULATE | MMAPKIT_LOCK | MMAPKIT_THP | MMAPKIT_DONTDUMP |
 			 MMAPKIT_GUARD | MMAPKIT_NORESERVE |
-			 (ctors[_i].kind == MMAPKIT_ANON_PRIVATE ? MMAPKIT_WIPEONFORK
-								 : MMAPKIT_DONTFORK);
+			 (tu_ctors[_i].kind == MMAPKIT_ANON_PRIVATE ? MMAPKIT_WIPEONFORK
+								    : MMAPKIT_DONTFORK);
 	size_t page = mmapkit_page_size();
-	struct target t = target_new(_i, 4 * page);
+	struct tu_target t = tu_target_new(_i, 4 * page);
 	uint64_t off = t.path ? 2 * page : 0;
 	struct tu_snap s = tu_snap();
 	mmapkit_map *m = NULL;
 	const unsigned char *p;
 
-	ck_assert_int_eq(make(_i, &m, t.path, t.fd, off, 2 * page, flags), 0);
+	ck_assert_int_eq(tu_make(_i, &m, t.path, t.fd, off, 2 * page, flags), 0);
 	check_accessors(m, _i, &t, off, 2 * page, flags);
 	p = mmapkit_ptr(m);
 	ck_assert(tu_has_vmflag(p, "lo") || !LOCK_SHOWS);
@@ -463,7 +355,7 @@ START_TEST(ctor_flag_combination)
 	check_guard(m);
 	mmapkit_unmap(m);
 	TU_ASSERT_NO_LEAK(s);
-	target_free(&t);
+	tu_target_free(&t);
 }
 END_TEST
 
@@ -471,63 +363,58 @@ END_TEST
 START_TEST(ctor_guard_unaligned)
 {
 	size_t page = mmapkit_page_size();
-	struct target t = target_new(_i + C_FILE_PRIVATE, 4 * page);
+	struct tu_target t = tu_target_new(_i + TU_FP, 4 * page);
 	uint64_t off = page + 100;
 	struct tu_snap s = tu_snap();
 	mmapkit_map *m = NULL;
 	const unsigned char *p;
 
-	ck_assert_int_eq(make(_i + C_FILE_PRIVATE, &m, t.path, t.fd, off, page, MMAPKIT_GUARD), 0);
+	ck_assert_int_eq(tu_make(_i + TU_FP, &m, t.path, t.fd, off, page, MMAPKIT_GUARD), 0);
 	p = mmapkit_ptr(m);
 	ck_assert_uint_eq(mmapkit_len(m), page);
 	for (size_t i = 1; i <= 100; i++)
-		BYTE_EQ(p[-(ptrdiff_t)i], tu_pattern(off - i), -(long long)i);
+		TU_BYTE_EQ(p[-(ptrdiff_t)i], tu_pattern(off - i), -(long long)i);
 	/* The page after the range's last page: 100 + page bytes need two pages. */
 	for (size_t i = page; i < 2 * page - 100; i++)
-		BYTE_EQ(p[i], tu_pattern(off + i), i);
+		TU_BYTE_EQ(p[i], tu_pattern(off + i), i);
 	check_guard(m);
 	mmapkit_unmap(m);
 	TU_ASSERT_NO_LEAK(s);
-	target_free(&t);
+	tu_target_free(&t);
 }
 END_TEST
 
+/* The file is size bytes: the pattern up to pattern_end, zeros after it. */
 static void check_file_bytes(const char *path, uint64_t size, uint64_t pattern_end)
 {
-	unsigned char *buf = malloc(size ? size : 1);
+	unsigned char *want = calloc(1, size + 1);
 
-	ck_assert_ptr_nonnull(buf);
-	ck_assert_uint_eq(tu_file_size(path), size);
-	tu_pread(path, 0, buf, size);
-	for (uint64_t i = 0; i < size; i++)
-		BYTE_EQ(buf[i], i < pattern_end ? tu_pattern(i) : 0, i);
-	free(buf);
+	ck_assert_ptr_nonnull(want);
+	tu_fill_pattern(want, 0, pattern_end);
+	tu_assert_file_is(path, want, size, path);
+	free(want);
 }
 
 /* GROW extends the file with zeros, for private mappings too; a range that fits is left. */
-static const int file_ctors[] = {C_FILE_PRIVATE,	   C_FILE_SHARED,     C_FD_PRIVATE,
-				 C_FD_SHARED,	   C_NEW_FILE_PRIVATE, C_NEW_FILE_SHARED,
-				 C_NEW_FD_PRIVATE, C_NEW_FD_SHARED};
-
 START_TEST(ctor_grow)
 {
-	int c = file_ctors[_i];
+	int c = tu_file_ctors[_i];
 	size_t page = mmapkit_page_size();
-	struct target t = target_new(c, page + 100);
+	struct tu_target t = tu_target_new(c, page + 100);
 	struct tu_snap s = tu_snap();
 	mmapkit_map *m = NULL;
 	unsigned char *p;
 
-	ck_assert_int_eq(make(c, &m, t.path, t.fd, 0, 3 * page, MMAPKIT_GROW), 0);
+	ck_assert_int_eq(tu_make(c, &m, t.path, t.fd, 0, 3 * page, MMAPKIT_GROW), 0);
 	check_accessors(m, c, &t, 0, 3 * page, MMAPKIT_GROW);
 	check_file_bytes(t.path, 3 * page, page + 100);
 	p = mmapkit_ptr(m);
 	for (size_t i = 0; i < 3 * page; i++)
-		BYTE_EQ(p[i], i < page + 100 ? tu_pattern(i) : 0, i);
+		TU_BYTE_EQ(p[i], i < page + 100 ? tu_pattern(i) : 0, i);
 	p[3 * page - 1] = 7; /* the grown part is mapped and writable */
 	mmapkit_unmap(m);
 	TU_ASSERT_NO_LEAK(s);
-	if (ctors[c].kind == MMAPKIT_FILE_SHARED) {
+	if (tu_ctors[c].kind == MMAPKIT_FILE_SHARED) {
 		unsigned char b;
 
 		tu_pread(t.path, 3 * page - 1, &b, 1);
@@ -537,25 +424,22 @@ START_TEST(ctor_grow)
 	}
 
 	/* A range that fits: the file keeps its size. */
-	ck_assert_int_eq(make(c, &m, t.path, t.fd, page, page, MMAPKIT_GROW), 0);
+	ck_assert_int_eq(tu_make(c, &m, t.path, t.fd, page, page, MMAPKIT_GROW), 0);
 	ck_assert_uint_eq(tu_file_size(t.path), 3 * page);
 	mmapkit_unmap(m);
 
 	/* An offset past the end: the file grows to offset + len. */
-	ck_assert_int_eq(make(c, &m, t.path, t.fd, 5 * page + 1, page, MMAPKIT_GROW), 0);
+	ck_assert_int_eq(tu_make(c, &m, t.path, t.fd, 5 * page + 1, page, MMAPKIT_GROW), 0);
 	ck_assert_uint_eq(tu_file_size(t.path), 6 * page + 1);
 	ck_assert_uint_eq(mmapkit_offset(m), 5 * page + 1);
 	p = mmapkit_ptr(m);
 	for (size_t i = 0; i < page; i++)
-		BYTE_EQ(p[i], 0, i);
+		TU_BYTE_EQ(p[i], 0, i);
 	mmapkit_unmap(m);
 	TU_ASSERT_NO_LEAK(s);
-	target_free(&t);
+	tu_target_free(&t);
 }
 END_TEST
-
-static const int path_ctors[] = {C_FILE_PRIVATE, C_FILE_SHARED, C_NEW_FILE_PRIVATE,
-				 C_NEW_FILE_SHARED};
 
 static unsigned file_mode(const char *path)
 {
@@ -569,7 +453,7 @@ static unsigned file_mode(const char *path)
 /* CREATE makes a missing file (mode 0600), keeps an existing one as it is. */
 START_TEST(ctor_create)
 {
-	int c = path_ctors[_i];
+	int c = tu_path_ctors[_i];
 	size_t page = mmapkit_page_size();
 	const char *path = tu_path("created");
 	const char *old = tu_file(page);
@@ -579,7 +463,7 @@ START_TEST(ctor_create)
 	unsigned char *p;
 
 	/* Empty: a zero-length handle over a new empty file. */
-	ck_assert_int_eq(make(c, &m, path, -1, 0, 0, MMAPKIT_CREATE), 0);
+	ck_assert_int_eq(tu_make(c, &m, path, -1, 0, 0, MMAPKIT_CREATE), 0);
 	ck_assert_uint_eq(mmapkit_len(m), 0);
 	ck_assert_ptr_nonnull(mmapkit_ptr(m));
 	ck_assert_uint_eq(tu_file_size(path), 0);
@@ -588,13 +472,13 @@ START_TEST(ctor_create)
 	ck_assert_int_eq(unlink(path), 0);
 
 	/* With GROW: a new file of the range's size, all zeros. */
-	ck_assert_int_eq(make(c, &m, path, -1, 0, 2 * page, MMAPKIT_CREATE | MMAPKIT_GROW), 0);
-	check_accessors(m, c, &(struct target){path, -1}, 0, 2 * page,
+	ck_assert_int_eq(tu_make(c, &m, path, -1, 0, 2 * page, MMAPKIT_CREATE | MMAPKIT_GROW), 0);
+	check_accessors(m, c, &(struct tu_target){path, -1, 0}, 0, 2 * page,
 			MMAPKIT_CREATE | MMAPKIT_GROW);
 	ck_assert_uint_eq(file_mode(path), 0600);
 	p = mmapkit_ptr(m);
 	for (size_t i = 0; i < 2 * page; i++)
-		BYTE_EQ(p[i], 0, i);
+		TU_BYTE_EQ(p[i], 0, i);
 	mmapkit_unmap(m);
 	TU_ASSERT_NO_LEAK(s);
 	check_file_bytes(path, 2 * page, 0); /* the file stays after unmap */
@@ -602,7 +486,7 @@ START_TEST(ctor_create)
 
 	/* An existing file is used as it is: not truncated, not re-created. */
 	ck_assert_int_eq(chmod(old, 0640), 0);
-	ck_assert_int_eq(make(c, &m, old, -1, 0, 0, MMAPKIT_CREATE), 0);
+	ck_assert_int_eq(tu_make(c, &m, old, -1, 0, 0, MMAPKIT_CREATE), 0);
 	ck_assert_uint_eq(mmapkit_len(m), page);
 	check_content(m, 0, true);
 	mmapkit_unmap(m);
@@ -665,25 +549,23 @@ static long huge_page_kb(void)
 
 static int make_anon(int c, mmapkit_map **m, size_t len, unsigned flags)
 {
-	return make(c, m, NULL, -1, 0, len, flags);
+	return tu_make(c, m, NULL, -1, 0, len, flags);
 }
 
 /* No huge pages configured: HUGETLB fails with -ENOMEM and leaves nothing behind. */
 static void huge_none(void)
 {
-	static const int cs[] = {C_ANON_PRIVATE, C_ANON_SHARED, C_NEW_ANON_PRIVATE,
-				 C_NEW_ANON_SHARED};
-
-	for (size_t i = 0; i < sizeof(cs) / sizeof(cs[0]); i++) {
+	for (size_t i = 0; i < TU_LEN(tu_anon_ctors); i++) {
+		int c = tu_anon_ctors[i];
 		struct tu_snap s = tu_snap();
 		mmapkit_map *m = (mmapkit_map *)&s;
 
-		ck_assert_int_eq(make_anon(cs[i], &m, 4096, MMAPKIT_HUGETLB), -ENOMEM);
+		ck_assert_int_eq(make_anon(c, &m, 4096, MMAPKIT_HUGETLB), -ENOMEM);
 		ck_assert_ptr_null(m);
-		ck_assert_ptr_nonnull(strstr(mmapkit_errmsg(), ctors[cs[i]].name));
+		ck_assert_ptr_nonnull(strstr(mmapkit_errmsg(), tu_ctors[c].name));
 		TU_ASSERT_NO_LEAK(s);
 		m = (mmapkit_map *)&s;
-		ck_assert_int_eq(make_anon(cs[i], &m, 4096, MMAPKIT_HUGETLB | MMAPKIT_GUARD),
+		ck_assert_int_eq(make_anon(c, &m, 4096, MMAPKIT_HUGETLB | MMAPKIT_GUARD),
 				 -ENOMEM);
 		ck_assert_ptr_null(m);
 		TU_ASSERT_NO_LEAK(s);
@@ -719,7 +601,7 @@ static int huge_one(int c, size_t hp, unsigned flags)
 	p[hp - 1] = 2;
 	if (!err && (flags & MMAPKIT_GUARD) && faulting(p - 1, p + hp, p, p + hp - 1) != 3)
 		err = -1002;
-	if (!err && ctors[c].kind == MMAPKIT_ANON_SHARED) {
+	if (!err && tu_ctors[c].kind == MMAPKIT_ANON_SHARED) {
 		st = tu_child(child_huge_shared, m);
 		err = TU_EXITED(st, 0) && p[1] == 0x42 ? 0 : -1003;
 	}
@@ -735,10 +617,9 @@ static int huge_one(int c, size_t hp, unsigned flags)
  */
 START_TEST(ctor_hugetlb)
 {
-	static const int cs[] = {C_ANON_PRIVATE, C_ANON_SHARED, C_NEW_ANON_PRIVATE,
-				 C_NEW_ANON_SHARED};
+	const int *cs = tu_anon_ctors;
 	long old = read_long(nr_huge), kb = huge_page_kb();
-	int errs[2 * sizeof(cs) / sizeof(cs[0])];
+	int errs[2 * TU_LEN(tu_anon_ctors)];
 	size_t n = 0;
 
 	ck_assert_int_gt(kb, 0);
@@ -748,39 +629,38 @@ START_TEST(ctor_hugetlb)
 		write_long(nr_huge, old);
 		return; /* not root, or no memory for huge pages: nothing more to test */
 	}
-	for (size_t i = 0; i < sizeof(cs) / sizeof(cs[0]); i++) {
+	for (size_t i = 0; i < TU_LEN(tu_anon_ctors); i++) {
 		errs[n++] = huge_one(cs[i], (size_t)kb * 1024, 0);
 		errs[n++] = huge_one(cs[i], (size_t)kb * 1024, MMAPKIT_GUARD | MMAPKIT_POPULATE);
 	}
 	ck_assert(write_long(nr_huge, old));
 	ck_assert_int_eq(read_long(nr_huge), old);
 	for (size_t i = 0; i < n; i++)
-		ck_assert_msg(errs[i] == 0, "%s HUGETLB case %zu: %d (%s)", ctors[cs[i / 2]].name,
-			      i, errs[i], errs[i] > -1000 ? mmapkit_strerror(errs[i]) : "check");
+		ck_assert_msg(errs[i] == 0, "%s HUGETLB case %zu: %d (%s)",
+			      tu_ctors[cs[i / 2]].name, i, errs[i],
+			      errs[i] > -1000 ? mmapkit_strerror(errs[i]) : "check");
 }
 END_TEST
-
-static const int fd_ctors[] = {C_FD_PRIVATE, C_FD_SHARED, C_NEW_FD_PRIVATE, C_NEW_FD_SHARED};
 
 /* fd constructors duplicate the caller's descriptor: each side closes only its own. */
 START_TEST(ctor_fd_kept)
 {
-	int c = fd_ctors[_i];
+	int c = tu_fd_ctors[_i];
 	size_t page = mmapkit_page_size();
-	struct target t = target_new(c, page);
+	struct tu_target t = tu_target_new(c, page);
 	struct tu_snap s = tu_snap();
 	mmapkit_map *m = NULL;
 	unsigned char b;
 
 	/* unmap leaves the caller's descriptor open */
-	ck_assert_int_eq(make(c, &m, NULL, t.fd, 0, 0, 0), 0);
+	ck_assert_int_eq(tu_make(c, &m, NULL, t.fd, 0, 0, 0), 0);
 	mmapkit_unmap(m);
 	TU_ASSERT_NO_LEAK(s);
 	ck_assert_int_eq(pread(t.fd, &b, 1, 3), 1);
 	ck_assert_uint_eq(b, tu_pattern(3));
 
 	/* closing the caller's descriptor leaves the handle's open */
-	ck_assert_int_eq(make(c, &m, NULL, t.fd, 0, 0, 0), 0);
+	ck_assert_int_eq(tu_make(c, &m, NULL, t.fd, 0, 0, 0), 0);
 	ck_assert_uint_eq(mmapkit_len(m), page);
 	ck_assert_int_eq(close(t.fd), 0);
 	t.fd = -1;
@@ -788,7 +668,7 @@ START_TEST(ctor_fd_kept)
 	ck_assert_int_eq(pread(mmapkit_fd(m), &b, 1, 5), 1);
 	ck_assert_uint_eq(b, tu_pattern(5));
 	mmapkit_unmap(m);
-	target_free(&t);
+	tu_target_free(&t);
 }
 END_TEST
 
@@ -808,7 +688,7 @@ START_TEST(ctor_anon_shared_child)
 	unsigned char *p;
 	int st;
 
-	ck_assert_int_eq(make_anon(_i ? C_NEW_ANON_SHARED : C_ANON_SHARED, &m, 10, 0), 0);
+	ck_assert_int_eq(make_anon(_i ? TU_NEW_AS : TU_AS, &m, 10, 0), 0);
 	p = mmapkit_ptr(m);
 	p[0] = 0xa5;
 	st = tu_child(child_writes, m);
@@ -818,51 +698,23 @@ START_TEST(ctor_anon_shared_child)
 }
 END_TEST
 
-/*
- * The first handle, and the first failure, of a process may make the
- * allocator map memory (ASan's maps a region per size class): do both once
- * before any test takes a leak snapshot, so that a suite run alone counts
- * only what the calls themselves leave behind.
- */
-static void warm_up(void)
-{
-	const char *path = tu_file(10);
-	mmapkit_map *m = NULL;
-
-	if (mmapkit_anon_private(&m, 1, 0) == 0)
-		mmapkit_unmap(m);
-	if (mmapkit_file_shared(&m, path, 0, 0, 0) == 0)
-		mmapkit_unmap(m);
-	mmapkit_file_shared(&m, path, 0, 11, 0);
-	unlink(path);
-}
-
 Suite *suite_ctor(void)
 {
 	Suite *s = suite_create("ctor");
-	TCase *tc = tcase_create("flags");
-	TCase *tf = tcase_create("files");
-	TCase *th = tcase_create("hugetlb");
+	TCase *tc = tu_tcase(s, "flags", 60);
 
-	tcase_set_timeout(tc, 60);
-	tcase_add_loop_test(tc, ctor_flags, 0, C_COUNT);
-	tcase_add_loop_test(tc, ctor_flag_combination, 0, C_COUNT);
+	tcase_add_loop_test(tc, ctor_flags, 0, TU_NCTORS);
+	tcase_add_loop_test(tc, ctor_flag_combination, 0, TU_NCTORS);
 	tcase_add_loop_test(tc, ctor_anon_shared_child, 0, 2);
-	tcase_add_unchecked_fixture(tc, warm_up, NULL);
-	suite_add_tcase(s, tc);
 
-	tcase_set_timeout(tf, 30);
-	tcase_add_loop_test(tf, ctor_guard_unaligned, 0, 4);
-	tcase_add_loop_test(tf, ctor_grow, 0, sizeof(file_ctors) / sizeof(file_ctors[0]));
-	tcase_add_loop_test(tf, ctor_create, 0, 4);
-	tcase_add_test(tf, ctor_create_mode);
-	tcase_add_loop_test(tf, ctor_fd_kept, 0, 4);
-	tcase_add_unchecked_fixture(tf, warm_up, NULL);
-	suite_add_tcase(s, tf);
+	tc = tu_tcase(s, "files", 30);
+	tcase_add_loop_test(tc, ctor_guard_unaligned, 0, 4);
+	tcase_add_loop_test(tc, ctor_grow, 0, TU_LEN(tu_file_ctors));
+	tcase_add_loop_test(tc, ctor_create, 0, TU_LEN(tu_path_ctors));
+	tcase_add_test(tc, ctor_create_mode);
+	tcase_add_loop_test(tc, ctor_fd_kept, 0, TU_LEN(tu_fd_ctors));
 
-	tcase_set_timeout(th, 30);
-	tcase_add_test(th, ctor_hugetlb);
-	tcase_add_unchecked_fixture(th, warm_up, NULL);
-	suite_add_tcase(s, th);
+	tc = tu_tcase(s, "hugetlb", 30);
+	tcase_add_test(tc, ctor_hugetlb);
 	return s;
 }

@@ -25,29 +25,8 @@
 #include "internal.h"
 #include "testutil.h"
 
-/* Compares one byte without a ck_assert: Check makes a write(2) for each of those. */
-#define BYTE_EQ(got, want, i)                                                              \
-	do {                                                                                \
-		unsigned g_ = (got), w_ = (want);                                           \
-		if (g_ != w_)                                                               \
-			ck_abort_msg("byte %lld is %u, want %u", (long long)(i), g_, w_);   \
-	} while (0)
-
 /* What *out holds before a call, so that a call that forgets to clear it shows. */
 #define GARBAGE ((mmapkit_map *)(uintptr_t)0x5a5a5a5a)
-
-#define NUMS(...) ((const char *const[]){__VA_ARGS__, NULL})
-#define NONUMS ((const char *const[]){NULL})
-
-static const char *num(uint64_t v)
-{
-	static char bufs[16][32];
-	static unsigned n;
-	char *b = bufs[n++ % 16];
-
-	snprintf(b, 32, "%llu", (unsigned long long)v);
-	return b;
-}
 
 static const char *inum(long long v)
 {
@@ -72,18 +51,17 @@ static const char *hex(unsigned v)
 static void expect_fail(int line, int got, int want, const mmapkit_map *out, struct tu_snap s,
 			const char *call, const char *const *nums)
 {
-	const char *msg = mmapkit_errmsg();
+	char what[32];
 
+	snprintf(what, sizeof(what), "line %d", line);
 	ck_assert_msg(got == want, "line %d: %s returned %d (%s), want %d; errmsg \"%s\"", line,
-		      call, got, mmapkit_strerror(got), want, msg);
+		      call, got, mmapkit_strerror(got), want, mmapkit_errmsg());
 	ck_assert_msg(out == NULL, "line %d: *out not cleared", line);
 	ck_assert_msg(tu_count_fds() == s.fds, "line %d: %d descriptors, were %d", line,
 		      tu_count_fds(), s.fds);
 	ck_assert_msg(tu_count_maps() == s.maps, "line %d: %d mappings, were %d", line,
 		      tu_count_maps(), s.maps);
-	ck_assert_msg(strstr(msg, call), "line %d: \"%s\" does not name %s", line, msg, call);
-	for (; *nums; nums++)
-		ck_assert_msg(strstr(msg, *nums), "line %d: \"%s\" lacks \"%s\"", line, msg, *nums);
+	tu_assert_errmsg(call, nums, what);
 }
 
 /*
@@ -99,36 +77,7 @@ static void expect_fail(int line, int got, int want, const mmapkit_map *out, str
 		expect_fail(__LINE__, r_, (want), out, s_, (call), (nums));                 \
 	} while (0)
 
-/* ---- the state of a file, to prove a failed call left it alone ---- */
-
-struct fstate {
-	uint64_t size;
-	unsigned char *bytes;
-};
-
-static struct fstate fstate_take(const char *path)
-{
-	struct fstate f = {tu_file_size(path), NULL};
-
-	f.bytes = malloc(f.size ? f.size : 1);
-	ck_assert_ptr_nonnull(f.bytes);
-	tu_pread(path, 0, f.bytes, f.size);
-	return f;
-}
-
-static void fstate_check(const char *path, struct fstate *f)
-{
-	unsigned char *now = malloc(f->size ? f->size : 1);
-
-	ck_assert_ptr_nonnull(now);
-	ck_assert_uint_eq(tu_file_size(path), f->size);
-	tu_pread(path, 0, now, f->size);
-	for (uint64_t i = 0; i < f->size; i++)
-		BYTE_EQ(now[i], f->bytes[i], i);
-	free(now);
-	free(f->bytes);
-	f->bytes = NULL;
-}
+/* ---- the state of a path, to prove a failed call left it alone ---- */
 
 static bool exists(const char *path)
 {
@@ -141,12 +90,12 @@ static bool exists(const char *path)
 struct pstate {
 	bool existed;
 	mode_t type;
-	struct fstate f;
+	struct tu_fstate f;
 };
 
 static struct pstate pstate_take(const char *path)
 {
-	struct pstate p = {false, 0, {0, NULL}};
+	struct pstate p = {false, 0, {false, 0, NULL}};
 	struct stat st;
 
 	if (lstat(path, &st) != 0)
@@ -154,13 +103,14 @@ static struct pstate pstate_take(const char *path)
 	p.existed = true;
 	p.type = st.st_mode & S_IFMT;
 	if (S_ISREG(st.st_mode))
-		p.f = fstate_take(path);
+		p.f = tu_fstate_take(path);
 	return p;
 }
 
 /* The path is as it was: same bytes, same kind of object, or still not there. */
 static void pstate_check(int line, const char *path, struct pstate *p)
 {
+	char what[32];
 	struct stat st;
 
 	if (!p->existed) {
@@ -169,116 +119,27 @@ static void pstate_check(int line, const char *path, struct pstate *p)
 	}
 	ck_assert_msg(lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == p->type,
 		      "line %d: %s changed type", line, path);
-	if (p->f.bytes)
-		fstate_check(path, &p->f);
-}
-
-/* ---- every constructor, called the same way ---- */
-
-enum { C_AP, C_AS, C_FP, C_FS, C_FDP, C_FDS, C_NEW_AP, C_NEW_AS, C_NEW_FP, C_NEW_FS,
-       C_NEW_FDP, C_NEW_FDS, C_COUNT };
-
-static const struct {
-	const char *name;
-	int kind;
-	bool path;
-	bool fd;
-} ctors[C_COUNT] = {
-	[C_AP] = {"mmapkit_anon_private", MMAPKIT_ANON_PRIVATE, false, false},
-	[C_AS] = {"mmapkit_anon_shared", MMAPKIT_ANON_SHARED, false, false},
-	[C_FP] = {"mmapkit_file_private", MMAPKIT_FILE_PRIVATE, true, false},
-	[C_FS] = {"mmapkit_file_shared", MMAPKIT_FILE_SHARED, true, false},
-	[C_FDP] = {"mmapkit_fd_private", MMAPKIT_FILE_PRIVATE, false, true},
-	[C_FDS] = {"mmapkit_fd_shared", MMAPKIT_FILE_SHARED, false, true},
-	[C_NEW_AP] = {"mmapkit_map_new", MMAPKIT_ANON_PRIVATE, false, false},
-	[C_NEW_AS] = {"mmapkit_map_new", MMAPKIT_ANON_SHARED, false, false},
-	[C_NEW_FP] = {"mmapkit_map_new", MMAPKIT_FILE_PRIVATE, true, false},
-	[C_NEW_FS] = {"mmapkit_map_new", MMAPKIT_FILE_SHARED, true, false},
-	[C_NEW_FDP] = {"mmapkit_map_new", MMAPKIT_FILE_PRIVATE, false, true},
-	[C_NEW_FDS] = {"mmapkit_map_new", MMAPKIT_FILE_SHARED, false, true},
-};
-
-static bool is_file(int c)
-{
-	return ctors[c].path || ctors[c].fd;
-}
-
-static int make(int c, mmapkit_map **m, const char *path, int fd, uint64_t off, size_t len,
-		unsigned flags)
-{
-	struct mmapkit_opts o = {.sz = sizeof(o), .kind = ctors[c].kind, .flags = flags,
-				 .fd = -1, .offset = off, .len = len};
-
-	switch (c) {
-	case C_AP:
-		return mmapkit_anon_private(m, len, flags);
-	case C_AS:
-		return mmapkit_anon_shared(m, len, flags);
-	case C_FP:
-		return mmapkit_file_private(m, path, off, len, flags);
-	case C_FS:
-		return mmapkit_file_shared(m, path, off, len, flags);
-	case C_FDP:
-		return mmapkit_fd_private(m, fd, off, len, flags);
-	case C_FDS:
-		return mmapkit_fd_shared(m, fd, off, len, flags);
-	default:
-		break;
-	}
-	if (!m) /* map_new's own out parameter */
-		return mmapkit_map_new(NULL, &o);
-	if (ctors[c].path)
-		o.path = path;
-	if (ctors[c].fd)
-		o.fd = fd;
-	return mmapkit_map_new(m, &o);
-}
-
-/* A pattern file and, for fd constructors, a read-write descriptor to it. */
-struct target {
-	const char *path;
-	int fd;
-	uint64_t size;
-};
-
-static struct target target_new(int c, uint64_t size)
-{
-	struct target t = {NULL, -1, size};
-
-	if (!is_file(c))
-		return t;
-	t.path = tu_file(size);
-	if (ctors[c].fd) {
-		t.fd = open(t.path, O_RDWR | O_CLOEXEC);
-		ck_assert_int_ge(t.fd, 0);
-	}
-	return t;
-}
-
-static void target_free(struct target *t)
-{
-	if (t->fd >= 0)
-		close(t->fd);
-	if (t->path)
-		unlink(t->path);
+	snprintf(what, sizeof(what), "line %d", line);
+	if (p->f.exists)
+		tu_fstate_check(path, &p->f, what);
 }
 
 /* What the message calls the object: the path, or "fd N". */
-static const char *target_name(int c, const struct target *t)
+static const char *target_name(int c, const struct tu_target *t)
 {
 	static char buf[32];
 
-	if (ctors[c].path)
+	if (tu_ctors[c].by_path)
 		return t->path;
 	snprintf(buf, sizeof(buf), "fd %d", t->fd);
 	return buf;
 }
 
 /* A failing call of constructor c on t: the file is unchanged afterwards, too. */
-static void fails_on(int line, int c, struct target *t, uint64_t off, size_t len,
+static void fails_on(int line, int c, struct tu_target *t, uint64_t off, size_t len,
 		     unsigned flags, int want, const char *const *nums)
 {
-	struct pstate p = {false, 0, {0, NULL}};
+	struct pstate p = {false, 0, {false, 0, NULL}};
 	struct tu_snap s;
 	mmapkit_map *out = GARBAGE;
 	int r;
@@ -286,8 +147,8 @@ static void fails_on(int line, int c, struct target *t, uint64_t off, size_t len
 	if (t->path)
 		p = pstate_take(t->path);
 	s = tu_snap();
-	r = make(c, &out, t->path, t->fd, off, len, flags);
-	expect_fail(line, r, want, out, s, ctors[c].name, nums);
+	r = tu_make(c, &out, t->path, t->fd, off, len, flags);
+	expect_fail(line, r, want, out, s, tu_ctors[c].name, nums);
 	if (t->path)
 		pstate_check(line, t->path, &p);
 }
@@ -299,21 +160,17 @@ static void fails_on(int line, int c, struct target *t, uint64_t off, size_t len
 
 START_TEST(err_null_out)
 {
-	struct target t = target_new(_i, 4096);
+	struct tu_target t = tu_target_new(_i, 4096);
 	struct tu_snap s = tu_snap();
-	struct fstate f = {0, NULL};
+	struct tu_fstate f = tu_fstate_take(t.path);
 	int r;
 
-	if (t.path)
-		f = fstate_take(t.path);
-	r = make(_i, NULL, t.path, t.fd, 0, 4096, 0);
+	r = tu_make(_i, NULL, t.path, t.fd, 0, 4096, 0);
 	ck_assert_int_eq(r, -EINVAL);
 	TU_ASSERT_NO_LEAK(s);
-	ck_assert_ptr_nonnull(strstr(mmapkit_errmsg(), ctors[_i].name));
-	ck_assert_ptr_nonnull(strstr(mmapkit_errmsg(), "out"));
-	if (t.path)
-		fstate_check(t.path, &f);
-	target_free(&t);
+	tu_assert_errmsg(tu_ctors[_i].name, TU_NUMS("out"), tu_ctors[_i].desc);
+	tu_fstate_check(t.path, &f, tu_ctors[_i].desc);
+	tu_target_free(&t);
 }
 END_TEST
 
@@ -322,16 +179,16 @@ START_TEST(err_null_path)
 	mmapkit_map *out;
 	const char *missing = tu_path("never");
 
-	FAILS(-EINVAL, "mmapkit_file_private", NUMS("path"),
+	FAILS(-EINVAL, "mmapkit_file_private", TU_NUMS("path"),
 	      mmapkit_file_private(&out, NULL, 0, 4096, 0));
-	FAILS(-EINVAL, "mmapkit_file_shared", NUMS("path"),
+	FAILS(-EINVAL, "mmapkit_file_shared", TU_NUMS("path"),
 	      mmapkit_file_shared(&out, NULL, 0, 4096, 0));
-	FAILS(-EINVAL, "mmapkit_file_private", NUMS("path"),
+	FAILS(-EINVAL, "mmapkit_file_private", TU_NUMS("path"),
 	      mmapkit_file_private(&out, NULL, 0, 0, MMAPKIT_CREATE | MMAPKIT_RDONLY));
-	FAILS(-EINVAL, "mmapkit_file_shared", NUMS("path"),
+	FAILS(-EINVAL, "mmapkit_file_shared", TU_NUMS("path"),
 	      mmapkit_file_shared(&out, NULL, 0, 0, MMAPKIT_CREATE));
 	/* map_new: no path means "the descriptor", and -1 is none. */
-	FAILS(-EBADF, "mmapkit_map_new", NUMS("-1"),
+	FAILS(-EBADF, "mmapkit_map_new", TU_NUMS("-1"),
 	      mmapkit_map_new(&out, &(struct mmapkit_opts){.sz = sizeof(struct mmapkit_opts),
 							   .kind = MMAPKIT_FILE_SHARED,
 							   .fd = -1, .len = 4096}));
@@ -355,137 +212,138 @@ static void no_syscall(int line)
 
 START_TEST(err_unknown_flags)
 {
-	struct target t = target_new(_i, 4096);
+	struct tu_target t = tu_target_new(_i, 4096);
 	const unsigned bad[] = {0x1000u, 0x8000u, 0x80000000u, 0xfffff000u};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		FAILS_EARLY(_i, &t, 0, 4096, bad[i], -EINVAL, NUMS(hex(bad[i])));
-		FAILS_EARLY(_i, &t, 0, 4096, bad[i] | MMAPKIT_RDONLY, -EINVAL, NUMS(hex(bad[i])));
+		FAILS_EARLY(_i, &t, 0, 4096, bad[i], -EINVAL, TU_NUMS(hex(bad[i])));
+		FAILS_EARLY(_i, &t, 0, 4096, bad[i] | MMAPKIT_RDONLY, -EINVAL,
+			    TU_NUMS(hex(bad[i])));
 	}
-	target_free(&t);
+	tu_target_free(&t);
 }
 END_TEST
 
 /* Flags that do not apply to the kind, and pairs that conflict. */
 START_TEST(err_flags_kind)
 {
-	int c = _i, kind = ctors[c].kind;
-	struct target t = target_new(c, 4096);
-	bool anon = !is_file(c);
+	int c = _i, kind = tu_ctors[c].kind;
+	struct tu_target t = tu_target_new(c, 4096);
+	bool anon = !tu_ctor_is_file(c);
 
 	if (kind != MMAPKIT_ANON_PRIVATE)
 		FAILS_EARLY(c, &t, 0, 4096, MMAPKIT_WIPEONFORK, -EINVAL,
-			    NUMS("MMAPKIT_WIPEONFORK"));
+			    TU_NUMS("MMAPKIT_WIPEONFORK"));
 	if (!anon) {
-		FAILS_EARLY(c, &t, 0, 4096, MMAPKIT_HUGETLB, -EINVAL, NUMS("MMAPKIT_HUGETLB"));
+		FAILS_EARLY(c, &t, 0, 4096, MMAPKIT_HUGETLB, -EINVAL, TU_NUMS("MMAPKIT_HUGETLB"));
 		FAILS_EARLY(c, &t, 0, 4096, MMAPKIT_RDONLY | MMAPKIT_GROW, -EINVAL,
-			    NUMS("MMAPKIT_RDONLY", "MMAPKIT_GROW"));
+			    TU_NUMS("MMAPKIT_RDONLY", "MMAPKIT_GROW"));
 		FAILS_EARLY(c, &t, 0, 8192, MMAPKIT_RDONLY | MMAPKIT_GROW, -EINVAL,
-			    NUMS("MMAPKIT_GROW"));
+			    TU_NUMS("MMAPKIT_GROW"));
 	} else {
 		FAILS_EARLY(c, &t, 0, 4096, MMAPKIT_NORESERVE | MMAPKIT_HUGETLB, -EINVAL,
-			    NUMS("MMAPKIT_NORESERVE", "MMAPKIT_HUGETLB"));
-		FAILS_EARLY(c, &t, 0, 4096, MMAPKIT_CREATE, -EINVAL, NUMS("MMAPKIT_CREATE"));
-		FAILS_EARLY(c, &t, 0, 4096, MMAPKIT_GROW, -EINVAL, NUMS("MMAPKIT_GROW"));
+			    TU_NUMS("MMAPKIT_NORESERVE", "MMAPKIT_HUGETLB"));
+		FAILS_EARLY(c, &t, 0, 4096, MMAPKIT_CREATE, -EINVAL, TU_NUMS("MMAPKIT_CREATE"));
+		FAILS_EARLY(c, &t, 0, 4096, MMAPKIT_GROW, -EINVAL, TU_NUMS("MMAPKIT_GROW"));
 		FAILS_EARLY(c, &t, 0, 4096, MMAPKIT_THP | MMAPKIT_HUGETLB, -EINVAL,
-			    NUMS("MMAPKIT_THP"));
+			    TU_NUMS("MMAPKIT_THP"));
 	}
-	if (ctors[c].fd)
-		FAILS_EARLY(c, &t, 0, 4096, MMAPKIT_CREATE, -EINVAL, NUMS("MMAPKIT_CREATE"));
+	if (tu_ctors[c].by_fd)
+		FAILS_EARLY(c, &t, 0, 4096, MMAPKIT_CREATE, -EINVAL, TU_NUMS("MMAPKIT_CREATE"));
 	if (kind == MMAPKIT_ANON_PRIVATE)
 		FAILS_EARLY(c, &t, 0, 4096, MMAPKIT_DONTFORK | MMAPKIT_WIPEONFORK, -EINVAL,
-			    NUMS("MMAPKIT_DONTFORK", "MMAPKIT_WIPEONFORK"));
-	target_free(&t);
+			    TU_NUMS("MMAPKIT_DONTFORK", "MMAPKIT_WIPEONFORK"));
+	tu_target_free(&t);
 }
 END_TEST
 
 /* A refused CREATE leaves no file behind, whichever check refused it. */
 START_TEST(err_create_refused_early)
 {
-	int c = _i ? C_FS : C_FP;
-	struct target t = {tu_path("new"), -1, 0};
+	int c = _i ? TU_FS : TU_FP;
+	struct tu_target t = {tu_path("new"), -1, 0};
 
 	FAILS_EARLY(c, &t, 0, 4096, MMAPKIT_CREATE | MMAPKIT_WIPEONFORK, -EINVAL,
-		    NUMS("MMAPKIT_WIPEONFORK"));
+		    TU_NUMS("MMAPKIT_WIPEONFORK"));
 	ck_assert(!exists(t.path));
 	FAILS_EARLY(c, &t, 0, 4096, MMAPKIT_CREATE | MMAPKIT_GROW | MMAPKIT_RDONLY, -EINVAL,
-		    NONUMS);
+		    TU_NONUMS);
 	ck_assert(!exists(t.path));
 	FAILS_EARLY(c, &t, 0, (size_t)PTRDIFF_MAX + 1, MMAPKIT_CREATE | MMAPKIT_GROW,
-		    -EOVERFLOW, NUMS(num((uint64_t)PTRDIFF_MAX + 1)));
+		    -EOVERFLOW, TU_NUMS(tu_num((uint64_t)PTRDIFF_MAX + 1)));
 	ck_assert(!exists(t.path));
 	FAILS_EARLY(c, &t, UINT64_MAX, 1, MMAPKIT_CREATE | MMAPKIT_GROW, -EOVERFLOW,
-		    NUMS(num(UINT64_MAX)));
+		    TU_NUMS(tu_num(UINT64_MAX)));
 	ck_assert(!exists(t.path));
 }
 END_TEST
 
 START_TEST(err_anon_len0)
 {
-	static const int cs[] = {C_AP, C_AS, C_NEW_AP, C_NEW_AS};
-	struct target t = {NULL, -1, 0};
+	int c = tu_anon_ctors[_i];
+	struct tu_target t = {NULL, -1, 0};
 
-	FAILS_EARLY(cs[_i], &t, 0, 0, 0, -EINVAL, NUMS("len"));
-	FAILS_EARLY(cs[_i], &t, 0, 0, MMAPKIT_POPULATE, -EINVAL, NUMS("len"));
+	FAILS_EARLY(c, &t, 0, 0, 0, -EINVAL, TU_NUMS("len"));
+	FAILS_EARLY(c, &t, 0, 0, MMAPKIT_POPULATE, -EINVAL, TU_NUMS("len"));
 }
 END_TEST
 
 START_TEST(err_overflow)
 {
-	struct target t = target_new(_i, 4096);
+	struct tu_target t = tu_target_new(_i, 4096);
 	const size_t big = (size_t)PTRDIFF_MAX + 1;
 
-	FAILS_EARLY(_i, &t, 0, big, 0, -EOVERFLOW, NUMS(num(big)));
-	FAILS_EARLY(_i, &t, 0, SIZE_MAX, 0, -EOVERFLOW, NUMS(num(SIZE_MAX)));
-	if (is_file(_i)) {
-		FAILS_EARLY(_i, &t, UINT64_MAX, 1, 0, -EOVERFLOW, NUMS(num(UINT64_MAX)));
+	FAILS_EARLY(_i, &t, 0, big, 0, -EOVERFLOW, TU_NUMS(tu_num(big)));
+	FAILS_EARLY(_i, &t, 0, SIZE_MAX, 0, -EOVERFLOW, TU_NUMS(tu_num(SIZE_MAX)));
+	if (tu_ctor_is_file(_i)) {
+		FAILS_EARLY(_i, &t, UINT64_MAX, 1, 0, -EOVERFLOW, TU_NUMS(tu_num(UINT64_MAX)));
 		FAILS_EARLY(_i, &t, UINT64_MAX - 10, 100, MMAPKIT_GROW, -EOVERFLOW,
-			    NUMS(num(UINT64_MAX - 10), "100"));
-		FAILS_EARLY(_i, &t, INT64_MAX, 1, 0, -EOVERFLOW, NUMS(num(INT64_MAX)));
+			    TU_NUMS(tu_num(UINT64_MAX - 10), "100"));
+		FAILS_EARLY(_i, &t, INT64_MAX, 1, 0, -EOVERFLOW, TU_NUMS(tu_num(INT64_MAX)));
 		FAILS_EARLY(_i, &t, (uint64_t)INT64_MAX - 4095, 4097, MMAPKIT_GROW, -EOVERFLOW,
-			    NUMS(num((uint64_t)INT64_MAX - 4095), "4097"));
+			    TU_NUMS(tu_num((uint64_t)INT64_MAX - 4095), "4097"));
 		FAILS_EARLY(_i, &t, (uint64_t)INT64_MAX + 1, 0, 0, -EOVERFLOW,
-			    NUMS(num((uint64_t)INT64_MAX + 1)));
-		FAILS_EARLY(_i, &t, 1, SIZE_MAX, 0, -EOVERFLOW, NUMS(num(SIZE_MAX)));
+			    TU_NUMS(tu_num((uint64_t)INT64_MAX + 1)));
+		FAILS_EARLY(_i, &t, 1, SIZE_MAX, 0, -EOVERFLOW, TU_NUMS(tu_num(SIZE_MAX)));
 	}
-	target_free(&t);
+	tu_target_free(&t);
 }
 END_TEST
 
 /* ---- ranges against the file's size: ERANGE ---- */
 
-static const int file_cs[] = {C_FP, C_FS, C_FDP, C_FDS, C_NEW_FP, C_NEW_FS, C_NEW_FDP, C_NEW_FDS};
-
 START_TEST(err_range)
 {
-	int c = file_cs[_i];
+	int c = tu_file_ctors[_i];
 	size_t page = mmapkit_page_size();
-	struct target t = target_new(c, page + 10);
-	const char *name = NULL, *size = num(t.size);
+	struct tu_target t = tu_target_new(c, page + 10);
+	const char *name = NULL, *size = tu_num(t.size);
 	mmapkit_map *m = NULL;
 
 	name = target_name(c, &t);
 	mmapkit__fault_reset();
 	/* past the end without GROW */
 	FAILS_ON(c, &t, 0, page + 11, 0, -ERANGE,
-		 NUMS(name, "0", num(page + 11), size, "MMAPKIT_GROW"));
-	FAILS_ON(c, &t, page + 9, 2, MMAPKIT_RDONLY, -ERANGE, NUMS(name, num(page + 9), size));
-	FAILS_ON(c, &t, page, page, MMAPKIT_POPULATE, -ERANGE, NUMS(name, num(page), size));
+		 TU_NUMS(name, "0", tu_num(page + 11), size, "MMAPKIT_GROW"));
+	FAILS_ON(c, &t, page + 9, 2, MMAPKIT_RDONLY, -ERANGE,
+		 TU_NUMS(name, tu_num(page + 9), size));
+	FAILS_ON(c, &t, page, page, MMAPKIT_POPULATE, -ERANGE, TU_NUMS(name, tu_num(page), size));
 	/* the offset itself past the end, with and without a length and GROW */
-	FAILS_ON(c, &t, page + 11, 0, 0, -ERANGE, NUMS(name, num(page + 11), size));
-	FAILS_ON(c, &t, page + 11, 1, 0, -ERANGE, NUMS(name, num(page + 11), size));
-	FAILS_ON(c, &t, 100 * page, 0, 0, -ERANGE, NUMS(name, num(100 * page), size));
-	FAILS_ON(c, &t, page + 11, 0, MMAPKIT_GROW, -ERANGE, NUMS(name, num(page + 11), size));
+	FAILS_ON(c, &t, page + 11, 0, 0, -ERANGE, TU_NUMS(name, tu_num(page + 11), size));
+	FAILS_ON(c, &t, page + 11, 1, 0, -ERANGE, TU_NUMS(name, tu_num(page + 11), size));
+	FAILS_ON(c, &t, 100 * page, 0, 0, -ERANGE, TU_NUMS(name, tu_num(100 * page), size));
+	FAILS_ON(c, &t, page + 11, 0, MMAPKIT_GROW, -ERANGE,
+		 TU_NUMS(name, tu_num(page + 11), size));
 	ck_assert_uint_eq(mmapkit__fault_calls(MMAPKIT__SYS_MMAP), 0);
 	ck_assert_uint_eq(mmapkit__fault_calls(MMAPKIT__SYS_FTRUNCATE), 0);
 	/* with GROW the same ranges work, and the file grows */
-	ck_assert_int_eq(make(c, &m, t.path, t.fd, page + 9, 2, MMAPKIT_GROW), 0);
+	ck_assert_int_eq(tu_make(c, &m, t.path, t.fd, page + 9, 2, MMAPKIT_GROW), 0);
 	ck_assert_uint_eq(tu_file_size(t.path), page + 11);
 	mmapkit_unmap(m);
-	ck_assert_int_eq(make(c, &m, t.path, t.fd, page + 20, 1, MMAPKIT_GROW), 0);
+	ck_assert_int_eq(tu_make(c, &m, t.path, t.fd, page + 20, 1, MMAPKIT_GROW), 0);
 	ck_assert_uint_eq(tu_file_size(t.path), page + 21);
 	mmapkit_unmap(m);
-	target_free(&t);
+	tu_target_free(&t);
 }
 END_TEST
 
@@ -495,20 +353,20 @@ START_TEST(err_directory)
 {
 	const char *dir = tu_dir();
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	struct target t = {dir, -1, 0}, tf = {NULL, dfd, 0};
+	struct tu_target t = {dir, -1, 0}, tf = {NULL, dfd, 0};
 	char fdname[32];
 
 	ck_assert_int_ge(dfd, 0);
 	snprintf(fdname, sizeof(fdname), "fd %d", dfd);
-	FAILS_ON(C_FP, &t, 0, 0, 0, -EISDIR, NUMS(dir));
-	FAILS_ON(C_FP, &t, 0, 4096, MMAPKIT_RDONLY, -EISDIR, NUMS(dir));
-	FAILS_ON(C_FS, &t, 0, 0, 0, -EISDIR, NUMS(dir));
-	FAILS_ON(C_FS, &t, 0, 0, MMAPKIT_RDONLY, -EISDIR, NUMS(dir));
-	FAILS_ON(C_FS, &t, 0, 4096, MMAPKIT_CREATE | MMAPKIT_GROW, -EISDIR, NUMS(dir));
-	FAILS_ON(C_NEW_FP, &t, 0, 0, 0, -EISDIR, NUMS(dir));
-	FAILS_ON(C_FDP, &tf, 0, 0, 0, -EISDIR, NUMS(fdname));
-	FAILS_ON(C_FDS, &tf, 0, 0, MMAPKIT_RDONLY, -EISDIR, NUMS(fdname));
-	FAILS_ON(C_NEW_FDS, &tf, 0, 4096, MMAPKIT_RDONLY, -EISDIR, NUMS(fdname));
+	FAILS_ON(TU_FP, &t, 0, 0, 0, -EISDIR, TU_NUMS(dir));
+	FAILS_ON(TU_FP, &t, 0, 4096, MMAPKIT_RDONLY, -EISDIR, TU_NUMS(dir));
+	FAILS_ON(TU_FS, &t, 0, 0, 0, -EISDIR, TU_NUMS(dir));
+	FAILS_ON(TU_FS, &t, 0, 0, MMAPKIT_RDONLY, -EISDIR, TU_NUMS(dir));
+	FAILS_ON(TU_FS, &t, 0, 4096, MMAPKIT_CREATE | MMAPKIT_GROW, -EISDIR, TU_NUMS(dir));
+	FAILS_ON(TU_NEW_FP, &t, 0, 0, 0, -EISDIR, TU_NUMS(dir));
+	FAILS_ON(TU_FDP, &tf, 0, 0, 0, -EISDIR, TU_NUMS(fdname));
+	FAILS_ON(TU_FDS, &tf, 0, 0, MMAPKIT_RDONLY, -EISDIR, TU_NUMS(fdname));
+	FAILS_ON(TU_NEW_FDS, &tf, 0, 4096, MMAPKIT_RDONLY, -EISDIR, TU_NUMS(fdname));
 	close(dfd);
 	ck_assert(exists(dir));
 }
@@ -518,22 +376,22 @@ END_TEST
 START_TEST(err_fifo)
 {
 	const char *path = tu_path("fifo");
-	struct target t = {path, -1, 0}, tf = {NULL, -1, 0};
+	struct tu_target t = {path, -1, 0}, tf = {NULL, -1, 0};
 	char fdname[32];
 
 	ck_assert_int_eq(mkfifo(path, 0600), 0);
 	alarm(10);
-	FAILS_ON(C_FP, &t, 0, 0, 0, -ENODEV, NUMS(path));
-	FAILS_ON(C_FP, &t, 0, 4096, MMAPKIT_RDONLY, -ENODEV, NUMS(path));
-	FAILS_ON(C_FS, &t, 0, 0, 0, -ENODEV, NUMS(path));
-	FAILS_ON(C_FS, &t, 0, 4096, MMAPKIT_RDONLY, -ENODEV, NUMS(path));
-	FAILS_ON(C_FS, &t, 0, 4096, MMAPKIT_CREATE | MMAPKIT_GROW, -ENODEV, NUMS(path));
-	FAILS_ON(C_NEW_FS, &t, 0, 0, 0, -ENODEV, NUMS(path));
+	FAILS_ON(TU_FP, &t, 0, 0, 0, -ENODEV, TU_NUMS(path));
+	FAILS_ON(TU_FP, &t, 0, 4096, MMAPKIT_RDONLY, -ENODEV, TU_NUMS(path));
+	FAILS_ON(TU_FS, &t, 0, 0, 0, -ENODEV, TU_NUMS(path));
+	FAILS_ON(TU_FS, &t, 0, 4096, MMAPKIT_RDONLY, -ENODEV, TU_NUMS(path));
+	FAILS_ON(TU_FS, &t, 0, 4096, MMAPKIT_CREATE | MMAPKIT_GROW, -ENODEV, TU_NUMS(path));
+	FAILS_ON(TU_NEW_FS, &t, 0, 0, 0, -ENODEV, TU_NUMS(path));
 	tf.fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	ck_assert_int_ge(tf.fd, 0);
 	snprintf(fdname, sizeof(fdname), "fd %d", tf.fd);
-	FAILS_ON(C_FDP, &tf, 0, 0, 0, -ENODEV, NUMS(fdname));
-	FAILS_ON(C_FDS, &tf, 0, 4096, MMAPKIT_RDONLY, -ENODEV, NUMS(fdname));
+	FAILS_ON(TU_FDP, &tf, 0, 0, 0, -ENODEV, TU_NUMS(fdname));
+	FAILS_ON(TU_FDS, &tf, 0, 4096, MMAPKIT_RDONLY, -ENODEV, TU_NUMS(fdname));
 	alarm(0);
 	close(tf.fd);
 	ck_assert(exists(path)); /* CREATE did not touch what it did not create */
@@ -546,7 +404,7 @@ START_TEST(err_socket)
 	const char *path = tu_path("sock");
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	int sfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct target t = {path, -1, 0}, tf = {NULL, sfd, 0};
+	struct tu_target t = {path, -1, 0}, tf = {NULL, sfd, 0};
 	char fdname[32];
 
 	ck_assert_int_ge(sfd, 0);
@@ -554,13 +412,13 @@ START_TEST(err_socket)
 	strcpy(sa.sun_path, path);
 	ck_assert_int_eq(bind(sfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	alarm(10);
-	FAILS_ON(C_FP, &t, 0, 0, 0, -ENODEV, NUMS(path));
-	FAILS_ON(C_FS, &t, 0, 4096, 0, -ENODEV, NUMS(path));
-	FAILS_ON(C_FS, &t, 0, 4096, MMAPKIT_RDONLY, -ENODEV, NUMS(path));
-	FAILS_ON(C_NEW_FP, &t, 0, 0, MMAPKIT_CREATE, -ENODEV, NUMS(path));
+	FAILS_ON(TU_FP, &t, 0, 0, 0, -ENODEV, TU_NUMS(path));
+	FAILS_ON(TU_FS, &t, 0, 4096, 0, -ENODEV, TU_NUMS(path));
+	FAILS_ON(TU_FS, &t, 0, 4096, MMAPKIT_RDONLY, -ENODEV, TU_NUMS(path));
+	FAILS_ON(TU_NEW_FP, &t, 0, 0, MMAPKIT_CREATE, -ENODEV, TU_NUMS(path));
 	snprintf(fdname, sizeof(fdname), "fd %d", sfd);
-	FAILS_ON(C_FDP, &tf, 0, 0, 0, -ENODEV, NUMS(fdname));
-	FAILS_ON(C_FDS, &tf, 0, 4096, 0, -ENODEV, NUMS(fdname));
+	FAILS_ON(TU_FDP, &tf, 0, 0, 0, -ENODEV, TU_NUMS(fdname));
+	FAILS_ON(TU_FDS, &tf, 0, 4096, 0, -ENODEV, TU_NUMS(fdname));
 	alarm(0);
 	close(sfd);
 	ck_assert(exists(path));
@@ -571,11 +429,11 @@ END_TEST
 /* A character device is the driver's business: /dev/null cannot be mapped, and has no size. */
 START_TEST(err_chardev)
 {
-	struct target t = {"/dev/null", -1, 0};
+	struct tu_target t = {"/dev/null", -1, 0};
 
-	FAILS_ON(C_FP, &t, 0, 4096, 0, -ENODEV, NUMS("/dev/null"));
-	FAILS_ON(C_FS, &t, 0, 4096, 0, -ENODEV, NUMS("/dev/null"));
-	FAILS_ON(C_FP, &t, 0, 0, 0, -EINVAL, NUMS("/dev/null"));
+	FAILS_ON(TU_FP, &t, 0, 4096, 0, -ENODEV, TU_NUMS("/dev/null"));
+	FAILS_ON(TU_FS, &t, 0, 4096, 0, -ENODEV, TU_NUMS("/dev/null"));
+	FAILS_ON(TU_FP, &t, 0, 0, 0, -EINVAL, TU_NUMS("/dev/null"));
 }
 END_TEST
 
@@ -583,35 +441,33 @@ END_TEST
 
 START_TEST(err_bad_fd)
 {
-	static const int cs[] = {C_FDP, C_FDS, C_NEW_FDP, C_NEW_FDS};
-	int c = cs[_i];
-	struct target t = {NULL, -1, 0};
+	int c = tu_fd_ctors[_i];
+	struct tu_target t = {NULL, -1, 0};
 	int closed = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
 	ck_assert_int_ge(closed, 0);
 	close(closed);
-	FAILS_ON(c, &t, 0, 4096, 0, -EBADF, NUMS("-1"));
-	FAILS_ON(c, &t, 0, 0, MMAPKIT_RDONLY, -EBADF, NUMS("-1"));
+	FAILS_ON(c, &t, 0, 4096, 0, -EBADF, TU_NUMS("-1"));
+	FAILS_ON(c, &t, 0, 0, MMAPKIT_RDONLY, -EBADF, TU_NUMS("-1"));
 	t.fd = -7;
-	FAILS_ON(c, &t, 0, 4096, 0, -EBADF, NUMS("-7"));
+	FAILS_ON(c, &t, 0, 4096, 0, -EBADF, TU_NUMS("-7"));
 	t.fd = INT_MIN;
-	FAILS_ON(c, &t, 0, 4096, 0, -EBADF, NUMS(inum(INT_MIN)));
+	FAILS_ON(c, &t, 0, 4096, 0, -EBADF, TU_NUMS(inum(INT_MIN)));
 	t.fd = closed;
-	FAILS_ON(c, &t, 0, 4096, 0, -EBADF, NUMS(inum(closed)));
-	FAILS_ON(c, &t, 0, 0, MMAPKIT_RDONLY, -EBADF, NUMS(inum(closed)));
+	FAILS_ON(c, &t, 0, 4096, 0, -EBADF, TU_NUMS(inum(closed)));
+	FAILS_ON(c, &t, 0, 0, MMAPKIT_RDONLY, -EBADF, TU_NUMS(inum(closed)));
 	t.fd = INT_MAX;
-	FAILS_ON(c, &t, 0, 4096, 0, -EBADF, NUMS(num(INT_MAX)));
+	FAILS_ON(c, &t, 0, 4096, 0, -EBADF, TU_NUMS(tu_num(INT_MAX)));
 }
 END_TEST
 
 /* Access modes of the caller's descriptor. */
 START_TEST(err_fd_access)
 {
-	static const int cs[] = {C_FDP, C_FDS, C_NEW_FDP, C_NEW_FDS};
-	int c = cs[_i];
-	bool shared = ctors[c].kind == MMAPKIT_FILE_SHARED;
+	int c = tu_fd_ctors[_i];
+	bool shared = tu_ctors[c].kind == MMAPKIT_FILE_SHARED;
 	size_t page = mmapkit_page_size();
-	struct target t = {tu_file(page), -1, page};
+	struct tu_target t = {tu_file(page), -1, page};
 	mmapkit_map *m = NULL;
 	char fdname[32];
 
@@ -620,13 +476,13 @@ START_TEST(err_fd_access)
 	snprintf(fdname, sizeof(fdname), "fd %d", t.fd);
 	/* shared read-write of an O_RDONLY descriptor */
 	if (shared)
-		FAILS_ON(c, &t, 0, 0, 0, -EACCES, NUMS(fdname));
+		FAILS_ON(c, &t, 0, 0, 0, -EACCES, TU_NUMS(fdname));
 	/* GROW needs to write the file */
-	FAILS_ON(c, &t, 0, 2 * page, MMAPKIT_GROW, -EACCES, NUMS(fdname, num(2 * page)));
-	FAILS_ON(c, &t, page + 1, 1, MMAPKIT_GROW, -EACCES, NUMS(fdname));
+	FAILS_ON(c, &t, 0, 2 * page, MMAPKIT_GROW, -EACCES, TU_NUMS(fdname, tu_num(2 * page)));
+	FAILS_ON(c, &t, page + 1, 1, MMAPKIT_GROW, -EACCES, TU_NUMS(fdname));
 	ck_assert_int_eq(t.size, tu_file_size(t.path));
 	/* read-only shared, and private read-write (copy-on-write), work */
-	ck_assert_int_eq(make(c, &m, NULL, t.fd, 0, 0, shared ? MMAPKIT_RDONLY : 0), 0);
+	ck_assert_int_eq(tu_make(c, &m, NULL, t.fd, 0, 0, shared ? MMAPKIT_RDONLY : 0), 0);
 	ck_assert_uint_eq(((unsigned char *)mmapkit_ptr(m))[1], tu_pattern(1));
 	if (!shared) {
 		unsigned char b;
@@ -643,9 +499,9 @@ START_TEST(err_fd_access)
 	t.fd = open(t.path, O_WRONLY | O_CLOEXEC);
 	ck_assert_int_ge(t.fd, 0);
 	snprintf(fdname, sizeof(fdname), "fd %d", t.fd);
-	FAILS_ON(c, &t, 0, 0, 0, -EACCES, NUMS(fdname));
-	FAILS_ON(c, &t, 0, 2 * page, MMAPKIT_GROW, -EACCES, NUMS(fdname));
-	target_free(&t);
+	FAILS_ON(c, &t, 0, 0, 0, -EACCES, TU_NUMS(fdname));
+	FAILS_ON(c, &t, 0, 2 * page, MMAPKIT_GROW, -EACCES, TU_NUMS(fdname));
+	tu_target_free(&t);
 }
 END_TEST
 
@@ -714,7 +570,7 @@ START_TEST(err_readonly_file)
 {
 	size_t page = mmapkit_page_size();
 	const char *path = tu_file(page);
-	struct fstate f = fstate_take(path);
+	struct tu_fstate f = tu_fstate_take(path);
 	struct tu_snap s = tu_snap();
 	struct ro_result r = {0};
 	int denied;
@@ -728,7 +584,7 @@ START_TEST(err_readonly_file)
 		ck_assert_int_eq(chmod(path, 0400), 0);
 		map_readonly_file(path, &r);
 	} else {
-		fstate_check(path, &f);
+		tu_fstate_check(path, &f, path);
 		unlink(path);
 		return; /* root on a file system without the immutable attribute */
 	}
@@ -741,7 +597,7 @@ START_TEST(err_readonly_file)
 	ck_assert_int_eq(r.shared, -denied);
 	ck_assert_int_eq(r.shared_ro, 0);
 	ck_assert_int_eq(r.grow, -denied);
-	fstate_check(path, &f);
+	tu_fstate_check(path, &f, path);
 	chmod(path, 0600);
 	unlink(path);
 }
@@ -762,16 +618,16 @@ START_TEST(err_map_new_opts)
 	mmapkit_map *out;
 	const char *path = tu_path("mode");
 
-	FAILS(-EINVAL, "mmapkit_map_new", NUMS("opts"), mmapkit_map_new(&out, NULL));
+	FAILS(-EINVAL, "mmapkit_map_new", TU_NUMS("opts"), mmapkit_map_new(&out, NULL));
 	ck_assert_int_eq(mmapkit_map_new(NULL, NULL), -EINVAL);
 	/* sz smaller than the struct this library knows */
 	o = (struct mmapkit_opts){.sz = 0, .kind = MMAPKIT_ANON_PRIVATE, .len = 4096};
-	FAILS(-EINVAL, "mmapkit_map_new", NUMS("0", num(known)), mmapkit_map_new(&out, &o));
+	FAILS(-EINVAL, "mmapkit_map_new", TU_NUMS("0", tu_num(known)), mmapkit_map_new(&out, &o));
 	o.sz = known - 1;
-	FAILS(-EINVAL, "mmapkit_map_new", NUMS(num(known - 1), num(known)),
+	FAILS(-EINVAL, "mmapkit_map_new", TU_NUMS(tu_num(known - 1), tu_num(known)),
 	      mmapkit_map_new(&out, &o));
 	o.sz = sizeof(size_t);
-	FAILS(-EINVAL, "mmapkit_map_new", NUMS(num(sizeof(size_t)), num(known)),
+	FAILS(-EINVAL, "mmapkit_map_new", TU_NUMS(tu_num(sizeof(size_t)), tu_num(known)),
 	      mmapkit_map_new(&out, &o));
 	/* larger, from a newer header: fine while the unknown tail is zero */
 	memset(&b, 0, sizeof(b));
@@ -785,12 +641,13 @@ START_TEST(err_map_new_opts)
 	mmapkit_unmap(out);
 	for (size_t i = 0; i < sizeof(b.tail); i += 7) {
 		b.tail[i] = 1;
-		FAILS(-E2BIG, "mmapkit_map_new", NUMS(num(known)), mmapkit_map_new(&out, &b.o));
+		FAILS(-E2BIG, "mmapkit_map_new", TU_NUMS(tu_num(known)),
+		      mmapkit_map_new(&out, &b.o));
 		b.tail[i] = 0;
 	}
 	/* the last byte counts too */
 	b.tail[sizeof(b.tail) - 1] = 0x80;
-	FAILS(-E2BIG, "mmapkit_map_new", NUMS(num(known)), mmapkit_map_new(&out, &b.o));
+	FAILS(-E2BIG, "mmapkit_map_new", TU_NUMS(tu_num(known)), mmapkit_map_new(&out, &b.o));
 	/* ...but not a byte past sz */
 	b.o.sz = sizeof(b) - 1;
 	out = GARBAGE;
@@ -799,24 +656,24 @@ START_TEST(err_map_new_opts)
 	/* mode without CREATE, and mode bits that are not a mode */
 	o = (struct mmapkit_opts){.sz = known, .kind = MMAPKIT_FILE_SHARED, .path = path,
 				  .mode = 0644, .len = 4096, .flags = MMAPKIT_GROW};
-	FAILS(-EINVAL, "mmapkit_map_new", NUMS("MMAPKIT_CREATE"), mmapkit_map_new(&out, &o));
+	FAILS(-EINVAL, "mmapkit_map_new", TU_NUMS("MMAPKIT_CREATE"), mmapkit_map_new(&out, &o));
 	o.flags |= MMAPKIT_CREATE;
 	o.mode = 010000;
-	FAILS(-EINVAL, "mmapkit_map_new", NUMS("10000"), mmapkit_map_new(&out, &o));
+	FAILS(-EINVAL, "mmapkit_map_new", TU_NUMS("10000"), mmapkit_map_new(&out, &o));
 	ck_assert(!exists(path));
 	/* unknown kinds, and an anonymous kind given a path or an offset */
 	o = (struct mmapkit_opts){.sz = known, .kind = 0, .len = 4096};
-	FAILS(-EINVAL, "mmapkit_map_new", NUMS("0"), mmapkit_map_new(&out, &o));
+	FAILS(-EINVAL, "mmapkit_map_new", TU_NUMS("0"), mmapkit_map_new(&out, &o));
 	o.kind = 5;
-	FAILS(-EINVAL, "mmapkit_map_new", NUMS("5"), mmapkit_map_new(&out, &o));
+	FAILS(-EINVAL, "mmapkit_map_new", TU_NUMS("5"), mmapkit_map_new(&out, &o));
 	o.kind = -1;
-	FAILS(-EINVAL, "mmapkit_map_new", NUMS("-1"), mmapkit_map_new(&out, &o));
+	FAILS(-EINVAL, "mmapkit_map_new", TU_NUMS("-1"), mmapkit_map_new(&out, &o));
 	o.kind = MMAPKIT_ANON_SHARED;
 	o.path = path;
-	FAILS(-EINVAL, "mmapkit_map_new", NONUMS, mmapkit_map_new(&out, &o));
+	FAILS(-EINVAL, "mmapkit_map_new", TU_NONUMS, mmapkit_map_new(&out, &o));
 	o.path = NULL;
 	o.offset = 4096;
-	FAILS(-EINVAL, "mmapkit_map_new", NONUMS, mmapkit_map_new(&out, &o));
+	FAILS(-EINVAL, "mmapkit_map_new", TU_NONUMS, mmapkit_map_new(&out, &o));
 	ck_assert(!exists(path));
 }
 END_TEST
@@ -825,57 +682,57 @@ END_TEST
 
 START_TEST(err_create_removed)
 {
-	int c = _i ? C_FS : C_FP;
-	const char *name = ctors[c].name;
+	int c = _i ? TU_FS : TU_FP;
+	const char *name = tu_ctors[c].name;
 	const char *path = tu_path("created");
 	char nodir[300];
 	mmapkit_map *out;
 
 	/* the range does not fit the new, empty file */
-	FAILS(-ERANGE, name, NUMS(path, "4096", "MMAPKIT_GROW"),
-	      make(c, &out, path, -1, 0, 4096, MMAPKIT_CREATE));
+	FAILS(-ERANGE, name, TU_NUMS(path, "4096", "MMAPKIT_GROW"),
+	      tu_make(c, &out, path, -1, 0, 4096, MMAPKIT_CREATE));
 	ck_assert(!exists(path));
-	FAILS(-ERANGE, name, NUMS(path, "1"), make(c, &out, path, -1, 1, 0, MMAPKIT_CREATE));
+	FAILS(-ERANGE, name, TU_NUMS(path, "1"), tu_make(c, &out, path, -1, 1, 0, MMAPKIT_CREATE));
 	ck_assert(!exists(path));
 	/* mmap fails after the file was created and grown */
 	mmapkit__fault_arm(MMAPKIT__SYS_MMAP, 1, ENOMEM);
-	FAILS(-ENOMEM, name, NUMS(path, "mmap"),
-	      make(c, &out, path, -1, 0, 4096, MMAPKIT_CREATE | MMAPKIT_GROW));
+	FAILS(-ENOMEM, name, TU_NUMS(path, "mmap"),
+	      tu_make(c, &out, path, -1, 0, 4096, MMAPKIT_CREATE | MMAPKIT_GROW));
 	ck_assert(mmapkit__fault_fired());
 	ck_assert_uint_eq(mmapkit__fault_calls(MMAPKIT__SYS_UNLINK), 1);
 	ck_assert(!exists(path));
 	/* and with mode from map_new */
 	mmapkit__fault_arm(MMAPKIT__SYS_MLOCK, 1, EAGAIN);
-	FAILS(-EAGAIN, "mmapkit_map_new", NUMS("mlock", "4096"),
+	FAILS(-EAGAIN, "mmapkit_map_new", TU_NUMS("mlock", "4096"),
 	      mmapkit_map_new(&out, &(struct mmapkit_opts){
 					    .sz = sizeof(struct mmapkit_opts),
-					    .kind = ctors[c].kind, .path = path, .mode = 0640,
+					    .kind = tu_ctors[c].kind, .path = path, .mode = 0640,
 					    .len = 100,
 					    .flags = MMAPKIT_CREATE | MMAPKIT_GROW | MMAPKIT_LOCK}));
 	ck_assert(!exists(path));
 	mmapkit__fault_reset();
 	/* a directory that does not exist */
 	snprintf(nodir, sizeof(nodir), "%s/none/file", tu_dir());
-	FAILS(-ENOENT, name, NUMS(nodir), make(c, &out, nodir, -1, 0, 0, MMAPKIT_CREATE));
+	FAILS(-ENOENT, name, TU_NUMS(nodir), tu_make(c, &out, nodir, -1, 0, 0, MMAPKIT_CREATE));
 }
 END_TEST
 
 START_TEST(err_grow_undone)
 {
-	static const int cs[] = {C_FP, C_FS, C_FDP, C_FDS};
+	static const int cs[] = {TU_FP, TU_FS, TU_FDP, TU_FDS};
 	int c = cs[_i];
 	size_t page = mmapkit_page_size();
-	struct target t = target_new(c, page + 3);
+	struct tu_target t = tu_target_new(c, page + 3);
 
 	mmapkit__fault_arm(MMAPKIT__SYS_MMAP, 1, ENOMEM);
-	FAILS_ON(c, &t, 0, 3 * page, MMAPKIT_GROW, -ENOMEM, NUMS("mmap"));
+	FAILS_ON(c, &t, 0, 3 * page, MMAPKIT_GROW, -ENOMEM, TU_NUMS("mmap"));
 	mmapkit__fault_arm(MMAPKIT__SYS_MLOCK, 1, ENOMEM);
-	FAILS_ON(c, &t, page, 3 * page, MMAPKIT_GROW | MMAPKIT_LOCK, -ENOMEM, NUMS("mlock"));
+	FAILS_ON(c, &t, page, 3 * page, MMAPKIT_GROW | MMAPKIT_LOCK, -ENOMEM, TU_NUMS("mlock"));
 	mmapkit__fault_arm(MMAPKIT__SYS_MADVISE, 1, EAGAIN);
 	FAILS_ON(c, &t, 5 * page, 1, MMAPKIT_GROW | MMAPKIT_GUARD | MMAPKIT_DONTDUMP, -EAGAIN,
-		 NUMS("madvise"));
+		 TU_NUMS("madvise"));
 	mmapkit__fault_reset();
-	target_free(&t);
+	tu_target_free(&t);
 }
 END_TEST
 
@@ -890,64 +747,58 @@ struct sweep {
 };
 
 static const struct sweep sweeps[] = {
-	{C_AP, MMAPKIT_POPULATE | MMAPKIT_LOCK | MMAPKIT_THP | MMAPKIT_WIPEONFORK |
+	{TU_AP, MMAPKIT_POPULATE | MMAPKIT_LOCK | MMAPKIT_THP | MMAPKIT_WIPEONFORK |
 		       MMAPKIT_DONTDUMP | MMAPKIT_GUARD, 0, 0, 3 * 4096},
-	{C_AS, MMAPKIT_LOCK | MMAPKIT_THP | MMAPKIT_DONTFORK | MMAPKIT_DONTDUMP | MMAPKIT_GUARD,
+	{TU_AS, MMAPKIT_LOCK | MMAPKIT_THP | MMAPKIT_DONTFORK | MMAPKIT_DONTDUMP | MMAPKIT_GUARD,
 	 0, 0, 4096},
-	{C_FP, MMAPKIT_GROW | MMAPKIT_LOCK | MMAPKIT_THP | MMAPKIT_DONTFORK | MMAPKIT_DONTDUMP |
+	{TU_FP, MMAPKIT_GROW | MMAPKIT_LOCK | MMAPKIT_THP | MMAPKIT_DONTFORK | MMAPKIT_DONTDUMP |
 		       MMAPKIT_GUARD, 4096, 100, 3 * 4096},
-	{C_FS, MMAPKIT_CREATE | MMAPKIT_GROW | MMAPKIT_LOCK | MMAPKIT_THP | MMAPKIT_DONTFORK |
+	{TU_FS, MMAPKIT_CREATE | MMAPKIT_GROW | MMAPKIT_LOCK | MMAPKIT_THP | MMAPKIT_DONTFORK |
 		       MMAPKIT_DONTDUMP | MMAPKIT_GUARD, 0, 0, 2 * 4096},
-	{C_FS, MMAPKIT_CREATE | MMAPKIT_GROW, 4096, 4096, 4096},
-	{C_FP, MMAPKIT_RDONLY | MMAPKIT_POPULATE, 3 * 4096, 1, 0},
-	{C_FDP, MMAPKIT_GROW | MMAPKIT_LOCK | MMAPKIT_DONTDUMP | MMAPKIT_GUARD, 4096, 0, 8192},
-	{C_FDS, MMAPKIT_GROW | MMAPKIT_THP | MMAPKIT_GUARD, 100, 50, 8192},
-	{C_NEW_FS, MMAPKIT_CREATE | MMAPKIT_GROW | MMAPKIT_DONTDUMP, 0, 0, 4096},
-	{C_NEW_FDS, MMAPKIT_NORESERVE | MMAPKIT_LOCK, 8192, 0, 0},
+	{TU_FS, MMAPKIT_CREATE | MMAPKIT_GROW, 4096, 4096, 4096},
+	{TU_FP, MMAPKIT_RDONLY | MMAPKIT_POPULATE, 3 * 4096, 1, 0},
+	{TU_FDP, MMAPKIT_GROW | MMAPKIT_LOCK | MMAPKIT_DONTDUMP | MMAPKIT_GUARD, 4096, 0, 8192},
+	{TU_FDS, MMAPKIT_GROW | MMAPKIT_THP | MMAPKIT_GUARD, 100, 50, 8192},
+	{TU_NEW_FS, MMAPKIT_CREATE | MMAPKIT_GROW | MMAPKIT_DONTDUMP, 0, 0, 4096},
+	{TU_NEW_FDS, MMAPKIT_NORESERVE | MMAPKIT_LOCK, 8192, 0, 0},
 };
 
-static void sweep_target(const struct sweep *w, struct target *t)
+static void sweep_target(const struct sweep *w, struct tu_target *t)
 {
-	*t = (struct target){NULL, -1, w->size};
-	if (!is_file(w->c))
+	*t = (struct tu_target){NULL, -1, w->size};
+	if (!tu_ctor_is_file(w->c))
 		return;
 	if (w->size == 0 && (w->flags & MMAPKIT_CREATE)) {
 		t->path = tu_path("sweep");
 		return;
 	}
-	*t = target_new(w->c, w->size);
+	*t = tu_target_new(w->c, w->size);
 }
 
 static void sweep_one(const struct sweep *w, int sys, unsigned nth)
 {
-	struct target t;
-	struct fstate f = {0, NULL};
+	struct tu_target t;
+	struct tu_fstate f;
 	struct tu_snap s;
 	mmapkit_map *out = GARBAGE;
 	char line[128];
 	int r;
 
 	sweep_target(w, &t);
-	if (t.path && exists(t.path))
-		f = fstate_take(t.path);
+	f = tu_fstate_take(t.path); /* CREATE: none, and none may be left behind */
 	s = tu_snap();
 	mmapkit__fault_arm(sys, nth, EIO);
-	r = make(w->c, &out, t.path, t.fd, w->off, w->len, w->flags);
-	snprintf(line, sizeof(line), "%s flags 0x%x, %s #%u", ctors[w->c].name, w->flags,
+	r = tu_make(w->c, &out, t.path, t.fd, w->off, w->len, w->flags);
+	snprintf(line, sizeof(line), "%s flags 0x%x, %s #%u", tu_ctors[w->c].name, w->flags,
 		 mmapkit__sys_name(sys), nth);
 	ck_assert_msg(mmapkit__fault_fired(), "%s did not happen", line);
 	ck_assert_msg(r == -EIO, "%s: %d (%s)", line, r, mmapkit_errmsg());
 	ck_assert_msg(out == NULL, "%s: *out not cleared", line);
 	ck_assert_msg(tu_count_fds() == s.fds && tu_count_maps() == s.maps, "%s: leaked", line);
-	ck_assert_msg(strstr(mmapkit_errmsg(), ctors[w->c].name) &&
-			      strstr(mmapkit_errmsg(), strerror(EIO)),
-		      "%s: \"%s\"", line, mmapkit_errmsg());
+	tu_assert_errmsg(tu_ctors[w->c].name, TU_NUMS(strerror(EIO)), line);
 	mmapkit__fault_reset();
-	if (f.bytes)
-		fstate_check(t.path, &f);
-	else if (t.path)
-		ck_assert_msg(!exists(t.path), "%s: created file left behind", line);
-	target_free(&t);
+	tu_fstate_check(t.path, &f, line);
+	tu_target_free(&t);
 }
 
 /* Each call of a successful construction, made to fail in turn, leaves nothing behind. */
@@ -955,24 +806,23 @@ START_TEST(err_syscall_sweep)
 {
 	const struct sweep *w = &sweeps[_i];
 	unsigned calls[MMAPKIT__SYS_COUNT];
-	struct target t;
+	struct tu_target t;
 	mmapkit_map *m = NULL;
-	unsigned total = 0;
+	unsigned total;
 
 	sweep_target(w, &t);
 	mmapkit__fault_reset();
-	ck_assert_msg(make(w->c, &m, t.path, t.fd, w->off, w->len, w->flags) == 0, "%s",
+	ck_assert_msg(tu_make(w->c, &m, t.path, t.fd, w->off, w->len, w->flags) == 0, "%s",
 		      mmapkit_errmsg());
-	for (int i = 0; i < MMAPKIT__SYS_COUNT; i++)
-		total += calls[i] = mmapkit__fault_calls(i);
+	tu_fault_calls(calls);
+	total = mmapkit__fault_total();
 	mmapkit_unmap(m);
 	if (t.path && (w->flags & MMAPKIT_CREATE) && !w->size)
 		unlink(t.path);
-	target_free(&t);
+	tu_target_free(&t);
 	ck_assert_uint_ge(total, 2);
-	for (int i = 0; i < MMAPKIT__SYS_COUNT; i++)
-		for (unsigned n = 1; n <= calls[i]; n++)
-			sweep_one(w, i, n);
+	TU_FOR_EACH_CALL(calls, sys, nth)
+		sweep_one(w, sys, nth);
 }
 END_TEST
 
@@ -1038,62 +888,35 @@ START_TEST(err_errmsg_thread_local)
 }
 END_TEST
 
-/*
- * The first handle, and the first failure, of a process may make the
- * allocator map memory (ASan's maps a region per size class): do both once
- * before any test takes a leak snapshot, so that a suite run alone counts
- * only what the calls themselves leave behind.
- */
-static void warm_up(void)
-{
-	const char *path = tu_file(10);
-	mmapkit_map *m = NULL;
-
-	if (mmapkit_anon_private(&m, 1, 0) == 0)
-		mmapkit_unmap(m);
-	if (mmapkit_file_shared(&m, path, 0, 0, 0) == 0)
-		mmapkit_unmap(m);
-	mmapkit_file_shared(&m, path, 0, 11, 0);
-	unlink(path);
-}
-
 Suite *suite_errors(void)
 {
 	Suite *s = suite_create("errors");
-	TCase *ta = tcase_create("arguments");
-	TCase *tf = tcase_create("files");
-	TCase *tw = tcase_create("sweep");
+	TCase *tc = tu_tcase(s, "arguments", 0);
 
-	tcase_add_loop_test(ta, err_null_out, 0, C_COUNT);
-	tcase_add_test(ta, err_null_path);
-	tcase_add_loop_test(ta, err_unknown_flags, 0, C_COUNT);
-	tcase_add_loop_test(ta, err_flags_kind, 0, C_COUNT);
-	tcase_add_loop_test(ta, err_create_refused_early, 0, 2);
-	tcase_add_loop_test(ta, err_anon_len0, 0, 4);
-	tcase_add_loop_test(ta, err_overflow, 0, C_COUNT);
-	tcase_add_test(ta, err_map_new_opts);
-	tcase_add_test(ta, err_strerror);
-	tcase_add_test(ta, err_errmsg_thread_local);
-	tcase_add_unchecked_fixture(ta, warm_up, NULL);
-	suite_add_tcase(s, ta);
+	tcase_add_loop_test(tc, err_null_out, 0, TU_NCTORS);
+	tcase_add_test(tc, err_null_path);
+	tcase_add_loop_test(tc, err_unknown_flags, 0, TU_NCTORS);
+	tcase_add_loop_test(tc, err_flags_kind, 0, TU_NCTORS);
+	tcase_add_loop_test(tc, err_create_refused_early, 0, 2);
+	tcase_add_loop_test(tc, err_anon_len0, 0, TU_LEN(tu_anon_ctors));
+	tcase_add_loop_test(tc, err_overflow, 0, TU_NCTORS);
+	tcase_add_test(tc, err_map_new_opts);
+	tcase_add_test(tc, err_strerror);
+	tcase_add_test(tc, err_errmsg_thread_local);
 
-	tcase_set_timeout(tf, 30);
-	tcase_add_loop_test(tf, err_range, 0, sizeof(file_cs) / sizeof(file_cs[0]));
-	tcase_add_test(tf, err_directory);
-	tcase_add_test(tf, err_fifo);
-	tcase_add_test(tf, err_socket);
-	tcase_add_test(tf, err_chardev);
-	tcase_add_loop_test(tf, err_bad_fd, 0, 4);
-	tcase_add_loop_test(tf, err_fd_access, 0, 4);
-	tcase_add_test(tf, err_readonly_file);
-	tcase_add_loop_test(tf, err_create_removed, 0, 2);
-	tcase_add_loop_test(tf, err_grow_undone, 0, 4);
-	tcase_add_unchecked_fixture(tf, warm_up, NULL);
-	suite_add_tcase(s, tf);
+	tc = tu_tcase(s, "files", 30);
+	tcase_add_loop_test(tc, err_range, 0, TU_LEN(tu_file_ctors));
+	tcase_add_test(tc, err_directory);
+	tcase_add_test(tc, err_fifo);
+	tcase_add_test(tc, err_socket);
+	tcase_add_test(tc, err_chardev);
+	tcase_add_loop_test(tc, err_bad_fd, 0, TU_LEN(tu_fd_ctors));
+	tcase_add_loop_test(tc, err_fd_access, 0, TU_LEN(tu_fd_ctors));
+	tcase_add_test(tc, err_readonly_file);
+	tcase_add_loop_test(tc, err_create_removed, 0, 2);
+	tcase_add_loop_test(tc, err_grow_undone, 0, 4);
 
-	tcase_set_timeout(tw, 60);
-	tcase_add_loop_test(tw, err_syscall_sweep, 0, sizeof(sweeps) / sizeof(sweeps[0]));
-	tcase_add_unchecked_fixture(tw, warm_up, NULL);
-	suite_add_tcase(s, tw);
+	tc = tu_tcase(s, "sweep", 60);
+	tcase_add_loop_test(tc, err_syscall_sweep, 0, TU_LEN(sweeps));
 	return s;
 }

@@ -16,7 +16,6 @@
 #include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -29,12 +28,6 @@ static size_t pg(void)
 	return mmapkit_page_size();
 }
 
-/* A byte that is neither 0 nor the file's pattern byte at i. */
-static unsigned char other(uint64_t i)
-{
-	return (unsigned char)(tu_pattern(i) % 251u + 1u);
-}
-
 /* ---- the observable state of a handle and its file ---- */
 
 #define FLAGS_MAX 200
@@ -43,10 +36,8 @@ struct state {
 	size_t npages;
 	unsigned char *bytes;       /* the mapped pages, npages * page */
 	char (*pages)[FLAGS_MAX];   /* per page: "rw-p|rd wr mr ..." */
-	bool file_exists;
-	uint64_t file_size;
-	unsigned char *file;        /* its contents */
-	int fds, maps;
+	struct tu_fstate file;
+	struct tu_snap counts;      /* descriptors and mappings of the process */
 };
 
 /* Per page of [lo, lo + npages pages): permissions and VmFlags of its VMA. */
@@ -79,44 +70,6 @@ static void read_pages(const unsigned char *lo, size_t npages, char (*out)[FLAGS
 		ck_assert_msg(out[k][0], "page %zu of the span is not mapped", k);
 }
 
-static void read_file_state(struct state *s, const char *path)
-{
-	struct stat st;
-
-	s->file_exists = path && stat(path, &st) == 0;
-	if (!s->file_exists)
-		return;
-	s->file_size = (uint64_t)st.st_size;
-	s->file = malloc(s->file_size + 1);
-	ck_assert_ptr_nonnull(s->file);
-	tu_pread(path, 0, s->file, s->file_size);
-}
-
-/*
- * Mappings, less the heap: in a test forked from the runner, a growing heap
- * cannot extend the runner's heap VMA and becomes a second one.  The library
- * never maps anything there.
- */
-static int count_maps(void)
-{
-	FILE *fp = fopen("/proc/self/maps", "re");
-	char line[512];
-	int n = 0;
-
-	ck_assert_ptr_nonnull(fp);
-	while (fgets(line, sizeof(line), fp))
-		n += !strstr(line, "[heap]") && strchr(line, '\n');
-	fclose(fp);
-	return n;
-}
-
-#define ASSERT_NO_LEAK(fds, maps)                                                            \
-	do {                                                                                 \
-		ck_assert_int_eq(tu_count_fds(), (fds));                                     \
-		if (TU_MAPS_RELIABLE)                                                        \
-			ck_assert_int_eq(count_maps(), (maps));                              \
-	} while (0)
-
 /* lo may be NULL (no handle): then only the file and the counts. */
 static void snap(struct state *s, const unsigned char *lo, size_t npages, const char *path)
 {
@@ -130,16 +83,15 @@ static void snap(struct state *s, const unsigned char *lo, size_t npages, const 
 		memcpy(s->bytes, lo, npages * pg());
 		read_pages(lo, npages, s->pages);
 	}
-	read_file_state(s, path);
-	s->fds = tu_count_fds();
-	s->maps = count_maps();
+	s->file = tu_fstate_take(path);
+	s->counts = tu_snap();
 }
 
 static void state_free(struct state *s)
 {
 	free(s->bytes);
 	free(s->pages);
-	free(s->file);
+	tu_fstate_free(&s->file);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -155,30 +107,19 @@ static void state_eq(const struct state *a, const struct state *b, bool counts, 
 		if (strcmp(a->pages[k], b->pages[k]) != 0)
 			ck_abort_msg("%s: page %zu is \"%s\", was \"%s\"", what, k, b->pages[k],
 				     a->pages[k]);
-	if (a->file_exists != b->file_exists)
-		ck_abort_msg("%s: the file %s", what, b->file_exists ? "appeared" : "vanished");
-	if (a->file_exists) {
-		if (a->file_size != b->file_size)
-			ck_abort_msg("%s: file size %llu, was %llu", what,
-				     (unsigned long long)b->file_size,
-				     (unsigned long long)a->file_size);
-		for (uint64_t i = 0; i < a->file_size; i++)
-			if (a->file[i] != b->file[i])
-				ck_abort_msg("%s: file byte %llu is 0x%02x, was 0x%02x", what,
-					     (unsigned long long)i, b->file[i], a->file[i]);
-	}
+	tu_fstate_eq(&a->file, &b->file, what);
 	if (!counts)
 		return;
-	if (a->fds != b->fds)
-		ck_abort_msg("%s: %d descriptors, were %d", what, b->fds, a->fds);
-	if (TU_MAPS_RELIABLE && a->maps != b->maps)
-		ck_abort_msg("%s: %d mappings, were %d", what, b->maps, a->maps);
+	if (a->counts.fds != b->counts.fds)
+		ck_abort_msg("%s: %d descriptors, were %d", what, b->counts.fds, a->counts.fds);
+	if (TU_MAPS_RELIABLE && a->counts.maps != b->counts.maps)
+		ck_abort_msg("%s: %d mappings, were %d", what, b->counts.maps, a->counts.maps);
 }
 
 /* ---- failure points ---- */
 
-/* The errors each system call is made to fail with: plausible for it, kept as they are. */
-static void errs_for(int sys, int errs[2])
+/* The two errors (e = 0, 1) each system call is made to fail with: plausible for it. */
+static int err_for(int sys, int e)
 {
 	static const int first[MMAPKIT__SYS_COUNT] = {
 		[MMAPKIT__SYS_OPEN] = EMFILE,	  [MMAPKIT__SYS_CLOSE] = EIO,
@@ -193,8 +134,9 @@ static void errs_for(int sys, int errs[2])
 		[MMAPKIT__SYS_MUNLOCK] = ENOMEM,
 	};
 
-	errs[0] = first[sys];
-	errs[1] = first[sys] == ENOMEM ? EAGAIN : ENOMEM;
+	if (e == 0)
+		return first[sys];
+	return first[sys] == ENOMEM ? EAGAIN : ENOMEM;
 }
 
 /*
@@ -271,38 +213,23 @@ struct rcase {
 	int known_sys[2]; /* failing these (1-based: sys + 1) is a known exception */
 };
 
-static int open_kind(struct fx *f, const struct rcase *c)
-{
-	size_t len = NPAGES * pg() - c->foff % pg() - 100; /* file data after the range */
-
-	switch (c->kind) {
-	case MMAPKIT_ANON_PRIVATE:
-		return mmapkit_anon_private(&f->m, len, c->flags);
-	case MMAPKIT_ANON_SHARED:
-		return mmapkit_anon_shared(&f->m, len, c->flags);
-	case MMAPKIT_FILE_PRIVATE:
-		return mmapkit_file_private(&f->m, f->path, c->foff, len, c->flags);
-	default:
-		return mmapkit_file_shared(&f->m, f->path, c->foff, len, c->flags);
-	}
-}
-
 static void fx_open(struct fx *f, const struct rcase *c)
 {
+	size_t len = NPAGES * pg() - c->foff % pg() - 100; /* file data after the range */
 	unsigned char *p;
 	int r;
 
 	memset(f, 0, sizeof(*f));
-	if (c->kind == MMAPKIT_FILE_PRIVATE || c->kind == MMAPKIT_FILE_SHARED)
+	if (tu_kind_is_file(c->kind))
 		f->path = (c->flags & MMAPKIT_CREATE) ? tu_path("created") : tu_file(NPAGES * pg());
 	mmapkit__fault_reset();
-	r = open_kind(f, c);
+	r = tu_map_kind(c->kind, &f->m, f->path, c->foff, len, c->flags);
 	ck_assert_msg(r == 0, "%s: %d: %s", c->name, r, mmapkit_errmsg());
 	p = mmapkit_ptr(f->m);
 	f->delta = (uintptr_t)p % pg();
 	f->lo = p - f->delta;
 	for (size_t i = 0; i < mmapkit_len(f->m); i++)
-		p[i] = other(i);
+		p[i] = tu_other(i);
 	if (c->setup)
 		c->setup(f);
 }
@@ -579,8 +506,7 @@ static void range_learn(const struct rcase *c, unsigned calls[MMAPKIT__SYS_COUNT
 	mmapkit__fault_reset();
 	r = c->op(&f);
 	ck_assert_msg(r == 0, "%s: %d: %s", c->name, r, mmapkit_errmsg());
-	for (int sys = 0; sys < MMAPKIT__SYS_COUNT; sys++)
-		calls[sys] = mmapkit__fault_calls(sys);
+	tu_fault_calls(calls);
 	if (ok)
 		snap(ok, f.lo, NPAGES, f.path);
 	fx_close(&f);
@@ -590,24 +516,18 @@ START_TEST(range_faults)
 {
 	const struct rcase *c = &rcases[_i];
 	unsigned calls[MMAPKIT__SYS_COUNT], points = 0, nknown = 0;
-	int fds = tu_count_fds(), maps = count_maps();
+	struct tu_snap s = tu_snap();
 	struct state ok;
 
 	range_learn(c, calls, &ok);
-	for (int sys = 0; sys < MMAPKIT__SYS_COUNT; sys++) {
-		for (unsigned nth = 1; nth <= calls[sys]; nth++) {
-			int errs[2];
-
-			errs_for(sys, errs);
-			for (int e = 0; e < 2; e++, points++)
-				range_point(c, sys, nth, errs[e], &ok, &nknown);
-		}
-	}
+	TU_FOR_EACH_CALL(calls, sys, nth)
+		for (int e = 0; e < 2; e++, points++)
+			range_point(c, sys, nth, err_for(sys, e), &ok, &nknown);
 	state_free(&ok);
 	ck_assert_uint_gt(points, 0);
 	printf("fault: %s: %u failure points%s\n", c->name, points,
 	       nknown ? ", some of them known exceptions (see below)" : "");
-	ASSERT_NO_LEAK(fds, maps);
+	TU_ASSERT_NO_LEAK(s);
 }
 END_TEST
 
@@ -615,9 +535,7 @@ END_TEST
 
 struct ccase {
 	const char *name;
-	const char *call;
-	int kind;
-	int how;       /* 0 by path, 1 by descriptor, 2 mmapkit_map_new */
+	int ctor;      /* enum tu_ctor */
 	bool exists;   /* the file exists beforehand */
 	uint64_t foff;
 	size_t len;    /* in pages, plus 100 bytes; 0 = to end of file */
@@ -627,86 +545,57 @@ struct ccase {
 #define CTOR_FILE_PAGES 3
 
 static const struct ccase ccases[] = {
-	{"anon private", "mmapkit_anon_private", AP, 0, false, 0, 3, 0},
-	{"anon private, every flag", "mmapkit_anon_private", AP, 0, false, 0, 3,
+	{"anon private", TU_AP, false, 0, 3, 0},
+	{"anon private, every flag", TU_AP, false, 0, 3,
 	 MMAPKIT_LOCK | MMAPKIT_THP | MMAPKIT_DONTFORK | MMAPKIT_DONTDUMP | MMAPKIT_POPULATE |
 		 MMAPKIT_GUARD | MMAPKIT_NORESERVE},
-	{"anon private, wipeonfork", "mmapkit_anon_private", AP, 0, false, 0, 3,
+	{"anon private, wipeonfork", TU_AP, false, 0, 3,
 	 MMAPKIT_WIPEONFORK | MMAPKIT_LOCK | MMAPKIT_GUARD},
-	{"anon shared", "mmapkit_anon_shared", AS, 0, false, 0, 3,
+	{"anon shared", TU_AS, false, 0, 3,
 	 MMAPKIT_LOCK | MMAPKIT_DONTDUMP | MMAPKIT_GUARD | MMAPKIT_THP},
-	{"file private", "mmapkit_file_private", FP, 0, true, 7, 0, 0},
-	{"file private, flags", "mmapkit_file_private", FP, 0, true, 7, 4,
+	{"file private", TU_FP, true, 7, 0, 0},
+	{"file private, flags", TU_FP, true, 7, 4,
 	 MMAPKIT_GROW | MMAPKIT_LOCK | MMAPKIT_THP | MMAPKIT_DONTFORK | MMAPKIT_DONTDUMP |
 		 MMAPKIT_GUARD},
-	{"file shared", "mmapkit_file_shared", FS, 0, true, 0, 0, 0},
-	{"file shared, flags", "mmapkit_file_shared", FS, 0, true, 7, 4,
+	{"file shared", TU_FS, true, 0, 0, 0},
+	{"file shared, flags", TU_FS, true, 7, 4,
 	 MMAPKIT_GROW | MMAPKIT_LOCK | MMAPKIT_DONTDUMP | MMAPKIT_GUARD | MMAPKIT_POPULATE},
-	{"file shared, created", "mmapkit_file_shared", FS, 0, false, 0, 2,
-	 MMAPKIT_CREATE | MMAPKIT_GROW | MMAPKIT_LOCK},
-	{"file private, created", "mmapkit_file_private", FP, 0, false, 5, 2,
+	{"file shared, created", TU_FS, false, 0, 2, MMAPKIT_CREATE | MMAPKIT_GROW | MMAPKIT_LOCK},
+	{"file private, created", TU_FP, false, 5, 2,
 	 MMAPKIT_CREATE | MMAPKIT_GROW | MMAPKIT_DONTFORK},
-	{"file shared, created empty", "mmapkit_file_shared", FS, 0, false, 0, 0, MMAPKIT_CREATE},
-	{"fd private", "mmapkit_fd_private", FP, 1, true, 7, 0, MMAPKIT_DONTFORK},
-	{"fd shared, grown", "mmapkit_fd_shared", FS, 1, true, 0, 4, MMAPKIT_GROW | MMAPKIT_LOCK},
-	{"map_new shared, created", "mmapkit_map_new", FS, 2, false, 3, 2,
+	{"file shared, created empty", TU_FS, false, 0, 0, MMAPKIT_CREATE},
+	{"fd private", TU_FDP, true, 7, 0, MMAPKIT_DONTFORK},
+	{"fd shared, grown", TU_FDS, true, 0, 4, MMAPKIT_GROW | MMAPKIT_LOCK},
+	{"map_new shared, created", TU_NEW_FS, false, 3, 2,
 	 MMAPKIT_CREATE | MMAPKIT_GROW | MMAPKIT_DONTDUMP},
-	{"map_new anon", "mmapkit_map_new", AS, 2, false, 0, 1, MMAPKIT_POPULATE},
+	{"map_new anon", TU_NEW_AS, false, 0, 1, MMAPKIT_POPULATE},
 };
 
 #define N_CCASES (sizeof(ccases) / sizeof(ccases[0]))
 
-struct cfx {
-	const char *path;
-	int fd;
-};
-
-static void cfx_prepare(struct cfx *f, const struct ccase *c)
+/* The file of a case: a pattern file, or (CREATE) a path with nothing there yet. */
+static struct tu_target case_target(const struct ccase *c)
 {
-	f->path = NULL;
-	f->fd = -1;
-	if (c->kind == AP || c->kind == AS)
-		return;
-	f->path = c->exists ? tu_file(CTOR_FILE_PAGES * pg() + 11) : tu_path("created");
-	if (c->how == 1) {
-		f->fd = open(f->path, O_RDWR | O_CLOEXEC);
-		ck_assert_int_ge(f->fd, 0);
-	}
+	if (c->exists || !tu_ctor_is_file(c->ctor))
+		return tu_target_new(c->ctor, CTOR_FILE_PAGES * pg() + 11);
+	return (struct tu_target){tu_path("created"), -1, 0};
 }
 
-static void cfx_finish(struct cfx *f)
-{
-	if (f->fd >= 0)
-		close(f->fd);
-	if (f->path)
-		unlink(f->path); /* may not exist: a failed CREATE removes its file */
-}
-
-static int construct(const struct ccase *c, const struct cfx *f, mmapkit_map **out)
+static int construct(const struct ccase *c, const struct tu_target *t, mmapkit_map **out)
 {
 	size_t len = c->len ? c->len * pg() + 100 : 0;
-	struct mmapkit_opts o = {.sz = sizeof(o), .kind = c->kind, .flags = c->flags,
-				 .path = f->path, .fd = f->fd, .offset = c->foff, .len = len,
-				 .mode = (c->flags & MMAPKIT_CREATE) ? 0640 : 0};
+	struct mmapkit_opts o = {.sz = sizeof(o), .kind = tu_ctors[c->ctor].kind,
+				 .flags = c->flags, .path = t->path, .fd = -1, .offset = c->foff,
+				 .len = len, .mode = 0640};
 
-	if (c->how == 2)
+	/* map_new creating a file: with a mode of its own (tu_make leaves it 0) */
+	if (c->ctor == TU_NEW_FS && (c->flags & MMAPKIT_CREATE))
 		return mmapkit_map_new(out, &o);
-	switch (c->kind) {
-	case AP:
-		return mmapkit_anon_private(out, len, c->flags);
-	case AS:
-		return mmapkit_anon_shared(out, len, c->flags);
-	case FP:
-		return c->how ? mmapkit_fd_private(out, f->fd, c->foff, len, c->flags)
-			      : mmapkit_file_private(out, f->path, c->foff, len, c->flags);
-	default:
-		return c->how ? mmapkit_fd_shared(out, f->fd, c->foff, len, c->flags)
-			      : mmapkit_file_shared(out, f->path, c->foff, len, c->flags);
-	}
+	return tu_make(c->ctor, out, t->path, t->fd, c->foff, len, c->flags);
 }
 
 /* The state of a new handle: its pages (with the guard pages around them), file, counts. */
-static void snap_handle(struct state *s, mmapkit_map *m, const struct cfx *f)
+static void snap_handle(struct state *s, mmapkit_map *m, const struct tu_target *f)
 {
 	unsigned char *p = mmapkit_ptr(m);
 	size_t delta = (uintptr_t)p % pg();
@@ -730,16 +619,16 @@ static void ctor_point(const struct ccase *c, int sys, unsigned nth, int err,
 	struct state before, after;
 	mmapkit_map *m = (mmapkit_map *)&m; /* not NULL: the call must set it */
 	char what[160];
-	struct cfx f;
+	struct tu_target f;
 	int r;
 
 	snprintf(what, sizeof(what), "%s: %s #%u failing with %s", c->name, mmapkit__sys_name(sys),
 		 nth, strerrorname_np(err));
-	cfx_prepare(&f, c);
+	f = case_target(c);
 	snap(&before, NULL, 0, f.path);
 	mmapkit__fault_arm(sys, nth, err);
 	r = construct(c, &f, &m);
-	expect_failure(r, sys, err, c->call, what);
+	expect_failure(r, sys, err, tu_ctors[c->ctor].name, what);
 	mmapkit__fault_reset();
 	ck_assert_msg(m == NULL, "%s: *out is not NULL", what);
 	snap(&after, NULL, 0, f.path);
@@ -754,49 +643,41 @@ static void ctor_point(const struct ccase *c, int sys, unsigned nth, int err,
 	state_eq(ok, &after, false, what);
 	state_free(&after);
 	mmapkit_unmap(m);
-	cfx_finish(&f);
+	tu_target_free(&f);
 }
 
 static void ctor_learn(const struct ccase *c, unsigned calls[MMAPKIT__SYS_COUNT],
 		       struct state *ok)
 {
 	mmapkit_map *m = NULL;
-	struct cfx f;
+	struct tu_target f = case_target(c);
 	int r;
 
-	cfx_prepare(&f, c);
 	mmapkit__fault_reset();
 	r = construct(c, &f, &m);
 	ck_assert_msg(r == 0, "%s: %d: %s", c->name, r, mmapkit_errmsg());
-	for (int sys = 0; sys < MMAPKIT__SYS_COUNT; sys++)
-		calls[sys] = mmapkit__fault_calls(sys);
+	tu_fault_calls(calls);
 	if (ok)
 		snap_handle(ok, m, &f);
 	mmapkit_unmap(m);
-	cfx_finish(&f);
+	tu_target_free(&f);
 }
 
 START_TEST(ctor_faults)
 {
 	const struct ccase *c = &ccases[_i];
 	unsigned calls[MMAPKIT__SYS_COUNT], points = 0;
-	int fds = tu_count_fds(), maps = count_maps();
+	struct tu_snap s = tu_snap();
 	struct state ok;
 
 	ctor_learn(c, calls, &ok);
-	for (int sys = 0; sys < MMAPKIT__SYS_COUNT; sys++) {
-		for (unsigned nth = 1; nth <= calls[sys]; nth++) {
-			int errs[2];
-
-			errs_for(sys, errs);
-			for (int e = 0; e < 2; e++, points++)
-				ctor_point(c, sys, nth, errs[e], &ok);
-		}
-	}
+	TU_FOR_EACH_CALL(calls, sys, nth)
+		for (int e = 0; e < 2; e++, points++)
+			ctor_point(c, sys, nth, err_for(sys, e), &ok);
 	state_free(&ok);
 	ck_assert_uint_gt(points, 0);
 	printf("fault: %s: %u failure points\n", c->name, points);
-	ASSERT_NO_LEAK(fds, maps);
+	TU_ASSERT_NO_LEAK(s);
 }
 END_TEST
 
@@ -830,19 +711,14 @@ END_TEST
 Suite *suite_fault(void)
 {
 	Suite *s = suite_create("fault");
-	TCase *tc = tcase_create("range");
+	TCase *tc = tu_tcase(s, "range", 120);
 
-	tcase_set_timeout(tc, 120);
 	tcase_add_loop_test(tc, range_faults, 0, (int)N_RCASES);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("constructors");
-	tcase_set_timeout(tc, 120);
+	tc = tu_tcase(s, "constructors", 120);
 	tcase_add_loop_test(tc, ctor_faults, 0, (int)N_CCASES);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("report");
+	tc = tu_tcase(s, "report", 0);
 	tcase_add_test(tc, report);
-	suite_add_tcase(s, tc);
 	return s;
 }

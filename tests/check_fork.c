@@ -38,19 +38,6 @@ static const int kinds[] = {MMAPKIT_ANON_PRIVATE, MMAPKIT_ANON_SHARED, MMAPKIT_F
 static const int private_kinds[] = {MMAPKIT_ANON_PRIVATE, MMAPKIT_FILE_PRIVATE};
 static const int file_kinds[] = {MMAPKIT_FILE_PRIVATE, MMAPKIT_FILE_SHARED};
 
-static const char *kind_name(int kind)
-{
-	static const char *const names[] = {"?", "anon private", "anon shared", "file private",
-					    "file shared"};
-
-	return names[kind >= 1 && kind <= 4 ? kind : 0];
-}
-
-static bool is_shared(int kind)
-{
-	return kind == MMAPKIT_ANON_SHARED || kind == MMAPKIT_FILE_SHARED;
-}
-
 static size_t pg(void)
 {
 	return mmapkit_page_size();
@@ -101,18 +88,27 @@ static void child_signals(void)
 	alarm(CHILD_ALARM);
 }
 
+/* Fork with a pipe down to the child and one up from it. */
+static pid_t fork_piped(int down[2], int up[2])
+{
+	pid_t pid;
+
+	ck_assert_int_eq(pipe2(down, O_CLOEXEC), 0);
+	ck_assert_int_eq(pipe2(up, O_CLOEXEC), 0);
+	/* A dead child must be reported by its wait status, not kill us with SIGPIPE. */
+	signal(SIGPIPE, SIG_IGN);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	return pid;
+}
+
 /* Fork a child running fn with an alarm; its exit status is fn's return value. */
 static struct proc spawn(child_fn fn, void *arg)
 {
 	int down[2], up[2];
 	struct proc c;
 
-	ck_assert_int_eq(pipe2(down, O_CLOEXEC), 0);
-	ck_assert_int_eq(pipe2(up, O_CLOEXEC), 0);
-	/* A dead child must be reported by its wait status, not kill us with SIGPIPE. */
-	signal(SIGPIPE, SIG_IGN);
-	c.pid = fork();
-	ck_assert_int_ge(c.pid, 0);
+	c.pid = fork_piped(down, up);
 	if (c.pid == 0) {
 		struct proc self = {getpid(), down[0], up[1]};
 
@@ -297,23 +293,10 @@ static struct fx make(int kind, size_t len, unsigned flags)
 	struct fx f = {.kind = kind, .len = len};
 	int err;
 
-	if (kind == MMAPKIT_FILE_PRIVATE || kind == MMAPKIT_FILE_SHARED)
+	if (tu_kind_is_file(kind))
 		f.path = tu_file(len);
-	switch (kind) {
-	case MMAPKIT_ANON_PRIVATE:
-		err = mmapkit_anon_private(&f.m, len, flags);
-		break;
-	case MMAPKIT_ANON_SHARED:
-		err = mmapkit_anon_shared(&f.m, len, flags);
-		break;
-	case MMAPKIT_FILE_PRIVATE:
-		err = mmapkit_file_private(&f.m, f.path, 0, len, flags);
-		break;
-	default:
-		err = mmapkit_file_shared(&f.m, f.path, 0, len, flags);
-		break;
-	}
-	ck_assert_msg(err == 0, "%s: %d: %s", kind_name(kind), err, mmapkit_errmsg());
+	err = tu_map_kind(kind, &f.m, f.path, 0, len, flags);
+	ck_assert_msg(err == 0, "%s: %d: %s", tu_kind_name(kind), err, mmapkit_errmsg());
 	ck_assert_uint_eq(mmapkit_len(f.m), len);
 	f.p = mmapkit_ptr(f.m);
 	return f;
@@ -335,15 +318,13 @@ static unsigned char initial(const struct fx *f, size_t i)
 /* Every byte of the file equals expect(i) (checked with pread, not the mapping). */
 static void assert_file(const struct fx *f, unsigned char (*expect)(const struct fx *, size_t))
 {
-	unsigned char *buf = malloc(f->len);
+	unsigned char *want = malloc(f->len);
 
-	ck_assert_ptr_nonnull(buf);
-	ck_assert_uint_eq(tu_file_size(f->path), f->len);
-	tu_pread(f->path, 0, buf, f->len);
+	ck_assert_ptr_nonnull(want);
 	for (size_t i = 0; i < f->len; i++)
-		ck_assert_msg(buf[i] == expect(f, i), "%s: file byte %zu is 0x%02x, expected 0x%02x",
-			      kind_name(f->kind), i, buf[i], expect(f, i));
-	free(buf);
+		want[i] = expect(f, i);
+	tu_assert_file_is(f->path, want, f->len, tu_kind_name(f->kind));
+	free(want);
 }
 
 static void assert_file_untouched(const struct fx *f)
@@ -408,12 +389,12 @@ START_TEST(parent_write_after_fork)
 		f.p[probe(i)] = PARENT;
 	post(&c);
 	recv_all(&c, seen, sizeof(seen));
-	finish(&c, kind_name(kind));
+	finish(&c, tu_kind_name(kind));
 	for (size_t i = 0; i < NPROBE; i++) {
-		unsigned char want = is_shared(kind) ? PARENT : at_fork(&f, i);
+		unsigned char want = tu_kind_is_shared(kind) ? PARENT : at_fork(&f, i);
 
 		ck_assert_msg(seen[i] == want, "%s: the child read 0x%02x at %zu, expected 0x%02x",
-			      kind_name(kind), seen[i], probe(i), want);
+			      tu_kind_name(kind), seen[i], probe(i), want);
 	}
 	drop(&f);
 }
@@ -437,13 +418,13 @@ START_TEST(child_write_after_fork)
 
 	await(&c);
 	for (size_t i = 0; i < NPROBE; i++) {
-		unsigned char want = is_shared(kind) ? CHILD : at_fork(&f, i);
+		unsigned char want = tu_kind_is_shared(kind) ? CHILD : at_fork(&f, i);
 
 		ck_assert_msg(f.p[probe(i)] == want, "%s: the parent read 0x%02x at %zu, expected 0x%02x",
-			      kind_name(kind), f.p[probe(i)], probe(i), want);
+			      tu_kind_name(kind), f.p[probe(i)], probe(i), want);
 	}
 	post(&c);
-	finish(&c, kind_name(kind));
+	finish(&c, tu_kind_name(kind));
 	drop(&f);
 }
 END_TEST
@@ -477,14 +458,14 @@ START_TEST(file_after_both_wrote)
 
 	f.p[PARENT_AT] = PARENT;
 	await(&c); /* the child wrote */
-	if (is_shared(kind))
+	if (tu_kind_is_shared(kind))
 		ck_assert_int_eq(mmapkit_sync(f.m, 0, 0, 0), 0);
 	else
 		ck_assert_int_eq(mmapkit_sync(f.m, 0, 0, 0), -EINVAL);
-	assert_file(&f, is_shared(kind) ? both_writes : initial);
+	assert_file(&f, tu_kind_is_shared(kind) ? both_writes : initial);
 	post(&c);
-	finish(&c, kind_name(kind));
-	assert_file(&f, is_shared(kind) ? both_writes : initial); /* and after it is gone */
+	finish(&c, tu_kind_name(kind));
+	assert_file(&f, tu_kind_is_shared(kind) ? both_writes : initial); /* and after it is gone */
 	drop(&f);
 }
 END_TEST
@@ -530,11 +511,7 @@ static struct peer peer_start(const char *mode, const char *path, size_t len)
 	char line[256];
 	size_t n;
 
-	ck_assert_int_eq(pipe2(down, O_CLOEXEC), 0);
-	ck_assert_int_eq(pipe2(up, O_CLOEXEC), 0);
-	signal(SIGPIPE, SIG_IGN);
-	pr.pid = fork();
-	ck_assert_int_ge(pr.pid, 0);
+	pr.pid = fork_piped(down, up);
 	if (pr.pid == 0) {
 		/* The alarm survives exec: the peer cannot hang the test either. */
 		child_signals();
@@ -806,7 +783,7 @@ START_TEST(cow_measured)
 	ck_assert_int_eq(mine.pss, (all - pk) / 2 + pk);
 	ck_assert_int_eq(anon ? mine.private_dirty : mine.private_clean, pk);
 	post(&c);
-	finish(&c, kind_name(kind));
+	finish(&c, tu_kind_name(kind));
 	if (!anon)
 		assert_file_untouched(&f);
 	drop(&f);
@@ -932,14 +909,14 @@ START_TEST(private_punch_revert_in_child)
 	ck_assert_int_eq(v.punch, 0);
 	ck_assert_int_eq(v.revert, 0);
 	ck_assert_msg(v.bad == 0, "%s: the child sees %zu wrong bytes, first at %zu: 0x%02x",
-		      kind_name(kind), v.bad, v.first_bad, v.first_seen);
+		      tu_kind_name(kind), v.bad, v.first_bad, v.first_seen);
 	/* The parent keeps its bytes and its memory (mincore: the VMA may have merged). */
 	ck_assert_uint_eq(tu_resident_pages(f.p, f.len), 4);
 	for (size_t i = 0; i < f.len; i++)
-		ck_assert_msg(f.p[i] == PRIV_FILL, "%s: parent byte %zu is 0x%02x", kind_name(kind),
-			      i, f.p[i]);
+		ck_assert_msg(f.p[i] == PRIV_FILL, "%s: parent byte %zu is 0x%02x",
+			      tu_kind_name(kind), i, f.p[i]);
 	post(&c);
-	finish(&c, kind_name(kind));
+	finish(&c, tu_kind_name(kind));
 	if (f.path)
 		assert_file_untouched(&f);
 	drop(&f);
@@ -965,12 +942,12 @@ static void dontfork_case(int kind, bool by_flag)
 	memset(f.p, 0x44, f.len);
 	ck_assert_int_eq(mmapkit_punch(f.m, pg(), pg()), 0);
 	ck_assert_int_eq(mmapkit_punch(f.m, 2 * pg(), pg()), 0);
-	if (!is_shared(kind))
+	if (!tu_kind_is_shared(kind))
 		ck_assert_int_eq(mmapkit_revert(f.m, 2 * pg(), pg()), 0);
 	for (size_t page = 0; page < 4; page++) {
 		unsigned char *a = f.p + page * pg() + 1;
 
-		snprintf(what, sizeof(what), "%s %s, page %zu", kind_name(kind),
+		snprintf(what, sizeof(what), "%s %s, page %zu", tu_kind_name(kind),
 			 by_flag ? "MMAPKIT_DONTFORK" : "MMAPKIT_ADV_DONTFORK", page);
 		if (gone[page])
 			expect_segv(a, T_READ, what);
@@ -980,7 +957,8 @@ static void dontfork_case(int kind, bool by_flag)
 	/* The parent still has all of it. */
 	ck_assert_uint_eq(f.p[1], 0x44);
 	ck_assert_uint_eq(f.p[pg() + 1], 0);
-	ck_assert_uint_eq(f.p[2 * pg() + 1], is_shared(kind) ? 0 : initial(&f, 2 * pg() + 1));
+	ck_assert_uint_eq(f.p[2 * pg() + 1],
+			  tu_kind_is_shared(kind) ? 0 : initial(&f, 2 * pg() + 1));
 	ck_assert_uint_eq(f.p[3 * pg() + 1], 0x44);
 	drop(&f);
 }
@@ -1064,7 +1042,7 @@ START_TEST(rdonly_write_dies)
 	struct fx f = make(kind, 2 * pg(), MMAPKIT_RDONLY);
 	char what[64];
 
-	snprintf(what, sizeof(what), "%s MMAPKIT_RDONLY write", kind_name(kind));
+	snprintf(what, sizeof(what), "%s MMAPKIT_RDONLY write", tu_kind_name(kind));
 	ck_assert_uint_eq(expect_touch_ok(f.p + 1, T_READ, 0, what), initial(&f, 1));
 	expect_segv(f.p + 1, T_WRITE, what);
 	/* The contract: an RDONLY handle never becomes writable. */
@@ -1083,7 +1061,7 @@ START_TEST(protect_then_write)
 {
 	int kind = private_kinds[_i];
 	struct fx f = make(kind, 2 * pg(), 0);
-	const char *what = kind_name(kind);
+	const char *what = tu_kind_name(kind);
 
 	f.p[5] = 0x21;
 	ck_assert_int_eq(mmapkit_protect(f.m, 0, pg(), MMAPKIT_PROT_READ), 0);
@@ -1106,7 +1084,7 @@ START_TEST(prot_none_read_dies)
 	struct fx f = make(kind, 2 * pg(), 0);
 	char what[64];
 
-	snprintf(what, sizeof(what), "%s PROT_NONE read", kind_name(kind));
+	snprintf(what, sizeof(what), "%s PROT_NONE read", tu_kind_name(kind));
 	f.p[pg() + 3] = 0x31;
 	ck_assert_int_eq(mmapkit_protect(f.m, pg(), 1, MMAPKIT_PROT_NONE), 0);
 	expect_segv(f.p + pg() + 3, T_READ, what);
@@ -1120,46 +1098,40 @@ END_TEST
 
 #define NKINDS(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
-static TCase *tcase(Suite *s, const char *name)
-{
-	TCase *tc = tcase_create(name);
-
-	tcase_set_timeout(tc, 30); /* above CHILD_ALARM: a hung child is reported as such */
-	suite_add_tcase(s, tc);
-	return tc;
-}
+/* Above CHILD_ALARM: a hung child is reported as such. */
+#define TCASE_TIMEOUT 30
 
 Suite *suite_fork(void)
 {
 	Suite *s = suite_create("fork");
 	TCase *tc;
 
-	tc = tcase(s, "table");
+	tc = tu_tcase(s, "table", TCASE_TIMEOUT);
 	tcase_add_loop_test(tc, parent_write_after_fork, 0, NKINDS(kinds));
 	tcase_add_loop_test(tc, child_write_after_fork, 0, NKINDS(kinds));
 	tcase_add_loop_test(tc, file_after_both_wrote, 0, NKINDS(file_kinds));
 
-	tc = tcase(s, "unrelated");
+	tc = tu_tcase(s, "unrelated", TCASE_TIMEOUT);
 	tcase_add_test(tc, peer_shared_both_ways);
 	tcase_add_test(tc, peer_private_sees_file);
 	tcase_add_test(tc, pwrite_seen_by_shared);
 	tcase_add_test(tc, pwrite_and_private_pages);
 
-	tc = tcase(s, "cow");
+	tc = tu_tcase(s, "cow", TCASE_TIMEOUT);
 	tcase_add_loop_test(tc, cow_measured, 0, NKINDS(private_kinds));
 
-	tc = tcase(s, "punch");
+	tc = tu_tcase(s, "punch", TCASE_TIMEOUT);
 	tcase_add_test(tc, anon_shared_punch_in_child);
 	tcase_add_test(tc, file_shared_punch_in_child);
 	tcase_add_loop_test(tc, private_punch_revert_in_child, 0, NKINDS(private_kinds));
 
-	tc = tcase(s, "inherit");
+	tc = tu_tcase(s, "inherit", TCASE_TIMEOUT);
 	tcase_add_loop_test(tc, dontfork_flag, 0, NKINDS(kinds));
 	tcase_add_loop_test(tc, dontfork_advice, 0, NKINDS(kinds));
 	tcase_add_test(tc, wipeonfork_flag);
 	tcase_add_test(tc, wipeonfork_advice);
 
-	tc = tcase(s, "protect");
+	tc = tu_tcase(s, "protect", TCASE_TIMEOUT);
 	tcase_add_loop_test(tc, rdonly_write_dies, 0, NKINDS(kinds));
 	tcase_add_loop_test(tc, protect_then_write, 0, NKINDS(private_kinds));
 	tcase_add_loop_test(tc, prot_none_read_dies, 0, NKINDS(kinds));

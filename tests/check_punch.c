@@ -27,25 +27,6 @@ static size_t pg(void)
 	return mmapkit_page_size();
 }
 
-static const char *kind_name(int kind)
-{
-	static const char *const names[] = {"?", "anon private", "anon shared", "file private",
-					    "file shared"};
-
-	return names[kind];
-}
-
-static bool is_file(int kind)
-{
-	return kind == MMAPKIT_FILE_PRIVATE || kind == MMAPKIT_FILE_SHARED;
-}
-
-/* A byte that is neither 0 nor the file's pattern byte at i. */
-static unsigned char other(uint64_t i)
-{
-	return (unsigned char)(tu_pattern(i) % 251u + 1u);
-}
-
 /* A handle over NPAGES pages (file kinds: of a pattern file, from file offset foff). */
 struct fx {
 	int kind;
@@ -67,23 +48,10 @@ static void fx_open(struct fx *f, int kind, uint64_t foff, unsigned flags)
 	f->kind = kind;
 	f->foff = foff;
 	f->memfd = -1;
-	if (is_file(kind))
+	if (tu_kind_is_file(kind))
 		f->path = tu_file(foff + len + 100); /* file data past the range, too */
-	switch (kind) {
-	case MMAPKIT_ANON_PRIVATE:
-		r = mmapkit_anon_private(&f->m, len, flags);
-		break;
-	case MMAPKIT_ANON_SHARED:
-		r = mmapkit_anon_shared(&f->m, len, flags);
-		break;
-	case MMAPKIT_FILE_PRIVATE:
-		r = mmapkit_file_private(&f->m, f->path, foff, len, flags);
-		break;
-	default:
-		r = mmapkit_file_shared(&f->m, f->path, foff, len, flags);
-		break;
-	}
-	ck_assert_msg(r == 0, "%s: %d: %s", kind_name(kind), r, mmapkit_errmsg());
+	r = tu_map_kind(kind, &f->m, f->path, foff, len, flags);
+	ck_assert_msg(r == 0, "%s: %d: %s", tu_kind_name(kind), r, mmapkit_errmsg());
 	f->delta = (size_t)(foff % pg());
 	f->lo = (unsigned char *)mmapkit_ptr(f->m) - f->delta;
 }
@@ -100,8 +68,7 @@ static void fx_open_memfd(struct fx *f, uint64_t foff)
 	f->foff = foff;
 	f->memfd = memfd_create("mmapkit-punch", MFD_CLOEXEC);
 	ck_assert_int_ge(f->memfd, 0);
-	for (size_t i = 0; i < n; i++)
-		buf[i] = tu_pattern(i);
+	tu_fill_pattern(buf, 0, n);
 	ck_assert_int_eq(pwrite(f->memfd, buf, n, 0), (ssize_t)n);
 	free(buf);
 	ck_assert_int_eq(mmapkit_fd_shared(&f->m, f->memfd, foff, len, 0), 0);
@@ -130,47 +97,27 @@ static size_t page_off(const struct fx *f, size_t k)
 /* What the backing holds at byte i of the span: the file's pattern, or zero. */
 static unsigned char backing(const struct fx *f, size_t i)
 {
-	return is_file(f->kind) ? tu_pattern(f->foff - f->delta + i) : 0;
+	return tu_kind_is_file(f->kind) ? tu_pattern(f->foff - f->delta + i) : 0;
 }
 
-/* Write other() over bytes [a, z) of the span. */
+/* Write tu_other() over bytes [a, z) of the span. */
 static void fill(struct fx *f, size_t a, size_t z)
 {
 	for (size_t i = a; i < z; i++)
-		f->lo[i] = other(i);
+		f->lo[i] = tu_other(i);
 }
 
 /* Span bytes [a, z) hold: 'z' zeros, 'b' the backing, 'o' what fill wrote. */
 static void expect(const struct fx *f, size_t a, size_t z, char what, const char *step)
 {
 	for (size_t i = a; i < z; i++) {
-		unsigned char want = what == 'z' ? 0 : what == 'b' ? backing(f, i) : other(i);
+		unsigned char want = what == 'z' ? 0 : what == 'b' ? backing(f, i) : tu_other(i);
 
 		if (f->lo[i] != want)
 			ck_abort_msg("%s: %s: byte %zu of page %zu is 0x%02x, expected 0x%02x",
-				     kind_name(f->kind), step, i % pg(), i / pg(), f->lo[i], want);
+				     tu_kind_name(f->kind), step, i % pg(), i / pg(), f->lo[i],
+				     want);
 	}
-}
-
-/* The permissions ("rw-p") of the mapping holding addr, from /proc/self/maps. */
-static void perms_of(const void *addr, char out[5])
-{
-	FILE *fp = fopen("/proc/self/maps", "re");
-	char line[512];
-
-	ck_assert_ptr_nonnull(fp);
-	out[0] = '\0';
-	while (fgets(line, sizeof(line), fp)) {
-		unsigned long lo, hi;
-		char perm[5];
-
-		if (sscanf(line, "%lx-%lx %4s", &lo, &hi, perm) == 3 && (uintptr_t)addr >= lo &&
-		    (uintptr_t)addr < hi) {
-			memcpy(out, perm, 5);
-			break;
-		}
-	}
-	fclose(fp);
 }
 
 /* ---- punch releases memory, and every sharer reads zeros ---- */
@@ -181,12 +128,12 @@ static int shared_child(const struct fx *f, int ready, int go, size_t a, size_t 
 	char c = 'r';
 
 	for (size_t i = 0; i < NPAGES * pg(); i++)
-		if (f->lo[i] != other(i))
+		if (f->lo[i] != tu_other(i))
 			return 2;
 	if (write(ready, &c, 1) != 1 || read(go, &c, 1) != 1)
 		return 3;
 	for (size_t i = 0; i < NPAGES * pg(); i++)
-		if (f->lo[i] != (i >= a && i < z ? 0 : other(i)))
+		if (f->lo[i] != (i >= a && i < z ? 0 : tu_other(i)))
 			return 4;
 	return 0;
 }
@@ -216,7 +163,7 @@ START_TEST(punch_releases)
 	pid_t pid = -1;
 	char c;
 
-	if (foff && !is_file(kind))
+	if (foff && !tu_kind_is_file(kind))
 		return;
 	if (_i >= 8)
 		fx_open_memfd(&f, foff);
@@ -276,7 +223,8 @@ START_TEST(punch_releases)
 		ck_assert_uint_eq(tu_file_size(f.path), foff + n + 100);
 		tu_pread(f.path, foff, buf, n);
 		for (size_t i = 0; i < n; i++) {
-			unsigned char want = i + f.delta >= a && i + f.delta < z ? 0 : other(i + f.delta);
+			size_t at = i + f.delta;
+			unsigned char want = at >= a && at < z ? 0 : tu_other(at);
 
 			ck_assert_uint_eq(buf[i], want);
 			ck_assert_uint_eq(v[i], want); /* the sharer that was there before */
@@ -305,7 +253,7 @@ START_TEST(punch_locked)
 	struct fx f;
 
 	fx_open(&f, kind, 7, 0);
-	if (!is_file(kind)) {
+	if (!tu_kind_is_file(kind)) {
 		fx_close(&f);
 		fx_open(&f, kind, 0, 0);
 	}
@@ -320,7 +268,7 @@ START_TEST(punch_locked)
 	expect(&f, 3 * p + 3, NPAGES * p, 'o', "after the punch in a locked mapping");
 	for (size_t k = 0; k < NPAGES; k++) {
 		ck_assert_msg(tu_has_vmflag(f.lo + k * p, "lo"), "%s: page %zu not locked",
-			      kind_name(kind), k);
+			      tu_kind_name(kind), k);
 		ck_assert_int_eq(tu_has_vmflag(f.lo + k * p, "lf"), onfault);
 	}
 	/* a second punch over the same pages, and the whole mapping */
@@ -488,12 +436,12 @@ static void expect_attrs(const struct fx *f, const struct attr_case *c, const ch
 			bool want = c->want[w].pages >> k & 1;
 
 			if (tu_has_vmflag(at, c->want[w].code) != want)
-				ck_abort_msg("%s, %s: %s: page %zu %s VmFlag %s", kind_name(f->kind),
-					     c->name, step, k, want ? "lost" : "gained",
-					     c->want[w].code);
+				ck_abort_msg("%s, %s: %s: page %zu %s VmFlag %s",
+					     tu_kind_name(f->kind), c->name, step, k,
+					     want ? "lost" : "gained", c->want[w].code);
 		}
 		/* the kernel's view of the protection agrees */
-		perms_of(at, perm);
+		tu_perms(at, perm);
 		ck_assert_msg(perm[1] == (tu_has_vmflag(at, "wr") ? 'w' : '-'),
 			      "%s: page %zu is %s", step, k, perm);
 		ck_assert_msg(perm[0] == 'r', "%s: page %zu is %s", step, k, perm);
@@ -532,10 +480,10 @@ static void expect_fork(const struct fx *f, const struct attr_case *c, const cha
 		st = tu_child(child_read_page, &pr);
 		if (dc)
 			ck_assert_msg(TU_KILLED(st, SIGSEGV), "%s, %s: %s: child touched page %zu: 0x%x",
-				      kind_name(f->kind), c->name, step, k, st);
+				      tu_kind_name(f->kind), c->name, step, k, st);
 		else /* page 0 and 3 hold written bytes in the parent: wiped in the child */
 			ck_assert_msg(TU_EXITED(st, 0), "%s, %s: %s: page %zu not wiped: 0x%x",
-				      kind_name(f->kind), c->name, step, k, st);
+				      tu_kind_name(f->kind), c->name, step, k, st);
 	}
 	if (!(c->want[0].code && strcmp(c->want[0].code, "wr") == 0))
 		return;
@@ -664,7 +612,7 @@ START_TEST(revert_current_file)
 	ck_assert_int_eq(mmapkit_revert(f.m, p - 10 - d, p + 20), 0);
 	for (size_t i = d; i < NPAGES * p; i++) {
 		unsigned char want = i >= p - 10 && i < 2 * p + 10 ? 0x11 * (i / p + 1)
-				     : i < 2 * p		  ? other(i)
+				     : i < 2 * p		  ? tu_other(i)
 								  : 0x11 * (i / p + 1);
 
 		if (f.lo[i] != want)
@@ -703,22 +651,18 @@ END_TEST
 Suite *suite_punch(void)
 {
 	Suite *s = suite_create("punch");
-	TCase *tc = tcase_create("punch");
+	TCase *tc = tu_tcase(s, "punch", 0);
 
 	tcase_add_loop_test(tc, punch_releases, 0, 10);
 	tcase_add_loop_test(tc, punch_locked, 0, 8);
 	tcase_add_loop_test(tc, punch_lock_flag, 0, 4);
 	tcase_add_loop_test(tc, punch_readonly_edge, 0, 2);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("attributes");
-	tcase_set_timeout(tc, 30);
+	tc = tu_tcase(s, "attributes", 30);
 	tcase_add_loop_test(tc, attrs_kept, 0, (int)N_ATTR_CASES * 3);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("revert");
+	tc = tu_tcase(s, "revert", 0);
 	tcase_add_loop_test(tc, revert_current_file, 0, 2);
 	tcase_add_test(tc, revert_anon);
-	suite_add_tcase(s, tc);
 	return s;
 }

@@ -25,30 +25,6 @@ static size_t pg(void)
 	return mmapkit_page_size();
 }
 
-static const char *kind_name(int kind)
-{
-	static const char *const names[] = {"?", "anon private", "anon shared", "file private",
-					    "file shared"};
-
-	return names[kind];
-}
-
-static bool is_file(int kind)
-{
-	return kind == MMAPKIT_FILE_PRIVATE || kind == MMAPKIT_FILE_SHARED;
-}
-
-static bool is_private(int kind)
-{
-	return kind == MMAPKIT_ANON_PRIVATE || kind == MMAPKIT_FILE_PRIVATE;
-}
-
-/* A byte that is neither 0 nor the file's pattern byte at i. */
-static unsigned char other(uint64_t i)
-{
-	return (unsigned char)(tu_pattern(i) % 251u + 1u);
-}
-
 /* Index of the first byte where a and b differ, or SIZE_MAX. */
 static size_t first_diff(const unsigned char *a, const unsigned char *b, size_t n)
 {
@@ -79,21 +55,6 @@ struct fx {
 	const char *what;    /* the step being checked, for messages */
 };
 
-static int open_kind(mmapkit_map **m, int kind, const char *path, uint64_t foff, size_t len,
-		     unsigned flags)
-{
-	switch (kind) {
-	case MMAPKIT_ANON_PRIVATE:
-		return mmapkit_anon_private(m, len, flags);
-	case MMAPKIT_ANON_SHARED:
-		return mmapkit_anon_shared(m, len, flags);
-	case MMAPKIT_FILE_PRIVATE:
-		return mmapkit_file_private(m, path, foff, len, flags);
-	default:
-		return mmapkit_file_shared(m, path, foff, len, flags);
-	}
-}
-
 static void fx_check(struct fx *f, const char *what);
 
 /* flen: size of the file to create (file kinds); len: 0 = to end of file. */
@@ -105,15 +66,14 @@ static void fx_open(struct fx *f, int kind, uint64_t foff, size_t len, size_t fl
 	memset(f, 0, sizeof(*f));
 	f->kind = kind;
 	f->foff = foff;
-	if (is_file(kind)) {
+	if (tu_kind_is_file(kind)) {
 		f->flen = flen;
 		f->path = tu_file(flen);
 		f->fexp = malloc(flen + 1);
 		ck_assert_ptr_nonnull(f->fexp);
-		for (size_t i = 0; i < flen; i++)
-			f->fexp[i] = tu_pattern(i);
+		tu_fill_pattern(f->fexp, 0, flen);
 	}
-	ck_assert_int_eq(open_kind(&f->m, kind, f->path, foff, len, flags), 0);
+	ck_assert_int_eq(tu_map_kind(kind, &f->m, f->path, foff, len, flags), 0);
 	ptr = mmapkit_ptr(f->m);
 	f->len = mmapkit_len(f->m);
 	f->delta = (uintptr_t)ptr % pg();
@@ -121,7 +81,7 @@ static void fx_open(struct fx *f, int kind, uint64_t foff, size_t len, size_t fl
 	f->span = (f->delta + f->len + pg() - 1) / pg() * pg();
 	f->exp = calloc(1, f->span);
 	ck_assert_ptr_nonnull(f->exp);
-	for (size_t i = 0; is_file(kind) && i < f->span; i++) {
+	for (size_t i = 0; tu_kind_is_file(kind) && i < f->span; i++) {
 		uint64_t at = foff - f->delta + i;
 
 		f->exp[i] = at < flen ? f->fexp[at] : 0; /* past end of file reads zeros */
@@ -141,17 +101,10 @@ static void fx_close(struct fx *f)
 
 static void fx_check_file(struct fx *f)
 {
-	unsigned char *buf = malloc(f->flen + 1);
-	size_t bad;
+	char what[160];
 
-	ck_assert_ptr_nonnull(buf);
-	ck_assert_uint_eq(tu_file_size(f->path), f->flen);
-	tu_pread(f->path, 0, buf, f->flen);
-	bad = first_diff(buf, f->fexp, f->flen);
-	if (bad != SIZE_MAX)
-		ck_abort_msg("%s: %s: file byte %zu is 0x%02x, expected 0x%02x", kind_name(f->kind),
-			     f->what, bad, buf[bad], f->fexp[bad]);
-	free(buf);
+	snprintf(what, sizeof(what), "%s: %s", tu_kind_name(f->kind), f->what);
+	tu_assert_file_is(f->path, f->fexp, f->flen, what);
 }
 
 static void fx_check(struct fx *f, const char *what)
@@ -161,10 +114,10 @@ static void fx_check(struct fx *f, const char *what)
 	f->what = what;
 	if (bad != SIZE_MAX)
 		ck_abort_msg("%s (file offset %llu): %s: byte %lld of the range (page %zu) is 0x%02x, expected 0x%02x",
-			     kind_name(f->kind), (unsigned long long)f->foff, what,
+			     tu_kind_name(f->kind), (unsigned long long)f->foff, what,
 			     (long long)bad - (long long)f->delta, bad / pg(), f->lo[bad],
 			     f->exp[bad]);
-	if (is_file(f->kind))
+	if (tu_kind_is_file(f->kind))
 		fx_check_file(f);
 }
 
@@ -174,7 +127,7 @@ static void fx_fill(struct fx *f)
 	unsigned char *p = f->lo + f->delta;
 
 	for (size_t i = 0; i < f->len; i++) {
-		p[i] = other(f->foff + i);
+		p[i] = tu_other(f->foff + i);
 		f->exp[f->delta + i] = p[i];
 		if (f->kind == MMAPKIT_FILE_SHARED)
 			f->fexp[f->foff + i] = p[i];
@@ -208,6 +161,15 @@ static void model_file(struct fx *f, size_t a, size_t z)
 
 		f->exp[i] = at < f->flen ? f->fexp[at] : 0;
 	}
+}
+
+/* The span's bytes [a, z) after a revert (private kinds): the file's, or zeros. */
+static void model_revert(struct fx *f, size_t a, size_t z)
+{
+	if (f->kind == MMAPKIT_FILE_PRIVATE)
+		model_file(f, a, z);
+	else
+		model_zero(f, a, z);
 }
 
 /* ---- refusals ---- */
@@ -285,7 +247,7 @@ static bool op_applies(enum op op, int kind)
 	if (op == OP_SYNC)
 		return kind == MMAPKIT_FILE_SHARED;
 	if (op == OP_REVERT)
-		return is_private(kind);
+		return tu_kind_is_private(kind);
 	return true;
 }
 
@@ -293,11 +255,23 @@ static bool op_applies(enum op op, int kind)
 static void refused(struct fx *f, int got, int err, const char *call, const char *what)
 {
 	if (got != -err)
-		ck_abort_msg("%s: %s: returned %d, expected %d (%s)", kind_name(f->kind), what, got,
-			     -err, mmapkit_errmsg());
+		ck_abort_msg("%s: %s: returned %d, expected %d (%s)", tu_kind_name(f->kind), what,
+			     got, -err, mmapkit_errmsg());
 	if (!strstr(mmapkit_errmsg(), call))
-		ck_abort_msg("%s: %s: message \"%s\" does not name %s", kind_name(f->kind), what,
+		ck_abort_msg("%s: %s: message \"%s\" does not name %s", tu_kind_name(f->kind), what,
 			     mmapkit_errmsg(), call);
+	fx_check(f, what);
+}
+
+/* protect(prot), lock, unlock, advise(advice) and (file shared) sync of it all work. */
+static void valid_calls(struct fx *f, unsigned prot, int advice, const char *what)
+{
+	ck_assert_int_eq(mmapkit_protect(f->m, 0, 0, prot), 0);
+	ck_assert_int_eq(mmapkit_lock(f->m, 0, 0, 0), 0);
+	ck_assert_int_eq(mmapkit_unlock(f->m, 0, 0), 0);
+	ck_assert_int_eq(mmapkit_advise(f->m, 0, 0, advice), 0);
+	if (f->kind == MMAPKIT_FILE_SHARED)
+		ck_assert_int_eq(mmapkit_sync(f->m, 0, 0, 0), 0);
 	fx_check(f, what);
 }
 
@@ -406,7 +380,7 @@ START_TEST(refusals)
 		refused(&f, mmapkit_advise(f.m, 0, 0, MMAPKIT_ADV_KEEPONFORK), EINVAL,
 			"mmapkit_advise", "MMAPKIT_ADV_KEEPONFORK");
 	}
-	if (is_private(f.kind))
+	if (tu_kind_is_private(f.kind))
 		refused(&f, mmapkit_advise(f.m, 0, 0, MMAPKIT_ADV_REMOVE), EINVAL, "mmapkit_advise",
 			"MMAPKIT_ADV_REMOVE");
 	/* write with exec, whatever the range */
@@ -424,25 +398,17 @@ START_TEST(refusals)
 		fx_check(&f, "empty range at the end");
 	}
 	/* the handle still works: a valid call of each operation does its job */
-	ck_assert_int_eq(mmapkit_protect(f.m, 0, 0, MMAPKIT_PROT_READ | MMAPKIT_PROT_WRITE), 0);
-	ck_assert_int_eq(mmapkit_lock(f.m, 0, 0, 0), 0);
-	ck_assert_int_eq(mmapkit_unlock(f.m, 0, 0), 0);
-	ck_assert_int_eq(mmapkit_advise(f.m, 0, 0, MMAPKIT_ADV_NORMAL), 0);
-	if (f.kind == MMAPKIT_FILE_SHARED)
-		ck_assert_int_eq(mmapkit_sync(f.m, 0, 0, 0), 0);
-	fx_check(&f, "valid calls after the refusals");
+	valid_calls(&f, MMAPKIT_PROT_READ | MMAPKIT_PROT_WRITE, MMAPKIT_ADV_NORMAL,
+		    "valid calls after the refusals");
 	ck_assert_int_eq(mmapkit_punch(f.m, 1, 2 * pg()), 0);
 	model_zero(&f, f.delta + 1, f.delta + 1 + 2 * pg());
 	fx_check(&f, "punch after the refusals");
-	if (is_private(f.kind)) {
+	if (tu_kind_is_private(f.kind)) {
 		size_t a, z, w0, w1;
 
 		ck_assert_int_eq(mmapkit_revert(f.m, 0, 0), 0);
 		fx_span(&f, 0, 0, &a, &z, &w0, &w1);
-		if (f.kind == MMAPKIT_FILE_PRIVATE)
-			model_file(&f, a, z);
-		else
-			model_zero(&f, a, z);
+		model_revert(&f, a, z);
 		fx_check(&f, "revert after the refusals");
 	}
 	fx_close(&f);
@@ -468,7 +434,7 @@ START_TEST(rdonly_refusals)
 	refused(&f, mmapkit_punch(f.m, 1, pg()), EACCES, "mmapkit_punch", "RDONLY punch 1+page");
 	refused(&f, mmapkit_advise(f.m, 0, 0, MMAPKIT_ADV_POPULATE_WRITE), EACCES,
 		"mmapkit_advise", "RDONLY POPULATE_WRITE");
-	if (is_private(f.kind)) {
+	if (tu_kind_is_private(f.kind)) {
 		refused(&f, mmapkit_revert(f.m, 0, 0), EACCES, "mmapkit_revert", "RDONLY revert");
 		refused(&f, mmapkit_revert(f.m, 3, 2 * pg()), EACCES, "mmapkit_revert",
 			"RDONLY revert 3+2 pages");
@@ -482,13 +448,8 @@ START_TEST(rdonly_refusals)
 	/* what a read-only handle may do still works */
 	ck_assert_int_eq(mmapkit_protect(f.m, 0, 0, MMAPKIT_PROT_NONE), 0);
 	ck_assert(tu_read_faults(f.lo + f.delta));
-	ck_assert_int_eq(mmapkit_protect(f.m, 0, 0, MMAPKIT_PROT_READ), 0);
-	ck_assert_int_eq(mmapkit_lock(f.m, 0, 0, 0), 0);
-	ck_assert_int_eq(mmapkit_unlock(f.m, 0, 0), 0);
-	ck_assert_int_eq(mmapkit_advise(f.m, 0, 0, MMAPKIT_ADV_POPULATE_READ), 0);
-	if (f.kind == MMAPKIT_FILE_SHARED)
-		ck_assert_int_eq(mmapkit_sync(f.m, 0, 0, 0), 0);
-	fx_check(&f, "valid calls on a read-only handle");
+	valid_calls(&f, MMAPKIT_PROT_READ, MMAPKIT_ADV_POPULATE_READ,
+		    "valid calls on a read-only handle");
 	ck_assert(tu_write_faults(f.lo + f.delta));
 	fx_close(&f);
 	TU_ASSERT_NO_LEAK(s);
@@ -503,7 +464,7 @@ START_TEST(empty_mapping)
 	mmapkit_map *m = NULL;
 
 	for (int kind = MMAPKIT_FILE_PRIVATE; kind <= MMAPKIT_FILE_SHARED; kind++) {
-		ck_assert_int_eq(open_kind(&m, kind, path, pg(), 0, 0), 0);
+		ck_assert_int_eq(tu_map_kind(kind, &m, path, pg(), 0, 0), 0);
 		ck_assert_uint_eq(mmapkit_len(m), 0);
 		for (int op = 0; op < N_OPS; op++) {
 			if (!op_applies(op, kind))
@@ -568,8 +529,8 @@ static void non_destructive(struct fx *f, size_t off, size_t len)
 			continue;
 		}
 		if (r != 0)
-			ck_abort_msg("%s: advice %d over %zu+%zu: %d (%s)", kind_name(f->kind), a, off,
-				     len, r, mmapkit_errmsg());
+			ck_abort_msg("%s: advice %d over %zu+%zu: %d (%s)",
+				     tu_kind_name(f->kind), a, off, len, r, mmapkit_errmsg());
 		snprintf(what, sizeof(what), "advice %d over %zu+%zu", a, off, len);
 		fx_check(f, what);
 	}
@@ -589,7 +550,7 @@ static void destructive_advice(struct fx *f, size_t off, size_t len)
 		model_file(f, w0, w1);
 	snprintf(what, sizeof(what), "MMAPKIT_ADV_DONTNEED over %zu+%zu", off, len);
 	fx_check(f, what);
-	if (is_private(f->kind))
+	if (tu_kind_is_private(f->kind))
 		return;
 	fx_fill(f);
 	ck_assert_int_eq(mmapkit_advise(f->m, off, len, MMAPKIT_ADV_REMOVE), 0);
@@ -609,15 +570,12 @@ static void punch_revert(struct fx *f, size_t off, size_t len)
 	model_zero(f, a, z);
 	snprintf(what, sizeof(what), "punch %zu+%zu", off, len);
 	fx_check(f, what);
-	if (!is_private(f->kind))
+	if (!tu_kind_is_private(f->kind))
 		return;
 	/* revert of the punched range, then of written bytes */
 	for (int round = 0; round < 2; round++) {
 		ck_assert_int_eq(mmapkit_revert(f->m, off, len), 0);
-		if (f->kind == MMAPKIT_FILE_PRIVATE)
-			model_file(f, a, z);
-		else
-			model_zero(f, a, z);
+		model_revert(f, a, z);
 		snprintf(what, sizeof(what), "revert %zu+%zu %s", off, len,
 			 round ? "after writes" : "after punch");
 		fx_check(f, what);
@@ -630,10 +588,7 @@ static void punch_revert(struct fx *f, size_t off, size_t len)
 	f->exp[a] = 0xee;
 	fx_check(f, "punch, then a write");
 	ck_assert_int_eq(mmapkit_revert(f->m, off, len), 0);
-	if (f->kind == MMAPKIT_FILE_PRIVATE)
-		model_file(f, a, z);
-	else
-		model_zero(f, a, z);
+	model_revert(f, a, z);
 	snprintf(what, sizeof(what), "revert %zu+%zu after punch and write", off, len);
 	fx_check(f, what);
 }
@@ -690,26 +645,13 @@ START_TEST(bytes_exact)
 		punch_revert(&f, ranges[i][0], ranges[i][1]);
 		fx_close(&f);
 	}
-	printf("range: %s at file offset %llu: %zu ranges byte-checked\n", kind_name(shape(_i).kind),
-	       (unsigned long long)shape(_i).foff, n);
+	printf("range: %s at file offset %llu: %zu ranges byte-checked\n",
+	       tu_kind_name(shape(_i).kind), (unsigned long long)shape(_i).foff, n);
 	TU_ASSERT_NO_LEAK(s);
 }
 END_TEST
 
 /* ---- sync ---- */
-
-static void check_file(const char *path, uint64_t off, const unsigned char *want, size_t n)
-{
-	unsigned char *buf = malloc(n + 1);
-
-	ck_assert_ptr_nonnull(buf);
-	tu_pread(path, off, buf, n);
-	for (size_t i = 0; i < n; i++)
-		if (buf[i] != want[i])
-			ck_abort_msg("%s: file byte %llu is 0x%02x, expected 0x%02x", path,
-				     (unsigned long long)(off + i), buf[i], want[i]);
-	free(buf);
-}
 
 START_TEST(sync_modes)
 {
@@ -736,11 +678,11 @@ START_TEST(sync_modes)
 		ck_assert_uint_eq(mmapkit__fault_calls(MMAPKIT__SYS_FSYNC),
 				  hows[i] & MMAPKIT_SYNC_FULL ? 1 : 0);
 		ck_assert_uint_eq(mmapkit__fault_total(), hows[i] & MMAPKIT_SYNC_FULL ? 2 : 1);
-		check_file(path, 7 + off, ptr + off, len);
+		tu_assert_file_at(path, 7 + off, ptr + off, len, path);
 	}
 	ck_assert_int_eq(mmapkit_sync(m, 0, 0, MMAPKIT_SYNC_ASYNC | MMAPKIT_SYNC_FULL), -EINVAL);
 	ck_assert_ptr_nonnull(strstr(mmapkit_errmsg(), "MMAPKIT_SYNC_FULL"));
-	check_file(path, 7, ptr, mmapkit_len(m));
+	tu_assert_file_at(path, 7, ptr, mmapkit_len(m), path);
 	ck_assert_uint_eq(tu_file_size(path), 3 * p + 11);
 	mmapkit_unmap(m);
 	TU_ASSERT_NO_LEAK(s);
@@ -777,10 +719,10 @@ START_TEST(sync_full_created)
 	ck_assert_uint_eq(mmapkit__fault_calls(MMAPKIT__SYS_FSYNC), 1);
 	ck_assert_uint_eq(mmapkit__fault_total(), 2);
 	ck_assert_uint_eq(tu_file_size(path), 5 + len);
-	check_file(path, 5, ptr, len);
+	tu_assert_file_at(path, 5, ptr, len, path);
 	zero = calloc(1, 5);
 	ck_assert_ptr_nonnull(zero);
-	check_file(path, 0, zero, 5);
+	tu_assert_file_at(path, 0, zero, 5, path);
 	free(zero);
 	mmapkit_unmap(m);
 	TU_ASSERT_NO_LEAK(s); /* the directory's descriptor was closed too */
@@ -810,12 +752,12 @@ START_TEST(sync_full_grown)
 	ck_assert_uint_eq(tu_file_size(path), 2 * p + 7);
 	memset(want, 0, 64);
 	memcpy(want, "the last bytes of a grown file", 30);
-	check_file(path, 2 * p + 7 - 64, want, 64);
+	tu_assert_file_at(path, 2 * p + 7 - 64, want, 64, path);
 	for (size_t i = 0; i < p; i++) /* the old data is still there, zeros after it */
 		want[i] = tu_pattern(i);
-	check_file(path, 0, want, p);
+	tu_assert_file_at(path, 0, want, p, path);
 	memset(want, 0, p);
-	check_file(path, p, want, p - 64 + 7);
+	tu_assert_file_at(path, p, want, p - 64 + 7, path);
 	free(want);
 	mmapkit_unmap(m);
 	TU_ASSERT_NO_LEAK(s);
@@ -826,23 +768,19 @@ END_TEST
 Suite *suite_range(void)
 {
 	Suite *s = suite_create("range");
-	TCase *tc = tcase_create("refusals");
+	TCase *tc = tu_tcase(s, "refusals", 0);
 
 	tcase_add_test(tc, null_handle);
 	tcase_add_loop_test(tc, refusals, 0, N_SHAPES);
 	tcase_add_loop_test(tc, rdonly_refusals, 0, N_SHAPES);
 	tcase_add_test(tc, empty_mapping);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("bytes");
-	tcase_set_timeout(tc, 60);
+	tc = tu_tcase(s, "bytes", 60);
 	tcase_add_loop_test(tc, bytes_exact, 0, N_SHAPES);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("sync");
+	tc = tu_tcase(s, "sync", 0);
 	tcase_add_test(tc, sync_modes);
 	tcase_add_test(tc, sync_full_created);
 	tcase_add_test(tc, sync_full_grown);
-	suite_add_tcase(s, tc);
 	return s;
 }

@@ -22,20 +22,6 @@
 #define ROUNDS 400 /* per thread, each over the four kinds */
 #define FILE_PAGES 4
 
-/* Mappings, less the heap (see check_fault.c: a forked test's heap splits). */
-static int count_maps(void)
-{
-	FILE *fp = fopen("/proc/self/maps", "re");
-	char line[512];
-	int n = 0;
-
-	ck_assert_ptr_nonnull(fp);
-	while (fgets(line, sizeof(line), fp))
-		n += !strstr(line, "[heap]") && strchr(line, '\n');
-	fclose(fp);
-	return n;
-}
-
 struct worker {
 	int id;
 	unsigned rounds;
@@ -60,16 +46,9 @@ static unsigned char byte_of(const struct worker *w, unsigned round, size_t i)
 
 static int open_kind(struct worker *w, int kind, mmapkit_map **m, uint64_t foff, size_t len)
 {
-	switch (kind) {
-	case MMAPKIT_ANON_PRIVATE:
-		return mmapkit_anon_private(m, len, 0);
-	case MMAPKIT_ANON_SHARED:
-		return mmapkit_anon_shared(m, len, 0);
-	case MMAPKIT_FILE_PRIVATE:
-		return mmapkit_file_private(m, w->priv_path, foff, len, 0);
-	default:
-		return mmapkit_file_shared(m, w->shared_path, foff, len, 0);
-	}
+	const char *path = kind == MMAPKIT_FILE_PRIVATE ? w->priv_path : w->shared_path;
+
+	return tu_map_kind(kind, m, path, foff, len, 0);
 }
 
 /* The bytes [0, n) of the handle: punched range zero, the rest what was written. */
@@ -239,8 +218,8 @@ START_TEST(threads_churn)
 {
 	size_t page = mmapkit_page_size();
 	const char *priv[NTHREADS], *shared[NTHREADS];
+	struct tu_snap s;
 	unsigned handles;
-	int fds, maps;
 
 	for (int i = 0; i < NTHREADS; i++) {
 		priv[i] = tu_file(FILE_PAGES * page + 100);
@@ -248,12 +227,9 @@ START_TEST(threads_churn)
 	}
 	/* a first short run gives each thread its stack and malloc arena, kept for reuse */
 	run(2, priv, shared);
-	fds = tu_count_fds();
-	maps = count_maps();
+	s = tu_snap();
 	handles = run(ROUNDS, priv, shared);
-	ck_assert_int_eq(tu_count_fds(), fds);
-	if (TU_MAPS_RELIABLE)
-		ck_assert_int_eq(count_maps(), maps);
+	TU_ASSERT_NO_LEAK(s);
 	for (int i = 0; i < NTHREADS; i++) {
 		ck_assert_uint_eq(tu_file_size(priv[i]), FILE_PAGES * page + 100);
 		ck_assert_uint_eq(tu_file_size(shared[i]), FILE_PAGES * page + 100);
@@ -267,10 +243,8 @@ END_TEST
 Suite *suite_threads(void)
 {
 	Suite *s = suite_create("threads");
-	TCase *tc = tcase_create("threads");
+	TCase *tc = tu_tcase(s, "threads", 60);
 
-	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, threads_churn);
-	suite_add_tcase(s, tc);
 	return s;
 }

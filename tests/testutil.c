@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #define _GNU_SOURCE
 #include "testutil.h"
+#include "internal.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -55,6 +56,17 @@ struct tu_snap tu_snap(void)
 unsigned char tu_pattern(uint64_t i)
 {
 	return (unsigned char)(((i * 131u) ^ (i >> 12)) % 251u + 1u);
+}
+
+void tu_fill_pattern(unsigned char *buf, uint64_t off, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		buf[i] = tu_pattern(off + i);
+}
+
+unsigned char tu_other(uint64_t i)
+{
+	return (unsigned char)(tu_pattern(i) % 251u + 1u);
 }
 
 static char dir[4096];
@@ -113,8 +125,7 @@ const char *tu_file(size_t size)
 	while (done < size) {
 		size_t n = size - done < sizeof(buf) ? size - done : sizeof(buf);
 
-		for (size_t i = 0; i < n; i++)
-			buf[i] = tu_pattern(done + i);
+		tu_fill_pattern(buf, done, n);
 		ck_assert_int_eq(pwrite(fd, buf, n, (off_t)done), (ssize_t)n);
 		done += n;
 	}
@@ -137,6 +148,80 @@ void tu_pread(const char *path, uint64_t off, void *buf, size_t n)
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(pread(fd, buf, n, (off_t)off), (ssize_t)n);
 	close(fd);
+}
+
+/* got[0, n) == want[0, n), else abort naming the first difference at offset base + i. */
+static void bytes_eq(const unsigned char *got, const unsigned char *want, size_t n,
+		     uint64_t base, const char *what, const char *verb)
+{
+	if (memcmp(got, want, n) == 0)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (got[i] != want[i])
+			ck_abort_msg("%s: file byte %llu is 0x%02x, %s 0x%02x", what,
+				     (unsigned long long)(base + i), got[i], verb, want[i]);
+}
+
+void tu_assert_file_at(const char *path, uint64_t off, const unsigned char *want, size_t n,
+		       const char *what)
+{
+	unsigned char *buf = malloc(n + 1);
+
+	ck_assert_ptr_nonnull(buf);
+	tu_pread(path, off, buf, n);
+	bytes_eq(buf, want, n, off, what, "expected");
+	free(buf);
+}
+
+void tu_assert_file_is(const char *path, const unsigned char *want, size_t n, const char *what)
+{
+	uint64_t size = tu_file_size(path);
+
+	if (size != n)
+		ck_abort_msg("%s: file size %llu, expected %zu", what, (unsigned long long)size, n);
+	tu_assert_file_at(path, 0, want, n, what);
+}
+
+struct tu_fstate tu_fstate_take(const char *path)
+{
+	struct tu_fstate f = {false, 0, NULL};
+	struct stat st;
+
+	f.exists = path && stat(path, &st) == 0;
+	if (!f.exists)
+		return f;
+	f.size = (uint64_t)st.st_size;
+	f.bytes = malloc(f.size + 1);
+	ck_assert_ptr_nonnull(f.bytes);
+	tu_pread(path, 0, f.bytes, f.size);
+	return f;
+}
+
+void tu_fstate_free(struct tu_fstate *f)
+{
+	free(f->bytes);
+	f->bytes = NULL;
+}
+
+void tu_fstate_eq(const struct tu_fstate *was, const struct tu_fstate *now, const char *what)
+{
+	if (was->exists != now->exists)
+		ck_abort_msg("%s: the file %s", what, now->exists ? "appeared" : "vanished");
+	if (!was->exists)
+		return;
+	if (was->size != now->size)
+		ck_abort_msg("%s: file size %llu, was %llu", what, (unsigned long long)now->size,
+			     (unsigned long long)was->size);
+	bytes_eq(now->bytes, was->bytes, was->size, 0, what, "was");
+}
+
+void tu_fstate_check(const char *path, struct tu_fstate *was, const char *what)
+{
+	struct tu_fstate now = tu_fstate_take(path);
+
+	tu_fstate_eq(was, &now, what);
+	tu_fstate_free(&now);
+	tu_fstate_free(was);
 }
 
 size_t tu_resident_pages(const void *addr, size_t len)
@@ -233,6 +318,26 @@ long tu_smaps_kb(const void *addr, const char *field)
 	return c.kb;
 }
 
+void tu_perms(const void *addr, char out[5])
+{
+	FILE *fp = fopen("/proc/self/maps", "re");
+	char line[512];
+
+	ck_assert_ptr_nonnull(fp);
+	out[0] = '\0';
+	while (fgets(line, sizeof(line), fp)) {
+		unsigned long lo, hi;
+		char perm[5];
+
+		if (sscanf(line, "%lx-%lx %4s", &lo, &hi, perm) == 3 && (uintptr_t)addr >= lo &&
+		    (uintptr_t)addr < hi) {
+			memcpy(out, perm, 5);
+			break;
+		}
+	}
+	fclose(fp);
+}
+
 int tu_child(void (*fn)(void *), void *arg)
 {
 	int st;
@@ -275,4 +380,188 @@ bool tu_write_faults(volatile unsigned char *p)
 	int st = tu_child(do_write, (void *)(uintptr_t)p);
 
 	return WIFSIGNALED(st) && (WTERMSIG(st) == SIGSEGV || WTERMSIG(st) == SIGBUS);
+}
+
+/* ---- the four kinds ---- */
+
+const char *tu_kind_name(int kind)
+{
+	static const char *const names[] = {"?", "anon private", "anon shared", "file private",
+					    "file shared"};
+
+	return names[kind >= 1 && kind <= 4 ? kind : 0];
+}
+
+bool tu_kind_is_file(int kind)
+{
+	return kind == MMAPKIT_FILE_PRIVATE || kind == MMAPKIT_FILE_SHARED;
+}
+
+bool tu_kind_is_shared(int kind)
+{
+	return kind == MMAPKIT_ANON_SHARED || kind == MMAPKIT_FILE_SHARED;
+}
+
+bool tu_kind_is_private(int kind)
+{
+	return kind == MMAPKIT_ANON_PRIVATE || kind == MMAPKIT_FILE_PRIVATE;
+}
+
+int tu_map_kind(int kind, mmapkit_map **m, const char *path, uint64_t off, size_t len,
+		unsigned flags)
+{
+	static const int ctor[] = {
+		[MMAPKIT_ANON_PRIVATE] = TU_AP,
+		[MMAPKIT_ANON_SHARED] = TU_AS,
+		[MMAPKIT_FILE_PRIVATE] = TU_FP,
+		[MMAPKIT_FILE_SHARED] = TU_FS,
+	};
+
+	if (kind < MMAPKIT_ANON_PRIVATE || kind > MMAPKIT_FILE_SHARED)
+		return -EINVAL; /* a broken test, not the library: no ck_assert in threads */
+	return tu_make(ctor[kind], m, path, -1, off, len, flags);
+}
+
+/* ---- every constructor ---- */
+
+const struct tu_ctor_info tu_ctors[TU_NCTORS] = {
+	[TU_AP] = {"mmapkit_anon_private", "mmapkit_anon_private", MMAPKIT_ANON_PRIVATE, false,
+		   false},
+	[TU_AS] = {"mmapkit_anon_shared", "mmapkit_anon_shared", MMAPKIT_ANON_SHARED, false, false},
+	[TU_FP] = {"mmapkit_file_private", "mmapkit_file_private", MMAPKIT_FILE_PRIVATE, true,
+		   false},
+	[TU_FS] = {"mmapkit_file_shared", "mmapkit_file_shared", MMAPKIT_FILE_SHARED, true, false},
+	[TU_FDP] = {"mmapkit_fd_private", "mmapkit_fd_private", MMAPKIT_FILE_PRIVATE, false, true},
+	[TU_FDS] = {"mmapkit_fd_shared", "mmapkit_fd_shared", MMAPKIT_FILE_SHARED, false, true},
+	[TU_NEW_AP] = {"mmapkit_map_new", "mmapkit_map_new anon private", MMAPKIT_ANON_PRIVATE,
+		       false, false},
+	[TU_NEW_AS] = {"mmapkit_map_new", "mmapkit_map_new anon shared", MMAPKIT_ANON_SHARED,
+		       false, false},
+	[TU_NEW_FP] = {"mmapkit_map_new", "mmapkit_map_new path private", MMAPKIT_FILE_PRIVATE,
+		       true, false},
+	[TU_NEW_FS] = {"mmapkit_map_new", "mmapkit_map_new path shared", MMAPKIT_FILE_SHARED, true,
+		       false},
+	[TU_NEW_FDP] = {"mmapkit_map_new", "mmapkit_map_new fd private", MMAPKIT_FILE_PRIVATE,
+			false, true},
+	[TU_NEW_FDS] = {"mmapkit_map_new", "mmapkit_map_new fd shared", MMAPKIT_FILE_SHARED, false,
+			true},
+};
+
+const int tu_anon_ctors[4] = {TU_AP, TU_AS, TU_NEW_AP, TU_NEW_AS};
+const int tu_path_ctors[4] = {TU_FP, TU_FS, TU_NEW_FP, TU_NEW_FS};
+const int tu_fd_ctors[4] = {TU_FDP, TU_FDS, TU_NEW_FDP, TU_NEW_FDS};
+const int tu_file_ctors[8] = {TU_FP,     TU_FS,	TU_FDP,	    TU_FDS,
+			      TU_NEW_FP, TU_NEW_FS, TU_NEW_FDP, TU_NEW_FDS};
+
+bool tu_ctor_is_file(int c)
+{
+	return tu_ctors[c].by_path || tu_ctors[c].by_fd;
+}
+
+int tu_make(int c, mmapkit_map **m, const char *path, int fd, uint64_t off, size_t len,
+	    unsigned flags)
+{
+	struct mmapkit_opts o = {.sz = sizeof(o), .kind = tu_ctors[c].kind, .flags = flags,
+				 .fd = -1, .offset = off, .len = len};
+
+	switch (c) {
+	case TU_AP:
+		return mmapkit_anon_private(m, len, flags);
+	case TU_AS:
+		return mmapkit_anon_shared(m, len, flags);
+	case TU_FP:
+		return mmapkit_file_private(m, path, off, len, flags);
+	case TU_FS:
+		return mmapkit_file_shared(m, path, off, len, flags);
+	case TU_FDP:
+		return mmapkit_fd_private(m, fd, off, len, flags);
+	case TU_FDS:
+		return mmapkit_fd_shared(m, fd, off, len, flags);
+	default:
+		break;
+	}
+	if (tu_ctors[c].by_path)
+		o.path = path;
+	if (tu_ctors[c].by_fd)
+		o.fd = fd;
+	return mmapkit_map_new(m, &o);
+}
+
+struct tu_target tu_target_new(int c, uint64_t size)
+{
+	struct tu_target t = {NULL, -1, size};
+
+	if (!tu_ctor_is_file(c))
+		return t;
+	t.path = tu_file(size);
+	if (tu_ctors[c].by_fd) {
+		t.fd = open(t.path, O_RDWR | O_CLOEXEC);
+		ck_assert_int_ge(t.fd, 0);
+	}
+	return t;
+}
+
+void tu_target_free(struct tu_target *t)
+{
+	if (t->fd >= 0)
+		close(t->fd);
+	if (t->path)
+		unlink(t->path);
+	t->fd = -1;
+	t->path = NULL;
+}
+
+void tu_warm_up(void)
+{
+	const char *path = tu_file(10);
+	mmapkit_map *m = NULL;
+
+	if (mmapkit_anon_private(&m, 1, 0) == 0)
+		mmapkit_unmap(m);
+	if (mmapkit_file_shared(&m, path, 0, 0, 0) == 0)
+		mmapkit_unmap(m);
+	mmapkit_file_shared(&m, path, 0, 11, 0);
+	unlink(path);
+}
+
+TCase *tu_tcase(Suite *s, const char *name, int timeout)
+{
+	TCase *tc = tcase_create(name);
+
+	if (timeout)
+		tcase_set_timeout(tc, timeout);
+	tcase_add_unchecked_fixture(tc, tu_warm_up, NULL);
+	suite_add_tcase(s, tc);
+	return tc;
+}
+
+/* ---- error messages ---- */
+
+const char *tu_num(uint64_t v)
+{
+	static char bufs[16][32];
+	static unsigned n;
+	char *b = bufs[n++ % 16];
+
+	snprintf(b, 32, "%llu", (unsigned long long)v);
+	return b;
+}
+
+void tu_assert_errmsg(const char *call, const char *const *parts, const char *what)
+{
+	const char *msg = mmapkit_errmsg();
+
+	if (!strstr(msg, call))
+		ck_abort_msg("%s: \"%s\" does not name %s", what, msg, call);
+	for (; *parts; parts++)
+		if (!strstr(msg, *parts))
+			ck_abort_msg("%s: \"%s\" lacks \"%s\"", what, msg, *parts);
+}
+
+/* ---- system-call counters ---- */
+
+void tu_fault_calls(unsigned *calls)
+{
+	for (int sys = 0; sys < MMAPKIT__SYS_COUNT; sys++)
+		calls[sys] = mmapkit__fault_calls(sys);
 }

@@ -43,8 +43,26 @@ struct tu_snap tu_snap(void);
 			ck_assert_int_eq(tu_count_maps(), (s).maps);                        \
 	} while (0)
 
+/* The number of elements of an array. */
+#define TU_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/*
+ * Compares one byte without a ck_assert when it is right: Check makes a
+ * write(2) for every ck_assert that passes, too slow for every byte of a page.
+ */
+#define TU_BYTE_EQ(got, want, i)                                                            \
+	do {                                                                                \
+		unsigned g_ = (got), w_ = (want);                                           \
+		if (g_ != w_)                                                               \
+			ck_abort_msg("byte %lld is %u, want %u", (long long)(i), g_, w_);   \
+	} while (0)
+
 /* The byte the test pattern has at file offset i (never 0, so zeros stand out). */
 unsigned char tu_pattern(uint64_t i);
+/* buf[0, n) = the pattern bytes of offsets [off, off + n). */
+void tu_fill_pattern(unsigned char *buf, uint64_t off, size_t n);
+/* A byte that is neither 0 nor the pattern byte at i. */
+unsigned char tu_other(uint64_t i);
 
 /*
  * A fresh file of `size` pattern bytes in the per-process temp directory;
@@ -59,6 +77,29 @@ const char *tu_dir(void);
 uint64_t tu_file_size(const char *path);
 void tu_pread(const char *path, uint64_t off, void *buf, size_t n);
 
+/*
+ * The file's bytes [off, off + n) are want[0, n), compared one by one (read
+ * with pread, not through a mapping); tu_assert_file_is also checks that the
+ * file is exactly n bytes.  A difference aborts naming what and the offset.
+ */
+void tu_assert_file_at(const char *path, uint64_t off, const unsigned char *want, size_t n,
+		       const char *what);
+void tu_assert_file_is(const char *path, const unsigned char *want, size_t n, const char *what);
+
+/* What a path held at one moment: whether it existed, its size and its bytes. */
+struct tu_fstate {
+	bool exists;
+	uint64_t size;
+	unsigned char *bytes;
+};
+/* path may be NULL (nothing there). */
+struct tu_fstate tu_fstate_take(const char *path);
+void tu_fstate_free(struct tu_fstate *f);
+/* now is exactly was (existence, size, every byte); aborts at the first difference. */
+void tu_fstate_eq(const struct tu_fstate *was, const struct tu_fstate *now, const char *what);
+/* The path still holds what was took; frees was. */
+void tu_fstate_check(const char *path, struct tu_fstate *was, const char *what);
+
 /* Resident pages of [addr, addr+len) according to mincore(). */
 size_t tu_resident_pages(const void *addr, size_t len);
 
@@ -69,6 +110,8 @@ size_t tu_resident_pages(const void *addr, size_t len);
 bool tu_vmflags(const void *addr, char *flags, size_t cap);
 bool tu_has_vmflag(const void *addr, const char *code);
 long tu_smaps_kb(const void *addr, const char *field);
+/* The permissions ("rw-p") of the mapping holding addr, from /proc/self/maps; "" if none. */
+void tu_perms(const void *addr, char out[5]);
 
 /*
  * Run fn(arg) in a forked child with a 10 s alarm; returns the wait status.
@@ -81,5 +124,99 @@ int tu_child(void (*fn)(void *), void *arg);
 /* Does touching *p (read or write) fault?  Tried in a child. */
 bool tu_read_faults(const volatile unsigned char *p);
 bool tu_write_faults(volatile unsigned char *p);
+
+/* ---- the four kinds, by their own constructor ---- */
+
+/* "anon private", "anon shared", "file private", "file shared"; "?" for others. */
+const char *tu_kind_name(int kind);
+bool tu_kind_is_file(int kind);
+bool tu_kind_is_shared(int kind);
+bool tu_kind_is_private(int kind);
+/*
+ * Maps with the kind's path constructor (mmapkit_anon_private ...
+ * mmapkit_file_shared); path and off are used by the file kinds only.
+ */
+int tu_map_kind(int kind, mmapkit_map **m, const char *path, uint64_t off, size_t len,
+		unsigned flags);
+
+/* ---- every constructor: the six functions, and mmapkit_map_new for each ---- */
+
+enum tu_ctor {
+	TU_AP,	/* mmapkit_anon_private */
+	TU_AS,	/* mmapkit_anon_shared */
+	TU_FP,	/* mmapkit_file_private */
+	TU_FS,	/* mmapkit_file_shared */
+	TU_FDP, /* mmapkit_fd_private */
+	TU_FDS, /* mmapkit_fd_shared */
+	TU_NEW_AP,
+	TU_NEW_AS,
+	TU_NEW_FP,
+	TU_NEW_FS,
+	TU_NEW_FDP,
+	TU_NEW_FDS,
+	TU_NCTORS
+};
+
+struct tu_ctor_info {
+	const char *name; /* the function, as mmapkit_errmsg() names it */
+	const char *desc; /* for messages: the function, and map_new's kind and target */
+	int kind;
+	bool by_path; /* takes a path (file kinds) */
+	bool by_fd;   /* takes a descriptor */
+};
+
+extern const struct tu_ctor_info tu_ctors[TU_NCTORS];
+/* Subsets, each in the order of enum tu_ctor. */
+extern const int tu_anon_ctors[4]; /* TU_AP, TU_AS, TU_NEW_AP, TU_NEW_AS */
+extern const int tu_path_ctors[4]; /* TU_FP, TU_FS, TU_NEW_FP, TU_NEW_FS */
+extern const int tu_fd_ctors[4];   /* TU_FDP, TU_FDS, TU_NEW_FDP, TU_NEW_FDS */
+extern const int tu_file_ctors[8]; /* every path and fd constructor */
+
+bool tu_ctor_is_file(int c);
+/*
+ * Calls constructor c (map_new with the struct filled from the arguments);
+ * path or fd is used as the constructor takes it.  Asserts nothing, so that
+ * threads may call it.
+ */
+int tu_make(int c, mmapkit_map **m, const char *path, int fd, uint64_t off, size_t len,
+	    unsigned flags);
+
+/* The file a constructor maps: a pattern file, and a read-write descriptor for fd ones. */
+struct tu_target {
+	const char *path; /* NULL for anonymous constructors */
+	int fd;		  /* -1 unless the constructor takes a descriptor */
+	uint64_t size;
+};
+struct tu_target tu_target_new(int c, uint64_t size);
+/* Closes the descriptor and removes the file (if still there); resets both. */
+void tu_target_free(struct tu_target *t);
+
+/*
+ * The first handle, and the first failure, of a process may make the
+ * allocator map memory (ASan's maps a region per size class): a suite's
+ * unchecked fixture does both once before any test takes a leak snapshot, so
+ * that a suite run alone counts only what the calls themselves leave behind.
+ */
+void tu_warm_up(void);
+/* A test case of s: timeout in seconds (0: Check's default), tu_warm_up as its fixture. */
+TCase *tu_tcase(Suite *s, const char *name, int timeout);
+
+/* ---- error messages ---- */
+
+/* A NULL-terminated list of strings, and a number as text (16 rotating buffers). */
+#define TU_NUMS(...) ((const char *const[]){__VA_ARGS__, NULL})
+#define TU_NONUMS ((const char *const[]){NULL})
+const char *tu_num(uint64_t v);
+/* mmapkit_errmsg() names call and holds every string of parts; what leads the failure. */
+void tu_assert_errmsg(const char *call, const char *const *parts, const char *what);
+
+/* ---- system-call counters (test build; the caller includes internal.h) ---- */
+
+/* calls[sys] = how often the calling thread made system call sys since the last reset. */
+void tu_fault_calls(unsigned *calls);
+/* Every failure point of a learnt run: the nth call of sys, for each nth it made. */
+#define TU_FOR_EACH_CALL(calls, sys, nth)                                                   \
+	for (int sys = 0; sys < MMAPKIT__SYS_COUNT; sys++)                                  \
+		for (unsigned nth = 1; nth <= (calls)[sys]; nth++)
 
 #endif
