@@ -9,7 +9,9 @@
  * Conventions (see mmapkit(7)):
  *  - Calls that can fail return int: 0 on success, a negative errno value on
  *    failure.  Constructors return the handle through an out-parameter that is
- *    set to NULL on failure.  A failed call changes nothing and leaks nothing.
+ *    set to NULL on failure.  A failed call changes nothing and leaks nothing
+ *    (one documented exception: mmapkit_punch(3) of a locked shared anonymous
+ *    range whose re-lock fails after the memory was released).
  *  - mmapkit_errmsg() describes the last failure of the calling thread.
  *  - Ranges are (off, len) in bytes relative to mmapkit_ptr(); len == 0 means
  *    "to the end of the mapping".  The library rounds to pages itself and never

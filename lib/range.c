@@ -371,8 +371,9 @@ static int relock(mmapkit_map *m, const char *call, size_t p0, size_t p1)
  * MADV_REMOVE frees the shared memory for every sharer, but the kernel refuses
  * it on locked pages: unlock, remove, and lock again with the same mode.
  */
-static int remove_shared(mmapkit_map *m, const char *call, size_t p0, size_t p1)
+static int remove_shared(mmapkit_map *m, const char *call, const struct span *s)
 {
+	size_t p0 = s->w0, p1 = s->w1;
 	bool locked = mmapkit__runs_any(m, p0, p1) & MMAPKIT__A_LOCKED;
 	unsigned char *addr = page_addr(m, p0);
 	size_t len = pages_len(m, p0, p1);
@@ -387,6 +388,9 @@ static int remove_shared(mmapkit_map *m, const char *call, size_t p0, size_t p1)
 	if (locked) {
 		int e = relock(m, call, p0, p1);
 
+		/* Removed but not locked again: the one failure not undone; zero it all. */
+		if (e && !err)
+			zero_edges(m, s);
 		err = err ? err : e;
 	}
 	return err;
@@ -437,7 +441,7 @@ int mmapkit_punch(mmapkit_map *m, size_t off, size_t len)
 	case MMAPKIT_FILE_SHARED:
 		return punch_file_shared(m, call, &s);
 	case MMAPKIT_ANON_SHARED:
-		err = remove_shared(m, call, s.w0, s.w1);
+		err = remove_shared(m, call, &s);
 		break;
 	case MMAPKIT_ANON_PRIVATE:
 		err = drop_pages(m, call, s.w0, s.w1);
