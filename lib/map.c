@@ -259,7 +259,11 @@ static int fit_range(struct build *b)
 	end = o->offset + o->len;
 	if (end <= size)
 		return 0;
-	if (!(o->flags & MMAPKIT_GROW) || !b->regular)
+	if (!b->regular) /* sized but not regular: a block device, whose size is fixed */
+		return mmapkit__fail(ERANGE, "%s: %s: range %llu+%zu ends past end of device (%llu bytes); a block device cannot grow",
+				     b->call, b->name, (unsigned long long)o->offset, o->len,
+				     (unsigned long long)size);
+	if (!(o->flags & MMAPKIT_GROW))
 		return mmapkit__fail(ERANGE, "%s: %s: range %llu+%zu ends past end of file (%llu bytes); pass MMAPKIT_GROW to extend the file",
 				     b->call, b->name, (unsigned long long)o->offset, o->len,
 				     (unsigned long long)size);

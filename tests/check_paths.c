@@ -2,16 +2,16 @@
 /*
  * Hostile paths: symlinks, over-long paths, files an unprivileged user may not
  * open, /proc and /sys files, /dev/zero and other character devices, FIFOs and
- * sockets, a block device when one is readable, and a file truncated by
- * another process while it is mapped.  Each gets an exact error or a correct
- * mapping, never a hang or a crash, and leaves nothing behind.
+ * sockets, a loop block device over a file of our own (as root), and a file
+ * truncated by another process while it is mapped.  Each gets an exact error
+ * or a correct mapping, never a hang or a crash, and leaves nothing behind.
  */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/fs.h>
+#include <linux/loop.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -529,65 +529,292 @@ START_TEST(fifo_and_socket)
 }
 END_TEST
 
-/* ---- a block device, when one is readable ---- */
+/* ---- a block device: a loop device over a pattern file of our own ---- */
 
-static int open_block_device(char *name, size_t cap, uint64_t *size)
+#define BLK_FILE_SIZE (1024 * 1024 + 4096)
+
+struct loopdev {
+	const char *file; /* the backing file, tu_pattern data */
+	ino_t ino;	  /* ... and its identity, to tell whether the device is still bound */
+	dev_t dev;
+	char path[32];	  /* /dev/loopN */
+	int fd;		  /* the device, held open until detached */
+	char step[64];	  /* the step that failed, for the skip note */
+};
+
+/*
+ * Binds with LO_FLAGS_AUTOCLEAR: the kernel detaches the device at its last
+ * close, so even a test process killed by its timeout leaves none bound.
+ * LOOP_CONFIGURE (Linux 5.8) does it in one step, older kernels in two.
+ */
+static int loop_bind(int lfd, int bfd)
 {
-	DIR *d = opendir("/sys/block");
-	char tried[512] = "";
-	struct dirent *e;
-	int fd = -1;
+	struct loop_config cfg = {.fd = (__u32)bfd, .info.lo_flags = LO_FLAGS_AUTOCLEAR};
+	struct loop_info64 info = {.lo_flags = LO_FLAGS_AUTOCLEAR};
+	int err;
 
-	while (d && fd < 0 && (e = readdir(d))) {
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(name, cap, "/dev/%s", e->d_name);
-		fd = open(name, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-		if (fd >= 0 && (ioctl(fd, BLKGETSIZE64, size) < 0 || *size < 4 * page())) {
-			close(fd);
-			fd = -1;
-			errno = ENOSPC; /* empty, e.g. an unused loop device */
-		}
-		if (fd < 0 && strlen(tried) + strlen(e->d_name) + 40 < sizeof(tried))
-			snprintf(tried + strlen(tried), sizeof(tried) - strlen(tried), " %s (%s)",
-				 e->d_name, errno == ENOSPC ? "empty" : strerror(errno));
-	}
-	if (d)
-		closedir(d);
-	if (fd < 0)
-		printf("paths: no readable block device, block_device skipped; tried:%s\n", tried);
-	return fd;
+	if (ioctl(lfd, LOOP_CONFIGURE, &cfg) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOTTY)
+		return errno;
+	if (ioctl(lfd, LOOP_SET_FD, bfd) < 0)
+		return errno;
+	if (ioctl(lfd, LOOP_SET_STATUS64, &info) == 0)
+		return 0;
+	err = errno;
+	ioctl(lfd, LOOP_CLR_FD, 0);
+	return err;
 }
 
-START_TEST(block_device)
+/* Binds a free loop device to ld->file: 0, or the errno of the step ld->step names. */
+static int loop_attach(struct loopdev *ld)
 {
-	char name[300];
-	uint64_t size = 0;
-	int fd = open_block_device(name, sizeof(name), &size);
-	unsigned char buf[2 * 4096];
-	struct tu_snap s;
-	mmapkit_map *m = NULL;
+	int ctl, bfd, n, err = EBUSY;
+
+	snprintf(ld->step, sizeof(ld->step), "open /dev/loop-control");
+	ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+	if (ctl < 0)
+		return errno;
+	bfd = open(ld->file, O_RDWR | O_CLOEXEC);
+	if (bfd < 0) {
+		err = errno;
+		snprintf(ld->step, sizeof(ld->step), "open the backing file");
+	}
+	/* Another process may bind the free device first: ours then fails with EBUSY. */
+	for (int tries = 0; bfd >= 0 && err == EBUSY && tries < 8; tries++) {
+		snprintf(ld->step, sizeof(ld->step), "ioctl(LOOP_CTL_GET_FREE)");
+		n = ioctl(ctl, LOOP_CTL_GET_FREE);
+		if (n < 0) {
+			err = errno;
+			break;
+		}
+		snprintf(ld->path, sizeof(ld->path), "/dev/loop%d", n);
+		snprintf(ld->step, sizeof(ld->step), "open %s", ld->path);
+		ld->fd = open(ld->path, O_RDWR | O_CLOEXEC);
+		if (ld->fd < 0) {
+			err = errno;
+			break;
+		}
+		snprintf(ld->step, sizeof(ld->step), "binding %s", ld->path);
+		err = loop_bind(ld->fd, bfd);
+		if (err) {
+			close(ld->fd);
+			ld->fd = -1;
+		}
+	}
+	if (bfd >= 0)
+		close(bfd); /* the device holds its own reference */
+	close(ctl);
+	return err;
+}
+
+/* LOOP_CLR_FD, then our close, the last one, detaches (synchronously since Linux 6.0). */
+static int loop_detach(struct loopdev *ld)
+{
+	int err = ioctl(ld->fd, LOOP_CLR_FD, 0) < 0 ? errno : 0;
+
+	close(ld->fd);
+	ld->fd = -1;
+	return err;
+}
+
+/* Is ld->path bound to ld->file?  (Not when unbound, nor when bound to another file.) */
+static bool loop_bound(const struct loopdev *ld)
+{
+	struct loop_info64 info = {0}; /* defined for valgrind, which may not know the ioctl */
+	int fd = open(ld->path, O_RDONLY | O_CLOEXEC);
+	bool bound;
 
 	if (fd < 0)
-		return;
-	ck_assert_uint_le(2 * page(), sizeof(buf));
-	ck_assert_int_eq(pread(fd, buf, 2 * page(), (off_t)(size - 2 * page())),
-			 (ssize_t)(2 * page()));
-	s = tu_snap();
-	/* len 0: to the end of the device, by its BLKGETSIZE64 size. */
-	ck_assert_int_eq(mmapkit_file_private(&m, name, size - 2 * page(), 0, MMAPKIT_RDONLY), 0);
-	ck_assert_uint_eq(mmapkit_len(m), 2 * page());
-	ck_assert_mem_eq(mmapkit_ptr(m), buf, 2 * page());
-	mmapkit_unmap(m);
-	ck_assert_int_eq(mmapkit_fd_shared(&m, fd, size - page(), 0, MMAPKIT_RDONLY), 0);
-	ck_assert_mem_eq(mmapkit_ptr(m), buf + page(), page());
-	mmapkit_unmap(m);
-	ck_assert_int_eq(mmapkit_fd_private(&m, fd, size - page(), 2 * page(), MMAPKIT_RDONLY),
-			 -ERANGE);
-	ck_assert_ptr_null(m);
-	ck_assert_int_eq(mmapkit_fd_private(&m, fd, size + 1, 0, MMAPKIT_RDONLY), -ERANGE);
-	ASSERT_NO_LEAK(s);
+		return false; /* ENXIO while it is being torn down */
+	bound = ioctl(fd, LOOP_GET_STATUS64, &info) == 0 && info.lo_inode == ld->ino &&
+		info.lo_device == ld->dev;
 	close(fd);
+	return bound;
+}
+
+/* Do the n bytes of the backing file at off equal want? */
+static bool file_holds(const char *file, uint64_t off, const unsigned char *want, size_t n)
+{
+	unsigned char *buf = malloc(n);
+	int fd = open(file, O_RDONLY | O_CLOEXEC);
+	bool same = buf && fd >= 0 && pread(fd, buf, n, (off_t)off) == (ssize_t)n &&
+		    memcmp(buf, want, n) == 0;
+
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return same;
+}
+
+static int map_path(int shared, mmapkit_map **m, const char *path, uint64_t off, size_t len,
+		    unsigned flags)
+{
+	return (shared ? mmapkit_file_shared : mmapkit_file_private)(m, path, off, len, flags);
+}
+
+/* len 0 maps exactly the device (its BLKGETSIZE64 size), holding the file's bytes. */
+static void blk_whole(const struct loopdev *ld, const unsigned char *want, uint64_t size)
+{
+	struct stat dev, st;
+	mmapkit_map *m = NULL;
+	unsigned char *p;
+
+	CHILD_OK(stat(ld->path, &dev) == 0 && S_ISBLK(dev.st_mode));
+	for (int shared = 0; shared < 2; shared++) {
+		CHILD_OK(map_path(shared, &m, ld->path, 0, 0, 0) == 0);
+		p = mmapkit_ptr(m);
+		CHILD_OK(mmapkit_len(m) == size);
+		CHILD_OK(mmapkit_offset(m) == 0);
+		CHILD_OK(fstat(mmapkit_fd(m), &st) == 0 && st.st_rdev == dev.st_rdev);
+		CHILD_OK(memcmp(p, want, size) == 0);
+		if (!shared) { /* copy on write: reaches neither the device nor the file */
+			p[size - 1] ^= 0xff;
+			CHILD_OK(file_holds(ld->file, size - 1, want + size - 1, 1));
+		}
+		mmapkit_unmap(m);
+	}
+	/* From an unaligned offset to the end: the last page and 3 bytes before it. */
+	CHILD_OK(mmapkit_file_private(&m, ld->path, size - page() - 3, 0, MMAPKIT_RDONLY) == 0);
+	CHILD_OK(mmapkit_len(m) == page() + 3);
+	CHILD_OK(memcmp(mmapkit_ptr(m), want + size - page() - 3, page() + 3) == 0);
+	mmapkit_unmap(m);
+}
+
+static int blk_refused(int shared, const char *path, uint64_t off, size_t len, unsigned flags)
+{
+	mmapkit_map *m = (mmapkit_map *)&m;
+	int err = map_path(shared, &m, path, off, len, flags);
+
+	CHILD_OK(m == NULL);
+	return err;
+}
+
+/* A block device cannot grow: past its end is -ERANGE, with MMAPKIT_GROW too. */
+static void blk_range(const struct loopdev *ld, int dfd, uint64_t size)
+{
+	char why[96];
+	mmapkit_map *m = NULL;
+	uint64_t now = 0;
+	struct stat st;
+
+	snprintf(why, sizeof(why), "ends past end of device (%llu bytes); a block device cannot grow",
+		 (unsigned long long)size);
+	for (int shared = 0; shared < 2; shared++) {
+		CHILD_OK(blk_refused(shared, ld->path, size - page(), 2 * page(), MMAPKIT_GROW) ==
+			 -ERANGE);
+		CHILD_OK(has(shared ? "mmapkit_file_shared: " : "mmapkit_file_private: "));
+		CHILD_OK(has(ld->path) && has(why) && !has("MMAPKIT_GROW"));
+		CHILD_OK(blk_refused(shared, ld->path, 0, size + 1, 0) == -ERANGE && has(why));
+		CHILD_OK(blk_refused(shared, ld->path, size + 1, page(), MMAPKIT_GROW) == -ERANGE);
+		CHILD_OK(has(why));
+		CHILD_OK(blk_refused(shared, ld->path, size + 1, 0, 0) == -ERANGE);
+		CHILD_OK(has(" is past end of file ("));
+	}
+	m = (mmapkit_map *)&m;
+	CHILD_OK(mmapkit_fd_shared(&m, dfd, size - page(), 2 * page(), MMAPKIT_GROW) == -ERANGE);
+	CHILD_OK(m == NULL && has("mmapkit_fd_shared: fd ") && has(why));
+	/* Ending exactly at the end fits: GROW has nothing to do. */
+	CHILD_OK(mmapkit_file_shared(&m, ld->path, size - page(), page(), MMAPKIT_GROW) == 0);
+	CHILD_OK(mmapkit_len(m) == page());
+	mmapkit_unmap(m);
+	CHILD_OK(ioctl(dfd, BLKGETSIZE64, &now) == 0 && now == size);
+	CHILD_OK(stat(ld->file, &st) == 0 && st.st_size == BLK_FILE_SIZE);
+}
+
+/* A write through file_shared is in the backing file once mmapkit_sync returns. */
+static void blk_write(const struct loopdev *ld, unsigned char *want)
+{
+	uint64_t off = 100 * page() + 13;
+	size_t n = 2 * page();
+	mmapkit_map *m = NULL;
+	unsigned char *p;
+
+	CHILD_OK(mmapkit_file_shared(&m, ld->path, off, n, 0) == 0);
+	p = mmapkit_ptr(m);
+	for (size_t i = 0; i < n; i++)
+		want[off + i] = p[i] = tu_other(off + i); /* differs from tu_pattern everywhere */
+	CHILD_OK(mmapkit_sync(m, 0, 0, 0) == 0);
+	CHILD_OK(file_holds(ld->file, off - 1, want + off - 1, n + 2));
+	mmapkit_unmap(m);
+}
+
+/* fd_shared over our own descriptor of the device: the whole device, writes reach the file. */
+static void blk_fd(const struct loopdev *ld, int dfd, unsigned char *want, uint64_t size)
+{
+	mmapkit_map *m = NULL;
+	unsigned char *p;
+
+	CHILD_OK(mmapkit_fd_shared(&m, dfd, 0, 0, 0) == 0);
+	p = mmapkit_ptr(m);
+	CHILD_OK(mmapkit_len(m) == size);
+	CHILD_OK(mmapkit_fd(m) >= 0 && mmapkit_fd(m) != dfd);
+	CHILD_OK(memcmp(p, want, size) == 0); /* blk_write's bytes included */
+	want[size - 1] = p[size - 1] = tu_other(size - 1);
+	CHILD_OK(mmapkit_sync(m, size - 1, 1, 0) == 0);
+	CHILD_OK(file_holds(ld->file, size - page(), want + size - page(), page()));
+	mmapkit_unmap(m);
+}
+
+static void blk_child(void *arg)
+{
+	const struct loopdev *ld = arg;
+	unsigned char *want = malloc(BLK_FILE_SIZE);
+	uint64_t size = 0;
+	struct tu_snap s;
+	int dfd;
+
+	CHILD_OK(want != NULL);
+	tu_fill_pattern(want, 0, BLK_FILE_SIZE);
+	CHILD_OK(loop_bound(ld));
+	dfd = open(ld->path, O_RDWR | O_CLOEXEC);
+	CHILD_OK(dfd >= 0);
+	CHILD_OK(ioctl(dfd, BLKGETSIZE64, &size) == 0);
+	CHILD_OK(size == BLK_FILE_SIZE);
+	s = tu_snap();
+	blk_whole(ld, want, size);
+	blk_range(ld, dfd, size);
+	blk_write(ld, want);
+	blk_fd(ld, dfd, want, size);
+	CHILD_OK(tu_count_fds() == s.fds && (!maps_reliable() || tu_count_maps() == s.maps));
+	close(dfd);
+	free(want);
+}
+
+/*
+ * The work runs in a child, where a failed check only ends the child: this
+ * process detaches the device and removes the file whatever happened there.
+ */
+START_TEST(block_device)
+{
+	struct loopdev ld = {.fd = -1};
+	struct stat st;
+	int err, status;
+	bool bound;
+
+	if (geteuid() != 0) {
+		printf("paths: not root, no loop device; block_device skipped\n");
+		return;
+	}
+	ld.file = tu_file(BLK_FILE_SIZE);
+	ck_assert_int_eq(stat(ld.file, &st), 0);
+	ld.ino = st.st_ino;
+	ld.dev = st.st_dev;
+	err = loop_attach(&ld);
+	if (err == EPERM || err == EACCES || err == ENODEV || err == ENXIO || err == ENOENT) {
+		printf("paths: no loop device (%s: %s); block_device skipped\n", ld.step,
+		       strerror(err));
+		unlink(ld.file);
+		return;
+	}
+	ck_assert_msg(err == 0, "%s: %s", ld.step, strerror(err));
+	status = tu_child(blk_child, &ld);
+	err = loop_detach(&ld);
+	bound = loop_bound(&ld);
+	ck_assert_int_eq(unlink(ld.file), 0);
+	ck_assert_msg(TU_EXITED(status, 0), "child status 0x%x", status);
+	ck_assert_msg(err == 0, "ioctl(LOOP_CLR_FD) on %s: %s", ld.path, strerror(err));
+	ck_assert_msg(!bound, "%s still bound to %s after detach", ld.path, ld.file);
 }
 END_TEST
 
