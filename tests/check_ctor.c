@@ -213,9 +213,10 @@ static void child_probe(void *arg)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGSEGV, &sa, NULL);
 	sigaction(SIGBUS, &sa, NULL);
+	tu_probe_quietly();
 	for (i = 0; i < p->n; i++) {
 		if (sigsetjmp(probe_jmp, 1) == 0)
-			(void)*p->addr[i];
+			tu_touch(p->addr[i]);
 		else
 			bits |= 1 << i;
 	}
@@ -244,7 +245,9 @@ static void check_guard(const mmapkit_map *m)
 	char flags[512];
 
 	/* A DONTFORK mapping is not in the child at all: there, only the guards are. */
-	if (mmapkit_flags(m) & MMAPKIT_DONTFORK)
+	if (!tu_fault_probes_work())
+		printf("valgrind: guard fault probes skipped (no <valgrind/valgrind.h>)\n");
+	else if (mmapkit_flags(m) & MMAPKIT_DONTFORK)
 		ck_assert_int_eq(faulting(base - 1, end, NULL, NULL), 3);
 	else
 		ck_assert_int_eq(faulting(base - 1, end, base, end - 1), 3);
@@ -599,14 +602,15 @@ static int huge_one(int c, size_t hp, unsigned flags)
 		err = p[i] ? -1001 : 0;
 	p[0] = 1;
 	p[hp - 1] = 2;
-	if (!err && (flags & MMAPKIT_GUARD) && faulting(p - 1, p + hp, p, p + hp - 1) != 3)
+	if (!err && (flags & MMAPKIT_GUARD) && tu_fault_probes_work() &&
+	    faulting(p - 1, p + hp, p, p + hp - 1) != 3)
 		err = -1002;
 	if (!err && tu_ctors[c].kind == MMAPKIT_ANON_SHARED) {
 		st = tu_child(child_huge_shared, m);
 		err = TU_EXITED(st, 0) && p[1] == 0x42 ? 0 : -1003;
 	}
 	mmapkit_unmap(m);
-	if (!err && (tu_count_fds() != s.fds || tu_count_maps() != s.maps))
+	if (!err && (tu_count_fds() != s.fds || (!tu_on_valgrind() && tu_count_maps() != s.maps)))
 		err = -1004;
 	return err;
 }

@@ -13,8 +13,22 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+/* valgrind's client requests, when its header is installed (package valgrind). */
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define TU_HAVE_VALGRIND_H 1
+#endif
+#endif
+#ifndef TU_HAVE_VALGRIND_H
+#define TU_HAVE_VALGRIND_H 0
+#define RUNNING_ON_VALGRIND 0
+#define VALGRIND_DISABLE_ERROR_REPORTING ((void)0)
+#endif
 
 int tu_count_fds(void)
 {
@@ -51,6 +65,79 @@ struct tu_snap tu_snap(void)
 	struct tu_snap s = {tu_count_fds(), tu_count_maps()};
 
 	return s;
+}
+
+bool tu_on_valgrind(void)
+{
+	const char *env = getenv("MMAPKIT_VALGRIND");
+
+	return RUNNING_ON_VALGRIND || (env && *env && strcmp(env, "0") != 0);
+}
+
+/* Does mlock2(MLOCK_ONFAULT) exist here?  Tried by number on a page of our own. */
+static bool have_mlock2(void)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	void *p = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	bool ok;
+
+	ck_assert_ptr_ne(p, MAP_FAILED);
+	ok = syscall(SYS_mlock2, p, page, MLOCK_ONFAULT) == 0 || errno != ENOSYS;
+	munmap(p, page);
+	return ok;
+}
+
+/* Does mremap() move two pages of different protections as one? */
+static bool have_mremap_across(void)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	int f = MAP_PRIVATE | MAP_ANONYMOUS;
+	unsigned char *to = mmap(NULL, 2 * page, PROT_NONE, f, -1, 0);
+	unsigned char *from = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, f, -1, 0);
+	bool ok;
+
+	ck_assert_ptr_ne(to, MAP_FAILED);
+	ck_assert_ptr_ne(from, MAP_FAILED);
+	ck_assert_int_eq(mprotect(from + page, page, PROT_READ), 0);
+	ok = mremap(from, 2 * page, 2 * page, MREMAP_MAYMOVE | MREMAP_FIXED, to) != MAP_FAILED;
+	munmap(to, 2 * page);
+	if (!ok)
+		munmap(from, 2 * page);
+	return ok;
+}
+
+/* Under valgrind, *have (-1: not tried yet) = works(); prints note once if it does not. */
+static bool skip_under_valgrind(int *have, bool (*works)(void), bool *noted, const char *what,
+				const char *note)
+{
+	if (!tu_on_valgrind())
+		return false;
+	if (*have < 0)
+		*have = works();
+	if (*have)
+		return false;
+	if (!*noted)
+		printf("valgrind: %s: %s\n", what, note);
+	*noted = true;
+	return true;
+}
+
+bool tu_skip_lock_onfault(const char *what)
+{
+	static int have = -1;
+	static bool noted;
+
+	return skip_under_valgrind(&have, have_mlock2, &noted, what,
+				   "MMAPKIT_LOCK_ONFAULT steps skipped (no mlock2 in valgrind)");
+}
+
+bool tu_skip_mremap_across(const char *what)
+{
+	static int have = -1;
+	static bool noted;
+
+	return skip_under_valgrind(&have, have_mremap_across, &noted, what,
+				   "skipped (valgrind's mremap stays within one protection)");
 }
 
 unsigned char tu_pattern(uint64_t i)
@@ -356,15 +443,34 @@ int tu_child(void (*fn)(void *), void *arg)
 	return st;
 }
 
+void tu_probe_quietly(void)
+{
+	if (RUNNING_ON_VALGRIND)
+		VALGRIND_DISABLE_ERROR_REPORTING;
+}
+
+bool tu_fault_probes_work(void)
+{
+	return TU_HAVE_VALGRIND_H || !tu_on_valgrind();
+}
+
+/* Where tu_touch keeps what it read. */
+static volatile unsigned char touched;
+
+void tu_touch(const volatile unsigned char *p)
+{
+	touched = *p;
+}
+
 static void do_read(void *p)
 {
-	volatile unsigned char c = *(volatile unsigned char *)p;
-
-	(void)c;
+	tu_probe_quietly();
+	tu_touch(p);
 }
 
 static void do_write(void *p)
 {
+	tu_probe_quietly();
 	*(volatile unsigned char *)p = 0x5a;
 }
 

@@ -22,26 +22,67 @@ struct tu_snap {
 };
 struct tu_snap tu_snap(void);
 /*
- * Under AddressSanitizer the allocator adds mappings of its own at any time, so
- * the maps count is compared in the plain build (which runs every test in its own
- * process) and the heap is checked by LeakSanitizer in the sanitizer build.
+ * Whether the maps count finds leaks: not under AddressSanitizer or
+ * ThreadSanitizer (decided at compile time: their runtimes map memory of their
+ * own at any time; LeakSanitizer checks the heap there), nor under valgrind
+ * (decided at run time: the tool maps memory of its own in the process).  The
+ * plain build runs every test in its own process and compares the count.
+ * Building with -DTU_MAPS_RELIABLE=0 turns the count off, too.
  */
-#if defined(__SANITIZE_ADDRESS__)
-#define TU_MAPS_RELIABLE 0
+#if defined(TU_MAPS_RELIABLE)
+#if TU_MAPS_RELIABLE
+#define TU_MAPS_COUNTABLE 1
+#else
+#define TU_MAPS_COUNTABLE 0
+#endif
+#undef TU_MAPS_RELIABLE
+#elif defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define TU_MAPS_COUNTABLE 0
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TU_MAPS_RELIABLE 0
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define TU_MAPS_COUNTABLE 0
 #endif
 #endif
-#ifndef TU_MAPS_RELIABLE
-#define TU_MAPS_RELIABLE 1
+#ifndef TU_MAPS_COUNTABLE
+#define TU_MAPS_COUNTABLE 1
 #endif
+
+/*
+ * Running under valgrind: RUNNING_ON_VALGRIND (when <valgrind/valgrind.h> was
+ * there at build time), or MMAPKIT_VALGRIND set to anything but "" or "0"
+ * (tests/run_valgrind.sh sets it).
+ */
+bool tu_on_valgrind(void);
+
+static inline bool tu_maps_reliable(void)
+{
+	return TU_MAPS_COUNTABLE && !tu_on_valgrind();
+}
+/* The older spelling, an expression now. */
+#define TU_MAPS_RELIABLE tu_maps_reliable()
+
 #define TU_ASSERT_NO_LEAK(s)                                                                \
 	do {                                                                                \
 		ck_assert_int_eq(tu_count_fds(), (s).fds);                                  \
-		if (TU_MAPS_RELIABLE)                                                       \
+		if (tu_maps_reliable())                                                     \
 			ck_assert_int_eq(tu_count_maps(), (s).maps);                        \
 	} while (0)
+
+/*
+ * MMAPKIT_LOCK_ONFAULT needs mlock2(), which valgrind 3.19 does not implement
+ * (ENOSYS; glibc's wrapper turns that into EINVAL).  tu_skip_lock_onfault()
+ * is true there only, so the step is skipped under valgrind and asserted
+ * everywhere else; it prints a note, naming what, once per process.
+ */
+bool tu_skip_lock_onfault(const char *what);
+/*
+ * Punch and revert of MMAPKIT_FILE_PRIVATE pages with different protections
+ * move the replacement with one mremap() across several mappings; valgrind
+ * 3.19 refuses that (EINVAL: it handles mremap itself, within one of its
+ * segments, which split by protection).  Like tu_skip_lock_onfault: true
+ * there only.
+ */
+bool tu_skip_mremap_across(const char *what);
 
 /* The number of elements of an array. */
 #define TU_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -124,6 +165,21 @@ int tu_child(void (*fn)(void *), void *arg);
 /* Does touching *p (read or write) fault?  Tried in a child. */
 bool tu_read_faults(const volatile unsigned char *p);
 bool tu_write_faults(volatile unsigned char *p);
+
+/*
+ * For a child that touches inaccessible memory on purpose: tells valgrind's
+ * memcheck not to report it (an "Invalid read" would count as an error of the
+ * run).  Elsewhere a no-op.  tu_fault_probes_work() is false under valgrind
+ * when <valgrind/valgrind.h> was missing at build time, so that memcheck
+ * cannot be told: such probes are then skipped.
+ */
+void tu_probe_quietly(void);
+bool tu_fault_probes_work(void);
+/*
+ * Reads *p for its fault: the value is kept (volatile), as valgrind drops a
+ * load whose value is unused, and with it the fault.
+ */
+void tu_touch(const volatile unsigned char *p);
 
 /* ---- the four kinds, by their own constructor ---- */
 
