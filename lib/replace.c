@@ -134,6 +134,36 @@ static int apply_all(struct repl *r, size_t p0, size_t p1)
 	return err;
 }
 
+/* Attributes that split the replacement into separate VMAs where they change. */
+#define VMA_ATTRS (MMAPKIT__A_PROT | MMAPKIT__A_LOCK | MMAPKIT__A_ADVICE)
+
+static int move_stretch(struct repl *r, uint32_t val, unsigned char *addr, size_t len)
+{
+	unsigned char *to = r->m->base + r->p0 * r->m->gran + (size_t)(addr - r->at);
+
+	(void)val;
+	if (mmapkit__sys.mremap(addr, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, to) != MAP_FAILED)
+		return 0;
+	return fail(r, "mremap", len);
+}
+
+/*
+ * One mremap moves the whole replacement over the old pages.  Kernels before
+ * 6.17 move a single VMA per call and answer EFAULT when the replacement was
+ * split by differing attributes: then each stretch is moved by its own call.
+ * Only there can a failure (ENOMEM) leave the first stretches moved.
+ */
+static int move_into_place(struct repl *r, size_t p0, size_t p1, unsigned char *target,
+			   size_t len)
+{
+	if (mmapkit__sys.mremap(r->at, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, target) !=
+	    MAP_FAILED)
+		return 0;
+	if (errno != EFAULT)
+		return fail(r, "mremap", len);
+	return walk(r, p0, p1, VMA_ATTRS, move_stretch);
+}
+
 int mmapkit__replace(mmapkit_map *m, const char *call, size_t p0, size_t p1, bool from_file)
 {
 	size_t len = (p1 - p0) * m->gran;
@@ -167,9 +197,8 @@ int mmapkit__replace(mmapkit_map *m, const char *call, size_t p0, size_t p1, boo
 	} else {
 		r.at = p;
 		err = apply_all(&r, p0, p1);
-		if (!err && mmapkit__sys.mremap(p, len, len, MREMAP_MAYMOVE | MREMAP_FIXED,
-						target) == MAP_FAILED)
-			err = fail(&r, "mremap", len);
+		if (!err)
+			err = move_into_place(&r, p0, p1, target, len);
 		if (err)
 			mmapkit__sys.munmap(p, len);
 	}

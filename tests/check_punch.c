@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "internal.h"
 #include "testutil.h"
 
 #define NPAGES 4
@@ -575,6 +576,45 @@ START_TEST(attrs_kept)
 }
 END_TEST
 
+/*
+ * Kernels before 6.17 move one VMA per mremap and answer EFAULT for a
+ * replacement split by differing attributes (Debian 12's 6.1 among them).
+ * Simulated by failing the first mremap with EFAULT: the library moves each
+ * stretch by itself, and the result is the same pages with the same attributes.
+ */
+START_TEST(attrs_kept_one_vma_per_mremap)
+{
+	const struct attr_case *c = &attr_cases[16];
+	size_t p = pg(), a = p - 3, z = 3 * p + 3;
+	struct tu_snap s = tu_snap();
+	struct fx f;
+
+	ck_assert_str_eq(c->name, "mixed");
+	if (skip_under_valgrind(c, MMAPKIT_FILE_PRIVATE))
+		return;
+	fx_open(&f, MMAPKIT_FILE_PRIVATE, _i ? 7 : 0, c->flags);
+	fill(&f, f.delta, NPAGES * p);
+	c->setup(&f);
+	mmapkit__fault_arm(MMAPKIT__SYS_MREMAP, 1, EFAULT);
+	ck_assert_int_eq(mmapkit_punch(f.m, a - f.delta, z - a), 0);
+	ck_assert(mmapkit__fault_fired());
+	ck_assert_uint_eq(mmapkit__fault_calls(MMAPKIT__SYS_MREMAP), 1 + 2); /* pages 1 and 2 */
+	expect_attrs(&f, c, "after punch, one VMA per mremap");
+	expect(&f, f.delta, a, 'o', "before the punched range");
+	expect(&f, a, z, 'z', "punched range");
+	expect(&f, z, NPAGES * p, 'o', "after the punched range");
+	expect_fork(&f, c, "after punch, one VMA per mremap");
+	mmapkit__fault_arm(MMAPKIT__SYS_MREMAP, 1, EFAULT);
+	ck_assert_int_eq(mmapkit_revert(f.m, a - f.delta, z - a), 0);
+	ck_assert(mmapkit__fault_fired());
+	expect_attrs(&f, c, "after revert, one VMA per mremap");
+	expect(&f, a, z, 'b', "reverted range");
+	mmapkit__fault_reset();
+	fx_close(&f);
+	TU_ASSERT_NO_LEAK(s);
+}
+END_TEST
+
 /* A punch whose edge page was made read-only is refused, and changes nothing. */
 START_TEST(punch_readonly_edge)
 {
@@ -686,6 +726,7 @@ Suite *suite_punch(void)
 
 	tc = tu_tcase(s, "attributes", 30);
 	tcase_add_loop_test(tc, attrs_kept, 0, (int)N_ATTR_CASES * 3);
+	tcase_add_loop_test(tc, attrs_kept_one_vma_per_mremap, 0, 2);
 
 	tc = tu_tcase(s, "revert", 0);
 	tcase_add_loop_test(tc, revert_current_file, 0, 2);
