@@ -30,15 +30,6 @@
 
 #include "testutil.h"
 
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#endif
-#endif
-#ifndef RUNNING_ON_VALGRIND
-#define RUNNING_ON_VALGRIND 0
-#endif
-
 #define RECSZ 100       /* not a divisor of the page size: records straddle pages */
 #define MAX_RECORDS 600 /* a child never killed stops here */
 #define MIN_ROUNDS 200
@@ -223,7 +214,7 @@ START_TEST(killed_writer_keeps_synced_records)
 
 	if (rounds < MIN_ROUNDS)
 		rounds = MIN_ROUNDS;
-	if (RUNNING_ON_VALGRIND && !getenv("MMAPKIT_DURABILITY_ROUNDS"))
+	if (tu_on_valgrind() && !getenv("MMAPKIT_DURABILITY_ROUNDS"))
 		rounds = 40; /* a memory check of the same code paths, not the durability run */
 	srand(seed);
 	clock_gettime(CLOCK_MONOTONIC, &t0);

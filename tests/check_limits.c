@@ -21,16 +21,6 @@
 #include "internal.h"
 #include "testutil.h"
 
-/* Under valgrind the maps count moves (its own mappings) and some limits are emulated. */
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#endif
-#endif
-#ifndef RUNNING_ON_VALGRIND
-#define RUNNING_ON_VALGRIND 0
-#endif
-
 /*
  * Check's assertions must not run in a grandchild: a child reports the first
  * failed condition on stderr and exits 1, so the parent's assertion fails.
@@ -100,7 +90,7 @@ static bool file_intact(const char *path, size_t size)
 static bool snap_eq(struct tu_snap s)
 {
 	return tu_count_fds() == s.fds &&
-	       (!TU_MAPS_RELIABLE || RUNNING_ON_VALGRIND || tu_count_maps() == s.maps);
+	       (!tu_maps_reliable() || tu_count_maps() == s.maps);
 }
 
 /* ---- RLIMIT_MEMLOCK ---- */
@@ -150,7 +140,7 @@ static void memlock_range(const struct memlock_arg *a, int fd, size_t len)
 {
 	size_t page = mmapkit_page_size();
 	/* valgrind (3.19) has no mlock2: MMAPKIT_LOCK_ONFAULT fails there. */
-	unsigned last = RUNNING_ON_VALGRIND ? 0 : MMAPKIT_LOCK_ONFAULT;
+	unsigned last = tu_on_valgrind() ? 0 : MMAPKIT_LOCK_ONFAULT;
 
 	for (int c = 0; c < 4; c++) {
 		mmapkit_map *m = NULL;
@@ -357,7 +347,7 @@ START_TEST(nofile_exhausted)
 	unsigned char buf[7];
 
 	/* valgrind emulates the descriptor limit after the kernel made the file. */
-	if (RUNNING_ON_VALGRIND) {
+	if (tu_on_valgrind()) {
 		printf("limits: nofile_exhausted skipped under valgrind\n");
 		return;
 	}

@@ -26,29 +26,6 @@
 
 #include "testutil.h"
 
-/* Under valgrind the maps count moves (its own mappings) and some limits are emulated. */
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#endif
-#endif
-#ifndef RUNNING_ON_VALGRIND
-#define RUNNING_ON_VALGRIND 0
-#endif
-
-static bool maps_reliable(void)
-{
-	return TU_MAPS_RELIABLE && !RUNNING_ON_VALGRIND;
-}
-
-/* TU_ASSERT_NO_LEAK, with the maps count only where it is reliable. */
-#define ASSERT_NO_LEAK(s)                                                                   \
-	do {                                                                                \
-		ck_assert_int_eq(tu_count_fds(), (s).fds);                                  \
-		if (maps_reliable())                                                        \
-			ck_assert_int_eq(tu_count_maps(), (s).maps);                        \
-	} while (0)
-
 /* In a grandchild Check's assertions must not run: report and exit 1 instead. */
 #define CHILD_OK(cond)                                                                      \
 	do {                                                                                \
@@ -75,7 +52,7 @@ static bool has(const char *part)
 		mmapkit_map *m_ = (mmapkit_map *)&s_;                                       \
 		ck_assert_int_eq(call(&m_), -(err));                                        \
 		ck_assert_ptr_null(m_);                                                     \
-		ASSERT_NO_LEAK(s_);                                                         \
+		TU_ASSERT_NO_LEAK(s_);                                                         \
 	} while (0)
 
 static size_t page(void)
@@ -106,7 +83,7 @@ START_TEST(symlink_to_file)
 	tu_pread(target, 1, &c, 1);
 	ck_assert_uint_eq(c, 0);
 	mmapkit_unmap(m);
-	ASSERT_NO_LEAK(s);
+	TU_ASSERT_NO_LEAK(s);
 }
 END_TEST
 
@@ -228,7 +205,7 @@ START_TEST(path_near_max)
 	memcpy(mmapkit_ptr(m), "deep", 4);
 	ck_assert_int_eq(mmapkit_sync(m, 0, 0, MMAPKIT_SYNC_FULL), 0);
 	mmapkit_unmap(m);
-	ASSERT_NO_LEAK(s);
+	TU_ASSERT_NO_LEAK(s);
 	ck_assert_int_eq(unlink(long_path), 0);
 	while (depth--) {
 		*strrchr(long_path, '/') = '\0';
@@ -303,9 +280,9 @@ static void perm_child(void *arg)
 	nobody();
 	s = tu_snap();
 	refused_as_nobody(f);
-	CHILD_OK(tu_count_fds() == s.fds && (!maps_reliable() || tu_count_maps() == s.maps));
+	CHILD_OK(tu_count_fds() == s.fds && (!tu_maps_reliable() || tu_count_maps() == s.maps));
 	allowed_as_nobody(f);
-	CHILD_OK(tu_count_fds() == s.fds && (!maps_reliable() || tu_count_maps() == s.maps));
+	CHILD_OK(tu_count_fds() == s.fds && (!tu_maps_reliable() || tu_count_maps() == s.maps));
 }
 
 static void write_pattern(const char *path, mode_t mode, size_t size)
@@ -376,7 +353,7 @@ START_TEST(proc_file_is_empty)
 	ck_assert_int_eq(mmapkit_sync(m, 0, 0, 0), 0);
 	ck_assert_int_eq(mmapkit_advise(m, 0, 0, MMAPKIT_ADV_WILLNEED), 0);
 	mmapkit_unmap(m);
-	ASSERT_NO_LEAK(s);
+	TU_ASSERT_NO_LEAK(s);
 }
 END_TEST
 
@@ -487,7 +464,7 @@ START_TEST(dev_zero)
 			ck_assert_uint_eq(p[i], 0x5a);
 		mmapkit_unmap(m);
 	}
-	ASSERT_NO_LEAK(s);
+	TU_ASSERT_NO_LEAK(s);
 }
 END_TEST
 
@@ -776,7 +753,7 @@ static void blk_child(void *arg)
 	blk_range(ld, dfd, size);
 	blk_write(ld, want);
 	blk_fd(ld, dfd, want, size);
-	CHILD_OK(tu_count_fds() == s.fds && (!maps_reliable() || tu_count_maps() == s.maps));
+	CHILD_OK(tu_count_fds() == s.fds && (!tu_maps_reliable() || tu_count_maps() == s.maps));
 	close(dfd);
 	free(want);
 }
@@ -879,7 +856,7 @@ START_TEST(truncated_while_mapped)
 	ck_assert_uint_eq(pp[0], 0x42);
 	mmapkit_unmap(sh);
 	mmapkit_unmap(pv);
-	ASSERT_NO_LEAK(s);
+	TU_ASSERT_NO_LEAK(s);
 	ck_assert_uint_eq(tu_file_size(path), page() + 10);
 }
 END_TEST
