@@ -21,23 +21,6 @@
 #include "internal.h"
 #include "testutil.h"
 
-/*
- * Check's assertions must not run in a grandchild: a child reports the first
- * failed condition on stderr and exits 1, so the parent's assertion fails.
- */
-#define CHILD_OK(cond)                                                                      \
-	do {                                                                                \
-		if (!(cond))                                                                \
-			child_fail(__LINE__, #cond);                                        \
-	} while (0)
-
-static void child_fail(int line, const char *what)
-{
-	fprintf(stderr, "check_limits.c:%d: in child: %s (errmsg: %s)\n", line, what,
-		mmapkit_errmsg());
-	_exit(1);
-}
-
 #define RUN_CHILD(fn, arg)                                                                  \
 	do {                                                                                \
 		int st_ = tu_child((fn), (arg));                                            \
@@ -53,11 +36,11 @@ static void set_limit(int resource, rlim_t soft)
 {
 	struct rlimit rl;
 
-	CHILD_OK(getrlimit(resource, &rl) == 0);
+	TU_CHILD_OK(getrlimit(resource, &rl) == 0);
 	rl.rlim_cur = soft;
 	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < soft)
 		rl.rlim_max = soft;
-	CHILD_OK(setrlimit(resource, &rl) == 0);
+	TU_CHILD_OK(setrlimit(resource, &rl) == 0);
 }
 
 /* The file behind fd still has exactly `size` pattern bytes. */
@@ -122,17 +105,17 @@ static void memlock_ctors(const struct memlock_arg *a, int fd, size_t len)
 		struct tu_snap s = tu_snap();
 		mmapkit_map *m = (mmapkit_map *)&m;
 
-		CHILD_OK(make(c, &m, fd, len, MMAPKIT_LOCK) == -a->err);
-		CHILD_OK(m == NULL);
-		CHILD_OK(has(mmapkit_errmsg(), "mlock failed"));
-		CHILD_OK(has(mmapkit_errmsg(), "RLIMIT_MEMLOCK"));
-		CHILD_OK(snap_eq(s));
+		TU_CHILD_OK(make(c, &m, fd, len, MMAPKIT_LOCK) == -a->err);
+		TU_CHILD_OK(m == NULL);
+		TU_CHILD_OK(has(mmapkit_errmsg(), "mlock failed"));
+		TU_CHILD_OK(has(mmapkit_errmsg(), "RLIMIT_MEMLOCK"));
+		TU_CHILD_OK(snap_eq(s));
 		/* With GUARD the failure also releases the guard pages. */
-		CHILD_OK(make(c, &m, fd, len, MMAPKIT_LOCK | MMAPKIT_GUARD) == -a->err);
-		CHILD_OK(m == NULL);
-		CHILD_OK(snap_eq(s));
+		TU_CHILD_OK(make(c, &m, fd, len, MMAPKIT_LOCK | MMAPKIT_GUARD) == -a->err);
+		TU_CHILD_OK(m == NULL);
+		TU_CHILD_OK(snap_eq(s));
 	}
-	CHILD_OK(fd_intact(fd, len));
+	TU_CHILD_OK(fd_intact(fd, len));
 }
 
 /* mmapkit_lock over the limit: refused, and the handle stays unlocked and intact. */
@@ -146,25 +129,25 @@ static void memlock_range(const struct memlock_arg *a, int fd, size_t len)
 		mmapkit_map *m = NULL;
 		unsigned char *p;
 
-		CHILD_OK(make(c, &m, fd, len, 0) == 0);
+		TU_CHILD_OK(make(c, &m, fd, len, 0) == 0);
 		p = mmapkit_ptr(m);
 		for (size_t i = 0; i < len; i += 97)
 			p[i] = (unsigned char)(i * 7 + 1);
 		for (unsigned how = 0; how <= last; how++) {
-			CHILD_OK(mmapkit_lock(m, 0, 0, how) == -a->err);
-			CHILD_OK(!tu_has_vmflag(p, "lo"));
-			CHILD_OK(tu_smaps_kb(p, "Locked") == 0);
+			TU_CHILD_OK(mmapkit_lock(m, 0, 0, how) == -a->err);
+			TU_CHILD_OK(!tu_has_vmflag(p, "lo"));
+			TU_CHILD_OK(tu_smaps_kb(p, "Locked") == 0);
 		}
 		for (size_t i = 0; i < len; i += 97)
-			CHILD_OK(p[i] == (unsigned char)(i * 7 + 1));
+			TU_CHILD_OK(p[i] == (unsigned char)(i * 7 + 1));
 		/* Within the limit locking works, and a punch of a locked page too. */
 		if (a->limit >= page) {
-			CHILD_OK(mmapkit_lock(m, page, 1, 0) == 0);
-			CHILD_OK(tu_has_vmflag(p + page, "lo"));
-			CHILD_OK(mmapkit_punch(m, page, page) == 0);
-			CHILD_OK(tu_has_vmflag(p + page, "lo"));
-			CHILD_OK(p[page] == 0 && p[2 * page - 1] == 0);
-			CHILD_OK(mmapkit_unlock(m, 0, 0) == 0);
+			TU_CHILD_OK(mmapkit_lock(m, page, 1, 0) == 0);
+			TU_CHILD_OK(tu_has_vmflag(p + page, "lo"));
+			TU_CHILD_OK(mmapkit_punch(m, page, page) == 0);
+			TU_CHILD_OK(tu_has_vmflag(p + page, "lo"));
+			TU_CHILD_OK(p[page] == 0 && p[2 * page - 1] == 0);
+			TU_CHILD_OK(mmapkit_unlock(m, 0, 0) == 0);
 		}
 		mmapkit_unmap(m);
 	}
@@ -177,17 +160,17 @@ static void memlock_child(void *arg)
 	struct tu_snap s;
 	int fd = open(a->path, O_RDWR | O_CLOEXEC); /* before setuid: the directory is 0700 */
 
-	CHILD_OK(fd >= 0);
+	TU_CHILD_OK(fd >= 0);
 	set_limit(RLIMIT_MEMLOCK, a->limit);
-	CHILD_OK(setgid(65534) == 0);
-	CHILD_OK(setuid(65534) == 0); /* drops CAP_IPC_LOCK */
-	CHILD_OK(geteuid() == 65534);
+	TU_CHILD_OK(setgid(65534) == 0);
+	TU_CHILD_OK(setuid(65534) == 0); /* drops CAP_IPC_LOCK */
+	TU_CHILD_OK(geteuid() == 65534);
 	/* setuid made /proc/self root's; the leak checks read it. */
-	CHILD_OK(prctl(PR_SET_DUMPABLE, 1) == 0);
+	TU_CHILD_OK(prctl(PR_SET_DUMPABLE, 1) == 0);
 	s = tu_snap();
 	memlock_ctors(a, fd, len);
 	memlock_range(a, fd, len);
-	CHILD_OK(snap_eq(s));
+	TU_CHILD_OK(snap_eq(s));
 	close(fd);
 }
 
@@ -210,7 +193,7 @@ static long vm_size_kb(void)
 	char line[256];
 	long kb = -1;
 
-	CHILD_OK(f != NULL);
+	TU_CHILD_OK(f != NULL);
 	while (fgets(line, sizeof(line), f))
 		if (sscanf(line, "VmSize: %ld kB", &kb) == 1)
 			break;
@@ -228,31 +211,31 @@ static void as_child(void *arg)
 	/* Room for malloc and the small mapping below, not for `big`. */
 	set_limit(RLIMIT_AS, (rlim_t)vm_size_kb() * 1024 + ((rlim_t)32 << 20));
 	s = tu_snap();
-	CHILD_OK(mmapkit_anon_private(&m, big, 0) == -ENOMEM);
-	CHILD_OK(m == NULL && has(mmapkit_errmsg(), "mmap failed"));
-	CHILD_OK(mmapkit_anon_shared(&m, big, MMAPKIT_NORESERVE) == -ENOMEM);
-	CHILD_OK(m == NULL);
-	CHILD_OK(mmapkit_anon_private(&m, big, MMAPKIT_GUARD) == -ENOMEM);
-	CHILD_OK(m == NULL && has(mmapkit_errmsg(), "reserving"));
-	CHILD_OK(snap_eq(s));
+	TU_CHILD_OK(mmapkit_anon_private(&m, big, 0) == -ENOMEM);
+	TU_CHILD_OK(m == NULL && has(mmapkit_errmsg(), "mmap failed"));
+	TU_CHILD_OK(mmapkit_anon_shared(&m, big, MMAPKIT_NORESERVE) == -ENOMEM);
+	TU_CHILD_OK(m == NULL);
+	TU_CHILD_OK(mmapkit_anon_private(&m, big, MMAPKIT_GUARD) == -ENOMEM);
+	TU_CHILD_OK(m == NULL && has(mmapkit_errmsg(), "reserving"));
+	TU_CHILD_OK(snap_eq(s));
 	/* GROW succeeded before mmap failed: the file must be cut back. */
-	CHILD_OK(mmapkit_file_shared(&m, path, 0, big, MMAPKIT_GROW) == -ENOMEM);
-	CHILD_OK(m == NULL && has(mmapkit_errmsg(), "mmap failed"));
-	CHILD_OK(file_intact(path, 2 * page));
-	CHILD_OK(mmapkit_file_private(&m, path, page, big, MMAPKIT_GROW | MMAPKIT_GUARD) ==
+	TU_CHILD_OK(mmapkit_file_shared(&m, path, 0, big, MMAPKIT_GROW) == -ENOMEM);
+	TU_CHILD_OK(m == NULL && has(mmapkit_errmsg(), "mmap failed"));
+	TU_CHILD_OK(file_intact(path, 2 * page));
+	TU_CHILD_OK(mmapkit_file_private(&m, path, page, big, MMAPKIT_GROW | MMAPKIT_GUARD) ==
 		 -ENOMEM);
-	CHILD_OK(file_intact(path, 2 * page));
+	TU_CHILD_OK(file_intact(path, 2 * page));
 	/* CREATE: the file the failed call made is removed. */
-	CHILD_OK(mmapkit_file_shared(&m, fresh, 0, big, MMAPKIT_CREATE | MMAPKIT_GROW) ==
+	TU_CHILD_OK(mmapkit_file_shared(&m, fresh, 0, big, MMAPKIT_CREATE | MMAPKIT_GROW) ==
 		 -ENOMEM);
-	CHILD_OK(m == NULL && access(fresh, F_OK) != 0 && errno == ENOENT);
-	CHILD_OK(snap_eq(s));
+	TU_CHILD_OK(m == NULL && access(fresh, F_OK) != 0 && errno == ENOENT);
+	TU_CHILD_OK(snap_eq(s));
 	/* What fits still works. */
-	CHILD_OK(mmapkit_anon_private(&m, page, MMAPKIT_GUARD) == 0);
+	TU_CHILD_OK(mmapkit_anon_private(&m, page, MMAPKIT_GUARD) == 0);
 	mmapkit_unmap(m);
-	CHILD_OK(mmapkit_file_shared(&m, path, 0, 0, 0) == 0);
+	TU_CHILD_OK(mmapkit_file_shared(&m, path, 0, 0, 0) == 0);
 	mmapkit_unmap(m);
-	CHILD_OK(snap_eq(s));
+	TU_CHILD_OK(snap_eq(s));
 }
 
 START_TEST(address_space_limit)
@@ -282,12 +265,12 @@ static int fill_fds(int *fds, int cap)
 		int fd = dup(0);
 
 		if (fd < 0) {
-			CHILD_OK(errno == EMFILE);
+			TU_CHILD_OK(errno == EMFILE);
 			return n;
 		}
 		fds[n++] = fd;
 	}
-	child_fail(__LINE__, "descriptor table did not fill up");
+	tu_child_fail(__FILE__, __LINE__, "descriptor table did not fill up");
 	return n;
 }
 
@@ -295,19 +278,19 @@ static void nofile_refused(const struct nofile_arg *a, int fd)
 {
 	mmapkit_map *m = (mmapkit_map *)&m;
 
-	CHILD_OK(mmapkit_file_private(&m, a->path, 0, 0, 0) == -EMFILE);
-	CHILD_OK(m == NULL && has(mmapkit_errmsg(), "open failed"));
-	CHILD_OK(mmapkit_file_shared(&m, a->path, 0, 0, MMAPKIT_GROW) == -EMFILE);
-	CHILD_OK(m == NULL);
-	CHILD_OK(mmapkit_file_shared(&m, a->fresh, 0, 4096, MMAPKIT_CREATE | MMAPKIT_GROW) ==
+	TU_CHILD_OK(mmapkit_file_private(&m, a->path, 0, 0, 0) == -EMFILE);
+	TU_CHILD_OK(m == NULL && has(mmapkit_errmsg(), "open failed"));
+	TU_CHILD_OK(mmapkit_file_shared(&m, a->path, 0, 0, MMAPKIT_GROW) == -EMFILE);
+	TU_CHILD_OK(m == NULL);
+	TU_CHILD_OK(mmapkit_file_shared(&m, a->fresh, 0, 4096, MMAPKIT_CREATE | MMAPKIT_GROW) ==
 		 -EMFILE);
-	CHILD_OK(m == NULL && access(a->fresh, F_OK) != 0);
-	CHILD_OK(mmapkit_fd_private(&m, fd, 0, 0, 0) == -EMFILE);
-	CHILD_OK(m == NULL && has(mmapkit_errmsg(), "dup failed"));
-	CHILD_OK(mmapkit_fd_shared(&m, fd, 0, 0, 0) == -EMFILE);
-	CHILD_OK(m == NULL);
+	TU_CHILD_OK(m == NULL && access(a->fresh, F_OK) != 0);
+	TU_CHILD_OK(mmapkit_fd_private(&m, fd, 0, 0, 0) == -EMFILE);
+	TU_CHILD_OK(m == NULL && has(mmapkit_errmsg(), "dup failed"));
+	TU_CHILD_OK(mmapkit_fd_shared(&m, fd, 0, 0, 0) == -EMFILE);
+	TU_CHILD_OK(m == NULL);
 	/* Anonymous kinds need no descriptor. */
-	CHILD_OK(mmapkit_anon_shared(&m, 4096, 0) == 0);
+	TU_CHILD_OK(mmapkit_anon_shared(&m, 4096, 0) == 0);
 	mmapkit_unmap(m);
 }
 
@@ -318,26 +301,26 @@ static void nofile_child(void *arg)
 	int fds[128], n, fd = open(a->path, O_RDWR | O_CLOEXEC);
 	mmapkit_map *created = NULL;
 
-	CHILD_OK(fd >= 0);
-	CHILD_OK(mmapkit_file_shared(&created, a->created, 0, 4096,
+	TU_CHILD_OK(fd >= 0);
+	TU_CHILD_OK(mmapkit_file_shared(&created, a->created, 0, 4096,
 				     MMAPKIT_CREATE | MMAPKIT_GROW) == 0);
 	set_limit(RLIMIT_NOFILE, 64);
 	n = fill_fds(fds, 128);
 	nofile_refused(a, fd);
 	/* SYNC_FULL of a created file opens its directory: refused, and retried later. */
 	memcpy(mmapkit_ptr(created), "durable", 7);
-	CHILD_OK(mmapkit_sync(created, 0, 0, MMAPKIT_SYNC_FULL) == -EMFILE);
-	CHILD_OK(has(mmapkit_errmsg(), "open failed") && has(mmapkit_errmsg(), "directory"));
+	TU_CHILD_OK(mmapkit_sync(created, 0, 0, MMAPKIT_SYNC_FULL) == -EMFILE);
+	TU_CHILD_OK(has(mmapkit_errmsg(), "open failed") && has(mmapkit_errmsg(), "directory"));
 	close(fds[--n]);
 	mmapkit__fault_reset();
-	CHILD_OK(mmapkit_sync(created, 0, 0, MMAPKIT_SYNC_FULL) == 0);
-	CHILD_OK(mmapkit__fault_calls(MMAPKIT__SYS_FSYNC) == 2); /* the file, then its directory */
-	CHILD_OK(mmapkit__fault_calls(MMAPKIT__SYS_CLOSE) == 1);
+	TU_CHILD_OK(mmapkit_sync(created, 0, 0, MMAPKIT_SYNC_FULL) == 0);
+	TU_CHILD_OK(mmapkit__fault_calls(MMAPKIT__SYS_FSYNC) == 2); /* the file, then its directory */
+	TU_CHILD_OK(mmapkit__fault_calls(MMAPKIT__SYS_CLOSE) == 1);
 	while (n > 0)
 		close(fds[--n]);
 	mmapkit_unmap(created);
 	close(fd);
-	CHILD_OK(snap_eq(s));
+	TU_CHILD_OK(snap_eq(s));
 }
 
 START_TEST(nofile_exhausted)
@@ -373,19 +356,19 @@ static void fsize_refused(const struct fsize_arg *a, size_t page)
 	struct tu_snap s = tu_snap();
 	mmapkit_map *m = (mmapkit_map *)&m;
 
-	CHILD_OK(fd >= 0);
+	TU_CHILD_OK(fd >= 0);
 	s.fds--;
-	CHILD_OK(mmapkit_file_shared(&m, a->path, 0, 8 * page, MMAPKIT_GROW) == -EFBIG);
-	CHILD_OK(m == NULL && has(mmapkit_errmsg(), "ftruncate failed"));
-	CHILD_OK(mmapkit_file_private(&m, a->path, 4 * page, 1, MMAPKIT_GROW) == -EFBIG);
-	CHILD_OK(mmapkit_fd_shared(&m, fd, page, 4 * page, MMAPKIT_GROW | MMAPKIT_LOCK) == -EFBIG);
-	CHILD_OK(m == NULL);
-	CHILD_OK(mmapkit_file_shared(&m, a->fresh, 0, 5 * page, MMAPKIT_CREATE | MMAPKIT_GROW) ==
+	TU_CHILD_OK(mmapkit_file_shared(&m, a->path, 0, 8 * page, MMAPKIT_GROW) == -EFBIG);
+	TU_CHILD_OK(m == NULL && has(mmapkit_errmsg(), "ftruncate failed"));
+	TU_CHILD_OK(mmapkit_file_private(&m, a->path, 4 * page, 1, MMAPKIT_GROW) == -EFBIG);
+	TU_CHILD_OK(mmapkit_fd_shared(&m, fd, page, 4 * page, MMAPKIT_GROW | MMAPKIT_LOCK) == -EFBIG);
+	TU_CHILD_OK(m == NULL);
+	TU_CHILD_OK(mmapkit_file_shared(&m, a->fresh, 0, 5 * page, MMAPKIT_CREATE | MMAPKIT_GROW) ==
 		 -EFBIG);
-	CHILD_OK(m == NULL && access(a->fresh, F_OK) != 0);
+	TU_CHILD_OK(m == NULL && access(a->fresh, F_OK) != 0);
 	close(fd);
-	CHILD_OK(snap_eq(s));
-	CHILD_OK(file_intact(a->path, 2 * page));
+	TU_CHILD_OK(snap_eq(s));
+	TU_CHILD_OK(file_intact(a->path, 2 * page));
 }
 
 static void fsize_child(void *arg)
@@ -398,8 +381,8 @@ static void fsize_child(void *arg)
 	set_limit(RLIMIT_FSIZE, 4 * page);
 	fsize_refused(a, page);
 	/* Up to the limit itself, GROW works. */
-	CHILD_OK(mmapkit_file_shared(&m, a->path, 0, 4 * page, MMAPKIT_GROW) == 0);
-	CHILD_OK(tu_file_size(a->path) == 4 * page);
+	TU_CHILD_OK(mmapkit_file_shared(&m, a->path, 0, 4 * page, MMAPKIT_GROW) == 0);
+	TU_CHILD_OK(tu_file_size(a->path) == 4 * page);
 	mmapkit_unmap(m);
 }
 

@@ -26,20 +26,6 @@
 
 #include "testutil.h"
 
-/* In a grandchild Check's assertions must not run: report and exit 1 instead. */
-#define CHILD_OK(cond)                                                                      \
-	do {                                                                                \
-		if (!(cond))                                                                \
-			child_fail(__LINE__, #cond);                                        \
-	} while (0)
-
-static void child_fail(int line, const char *what)
-{
-	fprintf(stderr, "check_paths.c:%d: in child: %s (errmsg: %s)\n", line, what,
-		mmapkit_errmsg());
-	_exit(1);
-}
-
 static bool has(const char *part)
 {
 	return strstr(mmapkit_errmsg(), part) != NULL;
@@ -226,9 +212,9 @@ struct perm_files {
 
 static void nobody(void)
 {
-	CHILD_OK(setgid(65534) == 0);
-	CHILD_OK(setuid(65534) == 0);
-	CHILD_OK(prctl(PR_SET_DUMPABLE, 1) == 0); /* /proc/self stays readable for leak checks */
+	TU_CHILD_OK(setgid(65534) == 0);
+	TU_CHILD_OK(setuid(65534) == 0);
+	TU_CHILD_OK(prctl(PR_SET_DUMPABLE, 1) == 0); /* /proc/self stays readable for leak checks */
 }
 
 static void refused_as_nobody(const struct perm_files *f)
@@ -236,20 +222,20 @@ static void refused_as_nobody(const struct perm_files *f)
 	mmapkit_map *m = (mmapkit_map *)&m;
 	int fd = open(f->shared, O_RDONLY | O_CLOEXEC);
 
-	CHILD_OK(fd >= 0);
-	CHILD_OK(mmapkit_file_private(&m, f->secret, 0, 0, 0) == -EACCES && m == NULL);
-	CHILD_OK(has("open failed"));
-	CHILD_OK(mmapkit_file_shared(&m, f->secret, 0, 0, MMAPKIT_RDONLY) == -EACCES);
-	CHILD_OK(mmapkit_file_private(&m, f->hidden, 0, 0, 0) == -EACCES && m == NULL);
-	CHILD_OK(mmapkit_file_shared(&m, f->shared, 0, 0, 0) == -EACCES && m == NULL);
-	CHILD_OK(mmapkit_file_private(&m, f->shared, 0, 2 * page(), MMAPKIT_GROW) == -EACCES);
-	CHILD_OK(mmapkit_file_shared(&m, f->fresh, 0, page(), MMAPKIT_CREATE | MMAPKIT_GROW) ==
+	TU_CHILD_OK(fd >= 0);
+	TU_CHILD_OK(mmapkit_file_private(&m, f->secret, 0, 0, 0) == -EACCES && m == NULL);
+	TU_CHILD_OK(has("open failed"));
+	TU_CHILD_OK(mmapkit_file_shared(&m, f->secret, 0, 0, MMAPKIT_RDONLY) == -EACCES);
+	TU_CHILD_OK(mmapkit_file_private(&m, f->hidden, 0, 0, 0) == -EACCES && m == NULL);
+	TU_CHILD_OK(mmapkit_file_shared(&m, f->shared, 0, 0, 0) == -EACCES && m == NULL);
+	TU_CHILD_OK(mmapkit_file_private(&m, f->shared, 0, 2 * page(), MMAPKIT_GROW) == -EACCES);
+	TU_CHILD_OK(mmapkit_file_shared(&m, f->fresh, 0, page(), MMAPKIT_CREATE | MMAPKIT_GROW) ==
 		 -EACCES);
-	CHILD_OK(m == NULL && access(f->fresh, F_OK) != 0);
+	TU_CHILD_OK(m == NULL && access(f->fresh, F_OK) != 0);
 	/* A read-only descriptor: mmap itself refuses the shared writable mapping. */
-	CHILD_OK(mmapkit_fd_shared(&m, fd, 0, 0, 0) == -EACCES && m == NULL);
-	CHILD_OK(has("mmap failed"));
-	CHILD_OK(mmapkit_fd_shared(&m, fd, 0, 0, MMAPKIT_GROW) == -EACCES && m == NULL);
+	TU_CHILD_OK(mmapkit_fd_shared(&m, fd, 0, 0, 0) == -EACCES && m == NULL);
+	TU_CHILD_OK(has("mmap failed"));
+	TU_CHILD_OK(mmapkit_fd_shared(&m, fd, 0, 0, MMAPKIT_GROW) == -EACCES && m == NULL);
 	close(fd);
 }
 
@@ -259,16 +245,16 @@ static void allowed_as_nobody(const struct perm_files *f)
 	unsigned char *p;
 
 	/* A private mapping of a file the user may only read is writable (copy on write). */
-	CHILD_OK(mmapkit_file_private(&m, f->shared, 0, 0, 0) == 0);
+	TU_CHILD_OK(mmapkit_file_private(&m, f->shared, 0, 0, 0) == 0);
 	p = mmapkit_ptr(m);
-	CHILD_OK(mmapkit_len(m) == page() && p[5] == tu_pattern(5));
+	TU_CHILD_OK(mmapkit_len(m) == page() && p[5] == tu_pattern(5));
 	memset(p, 0, page());
-	CHILD_OK(mmapkit_revert(m, 0, 0) == 0 && p[5] == tu_pattern(5));
+	TU_CHILD_OK(mmapkit_revert(m, 0, 0) == 0 && p[5] == tu_pattern(5));
 	mmapkit_unmap(m);
-	CHILD_OK(mmapkit_file_shared(&m, f->shared, 0, 0, MMAPKIT_RDONLY) == 0);
-	CHILD_OK(((unsigned char *)mmapkit_ptr(m))[7] == tu_pattern(7));
-	CHILD_OK(mmapkit_protect(m, 0, 0, MMAPKIT_PROT_READ | MMAPKIT_PROT_WRITE) == -EACCES);
-	CHILD_OK(mmapkit_sync(m, 0, 0, 0) == 0);
+	TU_CHILD_OK(mmapkit_file_shared(&m, f->shared, 0, 0, MMAPKIT_RDONLY) == 0);
+	TU_CHILD_OK(((unsigned char *)mmapkit_ptr(m))[7] == tu_pattern(7));
+	TU_CHILD_OK(mmapkit_protect(m, 0, 0, MMAPKIT_PROT_READ | MMAPKIT_PROT_WRITE) == -EACCES);
+	TU_CHILD_OK(mmapkit_sync(m, 0, 0, 0) == 0);
 	mmapkit_unmap(m);
 }
 
@@ -280,9 +266,9 @@ static void perm_child(void *arg)
 	nobody();
 	s = tu_snap();
 	refused_as_nobody(f);
-	CHILD_OK(tu_count_fds() == s.fds && (!tu_maps_reliable() || tu_count_maps() == s.maps));
+	TU_CHILD_OK(tu_count_fds() == s.fds && (!tu_maps_reliable() || tu_count_maps() == s.maps));
 	allowed_as_nobody(f);
-	CHILD_OK(tu_count_fds() == s.fds && (!tu_maps_reliable() || tu_count_maps() == s.maps));
+	TU_CHILD_OK(tu_count_fds() == s.fds && (!tu_maps_reliable() || tu_count_maps() == s.maps));
 }
 
 static void write_pattern(const char *path, mode_t mode, size_t size)
@@ -637,24 +623,24 @@ static void blk_whole(const struct loopdev *ld, const unsigned char *want, uint6
 	mmapkit_map *m = NULL;
 	unsigned char *p;
 
-	CHILD_OK(stat(ld->path, &dev) == 0 && S_ISBLK(dev.st_mode));
+	TU_CHILD_OK(stat(ld->path, &dev) == 0 && S_ISBLK(dev.st_mode));
 	for (int shared = 0; shared < 2; shared++) {
-		CHILD_OK(map_path(shared, &m, ld->path, 0, 0, 0) == 0);
+		TU_CHILD_OK(map_path(shared, &m, ld->path, 0, 0, 0) == 0);
 		p = mmapkit_ptr(m);
-		CHILD_OK(mmapkit_len(m) == size);
-		CHILD_OK(mmapkit_offset(m) == 0);
-		CHILD_OK(fstat(mmapkit_fd(m), &st) == 0 && st.st_rdev == dev.st_rdev);
-		CHILD_OK(memcmp(p, want, size) == 0);
+		TU_CHILD_OK(mmapkit_len(m) == size);
+		TU_CHILD_OK(mmapkit_offset(m) == 0);
+		TU_CHILD_OK(fstat(mmapkit_fd(m), &st) == 0 && st.st_rdev == dev.st_rdev);
+		TU_CHILD_OK(memcmp(p, want, size) == 0);
 		if (!shared) { /* copy on write: reaches neither the device nor the file */
 			p[size - 1] ^= 0xff;
-			CHILD_OK(file_holds(ld->file, size - 1, want + size - 1, 1));
+			TU_CHILD_OK(file_holds(ld->file, size - 1, want + size - 1, 1));
 		}
 		mmapkit_unmap(m);
 	}
 	/* From an unaligned offset to the end: the last page and 3 bytes before it. */
-	CHILD_OK(mmapkit_file_private(&m, ld->path, size - page() - 3, 0, MMAPKIT_RDONLY) == 0);
-	CHILD_OK(mmapkit_len(m) == page() + 3);
-	CHILD_OK(memcmp(mmapkit_ptr(m), want + size - page() - 3, page() + 3) == 0);
+	TU_CHILD_OK(mmapkit_file_private(&m, ld->path, size - page() - 3, 0, MMAPKIT_RDONLY) == 0);
+	TU_CHILD_OK(mmapkit_len(m) == page() + 3);
+	TU_CHILD_OK(memcmp(mmapkit_ptr(m), want + size - page() - 3, page() + 3) == 0);
 	mmapkit_unmap(m);
 }
 
@@ -663,7 +649,7 @@ static int blk_refused(int shared, const char *path, uint64_t off, size_t len, u
 	mmapkit_map *m = (mmapkit_map *)&m;
 	int err = map_path(shared, &m, path, off, len, flags);
 
-	CHILD_OK(m == NULL);
+	TU_CHILD_OK(m == NULL);
 	return err;
 }
 
@@ -678,25 +664,25 @@ static void blk_range(const struct loopdev *ld, int dfd, uint64_t size)
 	snprintf(why, sizeof(why), "ends past end of device (%llu bytes); a block device cannot grow",
 		 (unsigned long long)size);
 	for (int shared = 0; shared < 2; shared++) {
-		CHILD_OK(blk_refused(shared, ld->path, size - page(), 2 * page(), MMAPKIT_GROW) ==
+		TU_CHILD_OK(blk_refused(shared, ld->path, size - page(), 2 * page(), MMAPKIT_GROW) ==
 			 -ERANGE);
-		CHILD_OK(has(shared ? "mmapkit_file_shared: " : "mmapkit_file_private: "));
-		CHILD_OK(has(ld->path) && has(why) && !has("MMAPKIT_GROW"));
-		CHILD_OK(blk_refused(shared, ld->path, 0, size + 1, 0) == -ERANGE && has(why));
-		CHILD_OK(blk_refused(shared, ld->path, size + 1, page(), MMAPKIT_GROW) == -ERANGE);
-		CHILD_OK(has(why));
-		CHILD_OK(blk_refused(shared, ld->path, size + 1, 0, 0) == -ERANGE);
-		CHILD_OK(has(" is past end of file ("));
+		TU_CHILD_OK(has(shared ? "mmapkit_file_shared: " : "mmapkit_file_private: "));
+		TU_CHILD_OK(has(ld->path) && has(why) && !has("MMAPKIT_GROW"));
+		TU_CHILD_OK(blk_refused(shared, ld->path, 0, size + 1, 0) == -ERANGE && has(why));
+		TU_CHILD_OK(blk_refused(shared, ld->path, size + 1, page(), MMAPKIT_GROW) == -ERANGE);
+		TU_CHILD_OK(has(why));
+		TU_CHILD_OK(blk_refused(shared, ld->path, size + 1, 0, 0) == -ERANGE);
+		TU_CHILD_OK(has(" is past end of file ("));
 	}
 	m = (mmapkit_map *)&m;
-	CHILD_OK(mmapkit_fd_shared(&m, dfd, size - page(), 2 * page(), MMAPKIT_GROW) == -ERANGE);
-	CHILD_OK(m == NULL && has("mmapkit_fd_shared: fd ") && has(why));
+	TU_CHILD_OK(mmapkit_fd_shared(&m, dfd, size - page(), 2 * page(), MMAPKIT_GROW) == -ERANGE);
+	TU_CHILD_OK(m == NULL && has("mmapkit_fd_shared: fd ") && has(why));
 	/* Ending exactly at the end fits: GROW has nothing to do. */
-	CHILD_OK(mmapkit_file_shared(&m, ld->path, size - page(), page(), MMAPKIT_GROW) == 0);
-	CHILD_OK(mmapkit_len(m) == page());
+	TU_CHILD_OK(mmapkit_file_shared(&m, ld->path, size - page(), page(), MMAPKIT_GROW) == 0);
+	TU_CHILD_OK(mmapkit_len(m) == page());
 	mmapkit_unmap(m);
-	CHILD_OK(ioctl(dfd, BLKGETSIZE64, &now) == 0 && now == size);
-	CHILD_OK(stat(ld->file, &st) == 0 && st.st_size == BLK_FILE_SIZE);
+	TU_CHILD_OK(ioctl(dfd, BLKGETSIZE64, &now) == 0 && now == size);
+	TU_CHILD_OK(stat(ld->file, &st) == 0 && st.st_size == BLK_FILE_SIZE);
 }
 
 /* A write through file_shared is in the backing file once mmapkit_sync returns. */
@@ -707,12 +693,12 @@ static void blk_write(const struct loopdev *ld, unsigned char *want)
 	mmapkit_map *m = NULL;
 	unsigned char *p;
 
-	CHILD_OK(mmapkit_file_shared(&m, ld->path, off, n, 0) == 0);
+	TU_CHILD_OK(mmapkit_file_shared(&m, ld->path, off, n, 0) == 0);
 	p = mmapkit_ptr(m);
 	for (size_t i = 0; i < n; i++)
 		want[off + i] = p[i] = tu_other(off + i); /* differs from tu_pattern everywhere */
-	CHILD_OK(mmapkit_sync(m, 0, 0, 0) == 0);
-	CHILD_OK(file_holds(ld->file, off - 1, want + off - 1, n + 2));
+	TU_CHILD_OK(mmapkit_sync(m, 0, 0, 0) == 0);
+	TU_CHILD_OK(file_holds(ld->file, off - 1, want + off - 1, n + 2));
 	mmapkit_unmap(m);
 }
 
@@ -722,14 +708,14 @@ static void blk_fd(const struct loopdev *ld, int dfd, unsigned char *want, uint6
 	mmapkit_map *m = NULL;
 	unsigned char *p;
 
-	CHILD_OK(mmapkit_fd_shared(&m, dfd, 0, 0, 0) == 0);
+	TU_CHILD_OK(mmapkit_fd_shared(&m, dfd, 0, 0, 0) == 0);
 	p = mmapkit_ptr(m);
-	CHILD_OK(mmapkit_len(m) == size);
-	CHILD_OK(mmapkit_fd(m) >= 0 && mmapkit_fd(m) != dfd);
-	CHILD_OK(memcmp(p, want, size) == 0); /* blk_write's bytes included */
+	TU_CHILD_OK(mmapkit_len(m) == size);
+	TU_CHILD_OK(mmapkit_fd(m) >= 0 && mmapkit_fd(m) != dfd);
+	TU_CHILD_OK(memcmp(p, want, size) == 0); /* blk_write's bytes included */
 	want[size - 1] = p[size - 1] = tu_other(size - 1);
-	CHILD_OK(mmapkit_sync(m, size - 1, 1, 0) == 0);
-	CHILD_OK(file_holds(ld->file, size - page(), want + size - page(), page()));
+	TU_CHILD_OK(mmapkit_sync(m, size - 1, 1, 0) == 0);
+	TU_CHILD_OK(file_holds(ld->file, size - page(), want + size - page(), page()));
 	mmapkit_unmap(m);
 }
 
@@ -741,19 +727,19 @@ static void blk_child(void *arg)
 	struct tu_snap s;
 	int dfd;
 
-	CHILD_OK(want != NULL);
+	TU_CHILD_OK(want != NULL);
 	tu_fill_pattern(want, 0, BLK_FILE_SIZE);
-	CHILD_OK(loop_bound(ld));
+	TU_CHILD_OK(loop_bound(ld));
 	dfd = open(ld->path, O_RDWR | O_CLOEXEC);
-	CHILD_OK(dfd >= 0);
-	CHILD_OK(ioctl(dfd, BLKGETSIZE64, &size) == 0);
-	CHILD_OK(size == BLK_FILE_SIZE);
+	TU_CHILD_OK(dfd >= 0);
+	TU_CHILD_OK(ioctl(dfd, BLKGETSIZE64, &size) == 0);
+	TU_CHILD_OK(size == BLK_FILE_SIZE);
 	s = tu_snap();
 	blk_whole(ld, want, size);
 	blk_range(ld, dfd, size);
 	blk_write(ld, want);
 	blk_fd(ld, dfd, want, size);
-	CHILD_OK(tu_count_fds() == s.fds && (!tu_maps_reliable() || tu_count_maps() == s.maps));
+	TU_CHILD_OK(tu_count_fds() == s.fds && (!tu_maps_reliable() || tu_count_maps() == s.maps));
 	close(dfd);
 	free(want);
 }

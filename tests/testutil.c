@@ -671,3 +671,9 @@ void tu_fault_calls(unsigned *calls)
 	for (int sys = 0; sys < MMAPKIT__SYS_COUNT; sys++)
 		calls[sys] = mmapkit__fault_calls(sys);
 }
+
+void tu_child_fail(const char *file, int line, const char *what)
+{
+	fprintf(stderr, "%s:%d: in child: %s (errmsg: %s)\n", file, line, what, mmapkit_errmsg());
+	_exit(1);
+}

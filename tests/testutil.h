@@ -162,6 +162,18 @@ int tu_child(void (*fn)(void *), void *arg);
 #define TU_EXITED(st, code) (WIFEXITED(st) && WEXITSTATUS(st) == (code))
 #define TU_KILLED(st, sig) (WIFSIGNALED(st) && WTERMSIG(st) == (sig))
 
+/*
+ * Check's assertions must not run in a grandchild: a child reports the first
+ * failed condition (and mmapkit_errmsg()) on stderr and exits 1, so that the
+ * parent's assertion on its status fails.
+ */
+#define TU_CHILD_OK(cond)                                                                   \
+	do {                                                                                \
+		if (!(cond))                                                                \
+			tu_child_fail(__FILE__, __LINE__, #cond);                           \
+	} while (0)
+__attribute__((noreturn)) void tu_child_fail(const char *file, int line, const char *what);
+
 /* Does touching *p (read or write) fault?  Tried in a child. */
 bool tu_read_faults(const volatile unsigned char *p);
 bool tu_write_faults(volatile unsigned char *p);
