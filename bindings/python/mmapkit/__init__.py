@@ -367,7 +367,33 @@ def _fspath(path):
 
 # ---- the high-level class ----
 
-class Map:
+class _HandleOwner:
+    """What Map and compat.mmap share: a _Handle in self._h, closing, `with`."""
+
+    __slots__ = ()
+
+    def _closed_error(self):
+        return ValueError("mmapkit.Map is closed")
+
+    def _live(self):
+        h = self._h
+        if not h.open:
+            raise self._closed_error()
+        return h
+
+    def close(self):
+        """Unmap now; BufferError while views from view()/at() are alive."""
+        self._h.close()
+
+    def __enter__(self):
+        self._live()
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class Map(_HandleOwner):
     """A mapping of one of the four kinds.
 
     Create one with a class method (``Map.anon_private(n)``, ``Map.file_shared(path)``,
@@ -424,12 +450,6 @@ class Map:
 
     # state
 
-    def _live(self):
-        h = self._h
-        if not h.open:
-            raise ValueError("mmapkit.Map is closed")
-        return h
-
     @property
     def handle(self):
         """The mmapkit_map pointer, for calling lib functions directly."""
@@ -469,17 +489,6 @@ class Map:
         h = self._h
         return (f"<mmapkit.Map {Kind(h.kind).name} length={h.length} offset={self.offset} "
                 f"flags=0x{h.flags:x}>")
-
-    def close(self):
-        """Unmap now; BufferError while views from view()/at() are alive."""
-        self._h.close()
-
-    def __enter__(self):
-        self._live()
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def __reduce__(self):
         raise TypeError("cannot pickle a mmapkit.Map")

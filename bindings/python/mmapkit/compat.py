@@ -30,6 +30,7 @@ from . import (ADV_COLD, ADV_DODUMP, ADV_DOFORK, ADV_DONTDUMP, ADV_DONTFORK, ADV
                ADV_PAGEOUT, ADV_POPULATE_READ, ADV_POPULATE_WRITE, ADV_RANDOM, ADV_REMOVE,
                ADV_SEQUENTIAL, ADV_WILLNEED, ADV_WIPEONFORK, ANON_PRIVATE, ANON_SHARED,
                FILE_PRIVATE, FILE_SHARED, NORESERVE, POPULATE, RDONLY, _new_handle, lib)
+from . import _HandleOwner
 from . import PROT_EXEC as _MK_PROT_EXEC
 from . import PROT_NONE as _MK_PROT_NONE
 from . import PROT_READ as _MK_PROT_READ
@@ -190,7 +191,7 @@ def _open_handle(fileno, length, flags, prot, offset):
     return h
 
 
-class mmap:
+class mmap(_HandleOwner):
     """mmap(fileno, length, flags=MAP_SHARED, prot=PROT_WRITE|PROT_READ,
             access=ACCESS_DEFAULT, offset=0, *, trackfd=True)
 
@@ -236,11 +237,8 @@ class mmap:
 
     # ---- state ----
 
-    def _live(self):
-        h = self._h
-        if not h.open:
-            raise _closed()
-        return h
+    def _closed_error(self):
+        return _closed()
 
     def _writable(self):
         h = self._live()
@@ -251,16 +249,6 @@ class mmap:
     @property
     def closed(self):
         return not self._h.open
-
-    def close(self):
-        self._h.close()
-
-    def __enter__(self):
-        self._live()
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def __len__(self):
         return self._live().length
