@@ -306,7 +306,8 @@ int mmapkit_advise(mmapkit_map *m, size_t off, size_t len, int advice)
 		return mmapkit__fail_sys(err, call, "madvise", "advice %d over range %zu+%zu",
 					 advice, off, s.z - s.a);
 	}
-	mmapkit__runs_set(m, p0, p1, a->mask, a->val);
+	if (a->mask) /* only then was room reserved for the runs_set split */
+		mmapkit__runs_set(m, p0, p1, a->mask, a->val);
 	return 0;
 }
 

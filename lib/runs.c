@@ -111,7 +111,7 @@ void mmapkit__runs_set(mmapkit_map *m, size_t p0, size_t p1, uint32_t mask, uint
 {
 	size_t i, end;
 
-	if (p0 >= p1)
+	if (p0 >= p1 || !mask) /* nothing changes: split nothing either */
 		return;
 	i = split(m, p0);
 	end = p1 < npages(m) ? split(m, p1) : m->nruns;

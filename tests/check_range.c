@@ -767,6 +767,71 @@ START_TEST(sync_full_grown)
 }
 END_TEST
 
+/* The handle's runs: sorted, starting at page 0, neighbours differ, within capacity. */
+static void assert_runs_sane(const mmapkit_map *m, const char *what)
+{
+	ck_assert_msg(m->nruns >= 1 && m->nruns <= m->cap, "%s: %zu runs, room for %zu", what,
+		      m->nruns, m->cap);
+	ck_assert_msg(m->runs[0].page == 0, "%s: first run starts at page %zu", what,
+		      m->runs[0].page);
+	for (size_t i = 1; i < m->nruns; i++) {
+		ck_assert_msg(m->runs[i].page > m->runs[i - 1].page &&
+				      m->runs[i].page < m->map_len / m->gran,
+			      "%s: run %zu starts at page %zu", what, i, m->runs[i].page);
+		ck_assert_msg(m->runs[i].attr != m->runs[i - 1].attr, "%s: runs %zu and %zu not merged",
+			      what, i - 1, i);
+	}
+}
+
+/*
+ * Advice that records no attribute (WILLNEED, COLD, POPULATE_*, ...) over the
+ * middle of a run, with the handle holding every run count from 1 to 41: the
+ * count crosses the inline capacity and each heap doubling, where an
+ * unreserved split would write past the array (a fuzzer find).  Protection of
+ * every page, and every byte outside destructive advice, stays as it was.
+ */
+START_TEST(advice_at_run_capacity)
+{
+	int adv = _i;
+	size_t p = pg(), npg = 6 * 20 + 3;
+	struct tu_snap s = tu_snap();
+
+	if (adv == MMAPKIT_ADV_REMOVE)
+		return; /* shared kinds only; refused on ANON_PRIVATE by the refusals test */
+	for (size_t k = 0; k <= 20; k++) {
+		mmapkit_map *m = NULL;
+		unsigned char *b;
+		char what[64];
+
+		snprintf(what, sizeof(what), "advice %d with %zu runs", adv, 2 * k + 1);
+		ck_assert_int_eq(mmapkit_anon_private(&m, npg * p, 0), 0);
+		b = mmapkit_ptr(m);
+		tu_fill_pattern(b, 0, npg * p);
+		for (size_t j = 0; j < k; j++)
+			ck_assert_int_eq(mmapkit_protect(m, (6 * j + 3) * p, 3 * p, MMAPKIT_PROT_READ), 0);
+		ck_assert_uint_eq(m->nruns, 2 * k + 1);
+		/* page 1 of the first run (pages 0..2): a split on each side */
+		ck_assert_msg(mmapkit_advise(m, p, p, adv) == 0, "%s: %s", what, mmapkit_errmsg());
+		assert_runs_sane(m, what);
+		/* the advised run, its neighbour, and the last run boundary */
+		for (size_t i = 0; i < npg; i = i == 8 ? (6 * k > 8 ? 6 * k : 9) : i + 1) {
+			bool ro = i >= 3 && i < 6 * k + 3 && (i - 3) % 6 < 3;
+			char perms[5];
+
+			tu_perms(b + i * p, perms);
+			ck_assert_msg(perms[1] == (ro ? '-' : 'w'), "%s: page %zu is %s", what, i, perms);
+		}
+		if (adv != MMAPKIT_ADV_DONTNEED && adv != MMAPKIT_ADV_FREE) {
+			for (size_t i = 0; i < npg * p; i++)
+				if (b[i] != tu_pattern(i))
+					ck_abort_msg("%s: byte %zu changed", what, i);
+		}
+		mmapkit_unmap(m);
+	}
+	TU_ASSERT_NO_LEAK(s);
+}
+END_TEST
+
 Suite *suite_range(void)
 {
 	Suite *s = suite_create("range");
@@ -779,6 +844,10 @@ Suite *suite_range(void)
 
 	tc = tu_tcase(s, "bytes", 60);
 	tcase_add_loop_test(tc, bytes_exact, 0, N_SHAPES);
+
+	tc = tu_tcase(s, "runs", 60);
+	tcase_add_loop_test(tc, advice_at_run_capacity, MMAPKIT_ADV_NORMAL,
+			    MMAPKIT_ADV_POPULATE_WRITE + 1);
 
 	tc = tu_tcase(s, "sync", 0);
 	tcase_add_test(tc, sync_modes);
