@@ -38,6 +38,7 @@ enum mmapkit__sysno {
 	MMAPKIT__SYS_MLOCK,
 	MMAPKIT__SYS_MLOCK2,
 	MMAPKIT__SYS_MUNLOCK,
+	MMAPKIT__SYS_READLINK,
 	MMAPKIT__SYS_COUNT
 };
 
@@ -61,6 +62,7 @@ struct mmapkit__sys {
 	int (*mlock)(const void *addr, size_t len);
 	int (*mlock2)(const void *addr, size_t len, unsigned flags);
 	int (*munlock)(const void *addr, size_t len);
+	ssize_t (*readlink)(const char *path, char *buf, size_t n);
 };
 
 #ifdef MMAPKIT_TESTING
@@ -121,7 +123,8 @@ struct mmapkit_map {
 	int kind;
 	unsigned flags;
 	int fd;                 /* owned descriptor, -1 for anonymous kinds */
-	char *created_path;     /* file this handle created, for SYNC_FULL; else NULL */
+	char *created_path;     /* file this handle created, for SYNC_FULL (where /proc
+				 * cannot say where it is now); else NULL */
 	bool dir_synced;        /* created_path's directory entry made durable */
 	size_t nruns, cap;
 	struct mmapkit__run *runs; /* inline_runs or heap */

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -128,18 +129,48 @@ static void zero_edges(mmapkit_map *m, const struct span *s)
 
 /* ---- sync ---- */
 
+/* The directory part of path, in dir: "a/b" -> "a", "/b" -> "/", "b" -> ".". */
+static int dir_of(const char *call, const char *path, char *dir, size_t cap)
+{
+	const char *slash = strrchr(path, '/');
+	size_t n = slash ? (size_t)(slash - path) : 0;
+
+	if (n + 1 > cap)
+		return mmapkit__fail(ENAMETOOLONG, "%s: %s: directory name too long", call, path);
+	strlcpy(dir, !slash ? "." : n ? path : "/", n ? n + 1 : cap);
+	return 0;
+}
+
+/*
+ * The directory that holds the created file now: the kernel's name for the
+ * descriptor follows a chdir() after a relative path, and renames of the file
+ * and of its directories.  Without /proc, the path given at creation.
+ */
+static int created_dir(mmapkit_map *m, const char *call, char *dir, size_t cap)
+{
+	char link[40], target[PATH_MAX];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", m->fd);
+	n = mmapkit__sys.readlink(link, target, sizeof(target));
+	if (n < 0 && errno == ENOENT)
+		return dir_of(call, m->created_path, dir, cap);
+	if (n < 0)
+		return mmapkit__fail_sys(errno, call, "readlink", "%s", link);
+	if ((size_t)n == sizeof(target))
+		return mmapkit__fail(ENAMETOOLONG, "%s: %s: the file's name is too long", call,
+				     link);
+	target[n] = '\0'; /* an unlinked file reads "dir/name (deleted)": still its directory */
+	return dir_of(call, target, dir, cap);
+}
+
 static int sync_dir(mmapkit_map *m, const char *call)
 {
-	const char *slash = strrchr(m->created_path, '/');
-	size_t n = slash ? (size_t)(slash - m->created_path) : 0;
 	char dir[PATH_MAX];
-	int fd, err = 0;
+	int fd, err = created_dir(m, call, dir, sizeof(dir));
 
-	if (n + 1 > sizeof(dir))
-		return mmapkit__fail(ENAMETOOLONG, "%s: %s: directory name too long", call,
-				     m->created_path);
-	/* "a/b" -> "a", "/b" -> "/", "b" -> "." */
-	strlcpy(dir, !slash ? "." : n ? m->created_path : "/", n ? n + 1 : sizeof(dir));
+	if (err)
+		return err;
 	fd = mmapkit__sys.open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
 	if (fd < 0)
 		return mmapkit__fail_sys(errno, call, "open", "directory %s", dir);

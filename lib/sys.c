@@ -63,7 +63,7 @@ static int sys_mlock2(const void *addr, size_t len, unsigned flags)
 		.fsync = fsync, .pread = pread, .unlink = unlink, .mmap = mmap,             \
 		.munmap = munmap, .mremap = sys_mremap, .madvise = madvise,                 \
 		.msync = msync, .mprotect = mprotect, .mlock = sys_mlock,                   \
-		.mlock2 = sys_mlock2, .munlock = sys_munlock,                               \
+		.mlock2 = sys_mlock2, .munlock = sys_munlock, .readlink = readlink,         \
 	}
 
 #ifndef MMAPKIT_TESTING
@@ -77,7 +77,7 @@ static const struct mmapkit__sys real = MMAPKIT__REAL_TABLE;
 static const char *const names[MMAPKIT__SYS_COUNT] = {
 	"open",	  "close",  "fstat",   "fcntl",	  "ioctl",    "ftruncate", "fallocate",
 	"fsync",  "pread",  "unlink",  "mmap",	  "munmap",   "mremap",	   "madvise",
-	"msync",  "mprotect", "mlock", "mlock2", "munlock",
+	"msync",  "mprotect", "mlock", "mlock2", "munlock", "readlink",
 };
 
 /* Per thread, so that concurrent tests do not see each other's calls. */
@@ -167,6 +167,7 @@ static int hit(enum mmapkit__sysno sys)
 #define MMAPKIT__SYS_mlock MMAPKIT__SYS_MLOCK
 #define MMAPKIT__SYS_mlock2 MMAPKIT__SYS_MLOCK2
 #define MMAPKIT__SYS_munlock MMAPKIT__SYS_MUNLOCK
+#define MMAPKIT__SYS_readlink MMAPKIT__SYS_READLINK
 
 SHIM(open, int, -1, (const char *p, int f, mode_t m), (p, f, m))
 SHIM(close, int, -1, (int fd), (fd))
@@ -189,6 +190,7 @@ SHIM(mprotect, int, -1, (void *a, size_t l, int p), (a, l, p))
 SHIM(mlock, int, -1, (const void *a, size_t l), (a, l))
 SHIM(mlock2, int, -1, (const void *a, size_t l, unsigned f), (a, l, f))
 SHIM(munlock, int, -1, (const void *a, size_t l), (a, l))
+SHIM(readlink, ssize_t, -1, (const char *p, char *b, size_t n), (p, b, n))
 
 struct mmapkit__sys mmapkit__sys = {
 	.open = shim_open,	     .close = shim_close,     .fstat = shim_fstat,
@@ -197,7 +199,7 @@ struct mmapkit__sys mmapkit__sys = {
 	.unlink = shim_unlink,	     .mmap = shim_mmap,	      .munmap = shim_munmap,
 	.mremap = shim_mremap,	     .madvise = shim_madvise, .msync = shim_msync,
 	.mprotect = shim_mprotect,   .mlock = shim_mlock,     .mlock2 = shim_mlock2,
-	.munlock = shim_munlock,
+	.munlock = shim_munlock,     .readlink = shim_readlink,
 };
 
 #endif

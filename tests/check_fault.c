@@ -157,6 +157,8 @@ static const int *const documented[MMAPKIT__SYS_COUNT] = {
 	[MMAPKIT__SYS_MLOCK] = E(EAGAIN, EINVAL, ENOMEM, EPERM),
 	[MMAPKIT__SYS_MLOCK2] = E(EAGAIN, EINVAL, ENOMEM, EPERM),
 	[MMAPKIT__SYS_MUNLOCK] = E(EAGAIN, EINVAL, ENOMEM, EPERM),
+	[MMAPKIT__SYS_READLINK] = E(EACCES, EBADF, EFAULT, EINVAL, EIO, ELOOP, ENAMETOOLONG, ENOENT,
+				    ENOMEM, ENOTDIR),
 };
 #undef E
 
@@ -197,6 +199,8 @@ static int expected_err(const char *call, bool ctor, bool creating, int sys, uns
 		return err == ENODEV ? EOPNOTSUPP : err;
 	case MMAPKIT__SYS_PREAD: /* read_file reads again */
 		return err == EINTR ? 0 : err;
+	case MMAPKIT__SYS_READLINK: /* no /proc: the created file's path serves */
+		return err == ENOENT ? 0 : err;
 	default:
 		return err;
 	}

@@ -11,10 +11,12 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -710,12 +712,16 @@ START_TEST(sync_full_created)
 		ptr[i] = tu_pattern(i);
 	mmapkit__fault_reset();
 	ck_assert_int_eq(mmapkit_sync(m, 0, 0, MMAPKIT_SYNC_FULL), 0);
-	/* msync, fsync of the file, and once: open, fsync and close of its directory */
+	/*
+	 * msync, fsync of the file, and once: readlink of its descriptor (where is
+	 * it now?), open, fsync and close of its directory
+	 */
 	ck_assert_uint_eq(mmapkit__fault_calls(MMAPKIT__SYS_MSYNC), 1);
 	ck_assert_uint_eq(mmapkit__fault_calls(MMAPKIT__SYS_FSYNC), 2);
+	ck_assert_uint_eq(mmapkit__fault_calls(MMAPKIT__SYS_READLINK), 1);
 	ck_assert_uint_eq(mmapkit__fault_calls(MMAPKIT__SYS_OPEN), 1);
 	ck_assert_uint_eq(mmapkit__fault_calls(MMAPKIT__SYS_CLOSE), 1);
-	ck_assert_uint_eq(mmapkit__fault_total(), 5);
+	ck_assert_uint_eq(mmapkit__fault_total(), 6);
 	mmapkit__fault_reset();
 	ck_assert_int_eq(mmapkit_sync(m, 1, 2, MMAPKIT_SYNC_FULL), 0);
 	ck_assert_uint_eq(mmapkit__fault_calls(MMAPKIT__SYS_FSYNC), 1);
@@ -764,6 +770,118 @@ START_TEST(sync_full_grown)
 	mmapkit_unmap(m);
 	TU_ASSERT_NO_LEAK(s);
 	ck_assert_int_eq(unlink(path), 0);
+}
+END_TEST
+
+/*
+ * The directory the first FULL sync of m opens: made to fail there (EIO), its
+ * message names it; then the sync is run again for real.
+ */
+static void assert_syncs_dir(mmapkit_map *m, const char *dir)
+{
+	char want[PATH_MAX + 32];
+
+	snprintf(want, sizeof(want), "directory %s: open failed", dir);
+	mmapkit__fault_arm(MMAPKIT__SYS_OPEN, 1, EIO);
+	ck_assert_int_eq(mmapkit_sync(m, 0, 0, MMAPKIT_SYNC_FULL), -EIO);
+	ck_assert_msg(strstr(mmapkit_errmsg(), want), "\"%s\" does not say \"%s\"",
+		      mmapkit_errmsg(), want);
+	mmapkit__fault_reset();
+	ck_assert_msg(mmapkit_sync(m, 0, 0, MMAPKIT_SYNC_FULL) == 0, "%s", mmapkit_errmsg());
+	/* durable now: no second directory sync */
+	ck_assert_uint_eq(mmapkit__fault_calls(MMAPKIT__SYS_OPEN), 1);
+	mmapkit__fault_reset();
+	ck_assert_int_eq(mmapkit_sync(m, 0, 0, MMAPKIT_SYNC_FULL), 0);
+	ck_assert_uint_eq(mmapkit__fault_calls(MMAPKIT__SYS_OPEN), 0);
+	ck_assert_uint_eq(mmapkit__fault_calls(MMAPKIT__SYS_READLINK), 0);
+}
+
+/*
+ * A created file's first FULL sync makes durable the directory that holds the
+ * file at that moment, whatever became of the path it was created by: a
+ * relative path after chdir(), a renamed directory, a file renamed into
+ * another directory, an unlinked file (its old directory).  Without /proc the
+ * path given at creation serves.
+ */
+START_TEST(sync_full_created_relative)
+{
+	size_t p = pg();
+	char top[PATH_MAX], sub[PATH_MAX + 8], moved[PATH_MAX + 8], other[PATH_MAX + 8];
+	char file[PATH_MAX + 16], cwd[PATH_MAX];
+	mmapkit_map *m = NULL, *m2 = NULL, *m3 = NULL;
+	unsigned char *want = malloc(p);
+	struct tu_snap s;
+
+	ck_assert_ptr_nonnull(want);
+	ck_assert_ptr_nonnull(getcwd(cwd, sizeof(cwd)));
+	ck_assert_ptr_nonnull(realpath(tu_dir(), top));
+	snprintf(sub, sizeof(sub), "%s/sub", top);
+	snprintf(moved, sizeof(moved), "%s/moved", top);
+	snprintf(other, sizeof(other), "%s/other", top);
+	ck_assert_int_eq(mkdir(sub, 0700), 0);
+	ck_assert_int_eq(mkdir(other, 0700), 0);
+	s = tu_snap();
+	ck_assert_int_eq(chdir(top), 0);
+	ck_assert_int_eq(mmapkit_file_shared(&m, "sub/new", 0, p, MMAPKIT_CREATE | MMAPKIT_GROW), 0);
+	ck_assert_int_eq(mmapkit_file_shared(&m2, "sub/two", 0, p, MMAPKIT_CREATE | MMAPKIT_GROW), 0);
+	ck_assert_int_eq(mmapkit_file_shared(&m3, "sub/gone", 0, p, MMAPKIT_CREATE | MMAPKIT_GROW),
+			 0);
+	ck_assert_int_eq(chdir("/"), 0);
+	ck_assert_int_eq(rename(sub, moved), 0);
+
+	/* the directory was renamed and the path is relative to another directory */
+	tu_fill_pattern(mmapkit_ptr(m), 0, p);
+	assert_syncs_dir(m, moved);
+	snprintf(file, sizeof(file), "%s/new", moved);
+	tu_fill_pattern(want, 0, p);
+	tu_assert_file_is(file, want, p, file);
+	/* the file itself moved to another directory */
+	{
+		char from[PATH_MAX + 16], to[PATH_MAX + 16];
+
+		snprintf(from, sizeof(from), "%s/two", moved);
+		snprintf(to, sizeof(to), "%s/two", other);
+		ck_assert_int_eq(rename(from, to), 0);
+		assert_syncs_dir(m2, other);
+		ck_assert_int_eq(unlink(to), 0);
+	}
+	/* unlinked: the directory it was removed from */
+	snprintf(file, sizeof(file), "%s/gone", moved);
+	ck_assert_int_eq(unlink(file), 0);
+	assert_syncs_dir(m3, moved);
+	mmapkit_unmap(m2);
+	mmapkit_unmap(m3);
+
+	/* no /proc (readlink says ENOENT): the path given at creation, relative here */
+	ck_assert_int_eq(chdir(moved), 0);
+	ck_assert_int_eq(mmapkit_file_shared(&m2, "plain", 0, p, MMAPKIT_CREATE | MMAPKIT_GROW), 0);
+	mmapkit__fault_arm(MMAPKIT__SYS_READLINK, 1, ENOENT);
+	ck_assert_int_eq(mmapkit_sync(m2, 0, 0, MMAPKIT_SYNC_FULL), 0);
+	ck_assert(mmapkit__fault_fired());
+	ck_assert_uint_eq(mmapkit__fault_calls(MMAPKIT__SYS_OPEN), 1);
+	mmapkit__fault_reset();
+	/* any other readlink failure is the call's */
+	ck_assert_int_eq(mmapkit_file_shared(&m3, "plain2", 0, p, MMAPKIT_CREATE | MMAPKIT_GROW), 0);
+	mmapkit__fault_arm(MMAPKIT__SYS_READLINK, 1, EACCES);
+	ck_assert_int_eq(mmapkit_sync(m3, 0, 0, MMAPKIT_SYNC_FULL), -EACCES);
+	ck_assert_ptr_nonnull(strstr(mmapkit_errmsg(), "readlink failed"));
+	mmapkit__fault_reset();
+	ck_assert_int_eq(mmapkit_sync(m3, 0, 0, MMAPKIT_SYNC_FULL), 0);
+	mmapkit_unmap(m);
+	mmapkit_unmap(m2);
+	mmapkit_unmap(m3);
+	TU_ASSERT_NO_LEAK(s);
+
+	ck_assert_int_eq(chdir(cwd), 0);
+	snprintf(file, sizeof(file), "%s/new", moved);
+	ck_assert_int_eq(unlink(file), 0);
+	snprintf(file, sizeof(file), "%s/plain", moved);
+	ck_assert_int_eq(unlink(file), 0);
+	snprintf(file, sizeof(file), "%s/plain2", moved);
+	ck_assert_int_eq(unlink(file), 0);
+	ck_assert_int_eq(rmdir(moved), 0);
+	ck_assert_int_eq(rmdir(other), 0);
+	free(want);
 }
 END_TEST
 
@@ -853,5 +971,6 @@ Suite *suite_range(void)
 	tcase_add_test(tc, sync_modes);
 	tcase_add_test(tc, sync_full_created);
 	tcase_add_test(tc, sync_full_grown);
+	tcase_add_test(tc, sync_full_created_relative);
 	return s;
 }
