@@ -1096,6 +1096,43 @@ START_TEST(prot_none_read_dies)
 }
 END_TEST
 
+/* ---- Locks are not inherited ---- */
+
+/*
+ * The kernel does not pass mlock to a fork() child, but the child's copy of
+ * the handle still records the range as locked (mmapkit_lock(3)): destructive
+ * advice stays refused until the child calls mmapkit_unlock, which then lets it
+ * through.  The parent's lock and record are untouched.
+ */
+static void child_lock_record(void *arg)
+{
+	const struct fx *f = arg;
+	unsigned char want = tu_kind_is_shared(f->kind) ? 0x5a : initial(f, 1);
+
+	TU_CHILD_OK(!tu_has_vmflag(f->p, "lo"));
+	TU_CHILD_OK(mmapkit_advise(f->m, 0, pg(), MMAPKIT_ADV_DONTNEED) == -EINVAL);
+	TU_CHILD_OK(mmapkit_unlock(f->m, 0, 0) == 0);
+	TU_CHILD_OK(mmapkit_advise(f->m, 0, pg(), MMAPKIT_ADV_DONTNEED) == 0);
+	TU_CHILD_OK(f->p[1] == want);
+}
+
+START_TEST(lock_record_in_child)
+{
+	int kind = kinds[_i];
+	struct fx f = make(kind, 2 * pg(), MMAPKIT_LOCK);
+	int st;
+
+	f.p[1] = 0x5a;
+	ck_assert(tu_has_vmflag(f.p, "lo"));
+	st = tu_child(child_lock_record, &f);
+	ck_assert_msg(TU_EXITED(st, 0), "%s: child status 0x%x", tu_kind_name(kind), st);
+	ck_assert(tu_has_vmflag(f.p, "lo"));
+	ck_assert_int_eq(mmapkit_advise(f.m, 0, pg(), MMAPKIT_ADV_DONTNEED), -EINVAL);
+	ck_assert_uint_eq(f.p[1], 0x5a);
+	drop(&f);
+}
+END_TEST
+
 #define NKINDS(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 /* Above CHILD_ALARM: a hung child is reported as such. */
@@ -1135,5 +1172,6 @@ Suite *suite_fork(void)
 	tcase_add_loop_test(tc, rdonly_write_dies, 0, NKINDS(kinds));
 	tcase_add_loop_test(tc, protect_then_write, 0, NKINDS(private_kinds));
 	tcase_add_loop_test(tc, prot_none_read_dies, 0, NKINDS(kinds));
+	tcase_add_loop_test(tc, lock_record_in_child, 0, NKINDS(kinds));
 	return s;
 }
