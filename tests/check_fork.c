@@ -1167,11 +1167,11 @@ Suite *suite_fork(void)
 	tcase_add_loop_test(tc, dontfork_advice, 0, NKINDS(kinds));
 	tcase_add_test(tc, wipeonfork_flag);
 	tcase_add_test(tc, wipeonfork_advice);
+	tcase_add_loop_test(tc, lock_record_in_child, 0, NKINDS(kinds));
 
 	tc = tu_tcase(s, "protect", TCASE_TIMEOUT);
 	tcase_add_loop_test(tc, rdonly_write_dies, 0, NKINDS(kinds));
 	tcase_add_loop_test(tc, protect_then_write, 0, NKINDS(private_kinds));
 	tcase_add_loop_test(tc, prot_none_read_dies, 0, NKINDS(kinds));
-	tcase_add_loop_test(tc, lock_record_in_child, 0, NKINDS(kinds));
 	return s;
 }
