@@ -13,9 +13,10 @@
  *    (one documented exception: mmapkit_punch(3) of a locked shared anonymous
  *    range whose re-lock fails after the memory was released).
  *  - mmapkit_errmsg() describes the last failure of the calling thread.
- *  - Ranges are (off, len) in bytes relative to mmapkit_ptr(); len == 0 means
- *    "to the end of the mapping".  The library rounds to pages itself and never
- *    touches a byte outside the named range.
+ *  - Ranges are (off, len) in bytes relative to mmapkit_ptr(); len == 0 is an
+ *    empty range (nothing is done, no system call is made) and MMAPKIT_TO_END
+ *    means "from off to the end of the mapping".  The library rounds to pages
+ *    itself and never touches a byte outside the named range.
  *
  * The header is self-contained, C99/C++ compatible and FFI-safe: no inline
  * functions, no struct passed by value, no varargs, fixed-width offsets, and
@@ -175,7 +176,12 @@ MMAPKIT_API size_t mmapkit_page_size(void);
 /** The library version, "0.1.0". */
 MMAPKIT_API const char *mmapkit_version(void);
 
-/* Range operations: (off, len) relative to mmapkit_ptr(); len 0 = to the end. */
+/*
+ * Range operations: (off, len) relative to mmapkit_ptr().  len 0 is an empty
+ * range (off must not exceed mmapkit_len(): -ERANGE; otherwise 0 and no system
+ * call); MMAPKIT_TO_END means from off to the end of the mapping.
+ */
+#define MMAPKIT_TO_END ((size_t)-1)
 
 /** MMAPKIT_FILE_SHARED only: write dirty pages back (how: MMAPKIT_SYNC_*). */
 MMAPKIT_API int mmapkit_sync(mmapkit_map *m, size_t off, size_t len, unsigned how);

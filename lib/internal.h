@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -39,6 +40,14 @@ enum mmapkit__sysno {
 	MMAPKIT__SYS_MLOCK2,
 	MMAPKIT__SYS_MUNLOCK,
 	MMAPKIT__SYS_READLINK,
+	MMAPKIT__SYS_SYNC_FILE_RANGE,
+	MMAPKIT__SYS_MEMFD_CREATE,
+	MMAPKIT__SYS_MEMFD_SECRET,
+	MMAPKIT__SYS_SENDMSG,
+	MMAPKIT__SYS_RECVMSG,
+	MMAPKIT__SYS_MINCORE,
+	MMAPKIT__SYS_CACHESTAT,
+	MMAPKIT__SYS_PRCTL,
 	MMAPKIT__SYS_COUNT
 };
 
@@ -63,6 +72,16 @@ struct mmapkit__sys {
 	int (*mlock2)(const void *addr, size_t len, unsigned flags);
 	int (*munlock)(const void *addr, size_t len);
 	ssize_t (*readlink)(const char *path, char *buf, size_t n);
+	int (*sync_file_range)(int fd, off_t off, off_t n, unsigned flags);
+	int (*memfd_create)(const char *name, unsigned flags);
+	int (*memfd_secret)(unsigned flags);
+	ssize_t (*sendmsg)(int sock, const struct msghdr *msg, int flags);
+	ssize_t (*recvmsg)(int sock, struct msghdr *msg, int flags);
+	int (*mincore)(void *addr, size_t len, unsigned char *vec);
+	/* range and cstat: struct cachestat_range and struct cachestat (Linux 6.5 uapi) */
+	int (*cachestat)(int fd, void *range, void *cstat, unsigned flags);
+	int (*prctl)(int option, unsigned long a2, unsigned long a3, unsigned long a4,
+		     unsigned long a5);
 };
 
 #ifdef MMAPKIT_TESTING
@@ -76,6 +95,35 @@ MMAPKIT__HIDDEN bool mmapkit__fault_fired(void);
 MMAPKIT__HIDDEN const char *mmapkit__sys_name(enum mmapkit__sysno sys);
 #else
 extern const struct mmapkit__sys mmapkit__sys MMAPKIT__HIDDEN;
+#endif
+
+/*
+ * What the running kernel offers, learned once by a probe (probe.c) and kept
+ * in a global set once, atomically: the kernel makes these facts global.
+ * The test build can pretend to be an older kernel (mmapkit__kernel_pretend),
+ * so that the suite runs the fallback paths too.
+ */
+enum mmapkit__feature {
+	MMAPKIT__F_MREMAP_CHECKS_FIRST, /* 6.12: a failing mremap(MREMAP_FIXED) leaves the
+					 * destination mapped */
+	MMAPKIT__F_MREMAP_MULTI_VMA,    /* 6.17: one mremap moves a source of several VMAs */
+	MMAPKIT__F_GUARD_INSTALL,       /* 6.13: MADV_GUARD_INSTALL */
+	MMAPKIT__F_MFD_NOEXEC_SEAL,     /* 6.3: memfd_create(MFD_NOEXEC_SEAL) */
+	MMAPKIT__F_CACHESTAT,           /* 6.5: cachestat(2) */
+	MMAPKIT__F_PROCMAP_QUERY,       /* 6.11: ioctl(PROCMAP_QUERY) on /proc/self/maps */
+	MMAPKIT__F_ANON_NAME,           /* prctl(PR_SET_VMA_ANON_NAME) (CONFIG_ANON_VMA_NAME) */
+	MMAPKIT__F_MEMFD_SECRET,        /* memfd_secret(2) enabled */
+	MMAPKIT__F_COUNT
+};
+MMAPKIT__HIDDEN bool mmapkit__kernel_has(enum mmapkit__feature f);
+#ifdef MMAPKIT_TESTING
+/*
+ * Test build only: answer as kernel `major.minor` would (features newer than
+ * it are absent; 0.0 forgets the pretence), or force one feature (-1 forgets).
+ * MMAPKIT_PRETEND_KERNEL=6.1 in the environment does the first at start-up.
+ */
+MMAPKIT__HIDDEN void mmapkit__kernel_pretend(unsigned major, unsigned minor);
+MMAPKIT__HIDDEN void mmapkit__kernel_force(enum mmapkit__feature f, int has);
 #endif
 
 /*
@@ -152,6 +200,21 @@ MMAPKIT__HIDDEN uint32_t mmapkit__runs_any(const mmapkit_map *m, size_t p0, size
 MMAPKIT__HIDDEN uint32_t mmapkit__runs_all(const mmapkit_map *m, size_t p0, size_t p1);
 MMAPKIT__HIDDEN size_t mmapkit__runs_find(const mmapkit_map *m, size_t page);
 MMAPKIT__HIDDEN size_t mmapkit__runs_end(const mmapkit_map *m, size_t i);
+
+/* span.c: a resolved range, bytes [a, z) from m->base; all zero for an empty range. */
+struct mmapkit__span {
+	size_t a, z;
+	size_t p0, p1; /* pages containing the range */
+	size_t w0, w1; /* whole pages inside the range (w0 == w1: none) */
+};
+MMAPKIT__HIDDEN int mmapkit__span_resolve(const mmapkit_map *m, const char *call, size_t off,
+					  size_t len, struct mmapkit__span *s);
+MMAPKIT__HIDDEN bool mmapkit__is_private(const mmapkit_map *m);
+MMAPKIT__HIDDEN unsigned char *mmapkit__page_addr(const mmapkit_map *m, size_t page);
+MMAPKIT__HIDDEN size_t mmapkit__pages_len(const mmapkit_map *m, size_t p0, size_t p1);
+MMAPKIT__HIDDEN int mmapkit__null_handle(const char *call);
+MMAPKIT__HIDDEN int mmapkit__wrong_kind(const mmapkit_map *m, const char *call, const char *why);
+MMAPKIT__HIDDEN int mmapkit__relock(mmapkit_map *m, const char *call, size_t p0, size_t p1);
 
 /* replace.c */
 MMAPKIT__HIDDEN int mmapkit__replace(mmapkit_map *m, const char *call, size_t p0, size_t p1,

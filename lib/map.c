@@ -2,6 +2,7 @@
 /* Constructors, unmap and accessors. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <stdio.h>
@@ -94,7 +95,7 @@ static bool is_shared(int kind)
 }
 
 /* One constructor call under way: what it did so far, so a failure can undo it. */
-struct build {
+struct ctor {
 	const char *call;
 	struct mmapkit_opts o;
 	mmapkit_map *m;
@@ -104,11 +105,12 @@ struct build {
 	bool grown;
 	off_t old_size;
 	uint64_t file_size;
+	bool opened;  /* the library opened the path (with O_NONBLOCK) */
 	bool sized;   /* file_size is meaningful (regular file or block device) */
 	bool regular; /* a regular file: MMAPKIT_GROW can extend it */
 };
 
-static int check_flags(const struct build *b)
+static int check_flags(const struct ctor *b)
 {
 	const struct mmapkit_opts *o = &b->o;
 	unsigned f = o->flags;
@@ -141,7 +143,7 @@ static int check_flags(const struct build *b)
 	return 0;
 }
 
-static int check_args(const struct build *b)
+static int check_args(const struct ctor *b)
 {
 	const struct mmapkit_opts *o = &b->o;
 
@@ -169,7 +171,7 @@ static bool needs_write_fd(const struct mmapkit_opts *o)
 }
 
 /* open() the path; with MMAPKIT_CREATE, create it exclusively so we know it is ours. */
-static int open_path(struct build *b)
+static int open_path(struct ctor *b)
 {
 	const struct mmapkit_opts *o = &b->o;
 	/* O_NONBLOCK: opening a FIFO must never wait for a peer. */
@@ -188,10 +190,11 @@ static int open_path(struct build *b)
 		return mmapkit__fail_sys(err, b->call, "open", "%s", b->name);
 	}
 	b->m->fd = fd;
+	b->opened = true;
 	return 0;
 }
 
-static int dup_fd(struct build *b)
+static int dup_fd(struct ctor *b)
 {
 	int fd = mmapkit__sys.fcntl(b->o.fd, F_DUPFD_CLOEXEC, 0);
 
@@ -201,14 +204,26 @@ static int dup_fd(struct build *b)
 	return 0;
 }
 
+/*
+ * O_NONBLOCK served only to open a FIFO without waiting: the descriptor the
+ * handle owns (and mmapkit_fd() hands out) must not keep it.  A careful
+ * program that maps a path it did not check pays this same fcntl.
+ */
+static int clear_nonblock(struct ctor *b, int oflags)
+{
+	if (mmapkit__sys.fcntl(b->m->fd, F_SETFL, oflags & ~O_NONBLOCK) == 0)
+		return 0;
+	return mmapkit__fail_sys(errno, b->call, "fcntl", "%s: clearing O_NONBLOCK", b->name);
+}
+
 /* Learn what the descriptor is and how large; refuse what cannot be mapped. */
-static int stat_fd(struct build *b)
+static int stat_fd(struct ctor *b)
 {
 	struct stat st;
 
 	if (b->created) { /* we just made it: an empty regular file */
 		b->sized = b->regular = true;
-		return 0;
+		return clear_nonblock(b, needs_write_fd(&b->o) ? O_RDWR : O_RDONLY);
 	}
 	if (mmapkit__sys.fstat(b->m->fd, &st) < 0)
 		return mmapkit__fail_sys(errno, b->call, "fstat", "%s", b->name);
@@ -217,23 +232,42 @@ static int stat_fd(struct build *b)
 	if (S_ISREG(st.st_mode)) {
 		b->file_size = (uint64_t)st.st_size;
 		b->sized = b->regular = true;
-		return 0;
-	}
-	if (S_ISBLK(st.st_mode)) {
+	} else if (S_ISBLK(st.st_mode)) {
 		if (mmapkit__sys.ioctl(b->m->fd, BLKGETSIZE64, &b->file_size) < 0)
 			return mmapkit__fail_sys(errno, b->call, "ioctl(BLKGETSIZE64)", "%s",
 						 b->name);
 		b->sized = true;
-		return 0;
+	} else if (!S_ISCHR(st.st_mode)) { /* a character device decides itself */
+		return mmapkit__fail(ENODEV, "%s: %s: a FIFO, socket or other object that cannot be mapped",
+				     b->call, b->name);
 	}
-	if (S_ISCHR(st.st_mode))
-		return 0; /* a device decides itself whether it can be mapped */
-	return mmapkit__fail(ENODEV, "%s: %s: a FIFO, socket or other object that cannot be mapped",
+	return b->opened ? clear_nonblock(b, needs_write_fd(&b->o) ? O_RDWR : O_RDONLY) : 0;
+}
+
+/*
+ * A regular file that reports size 0 may be a pseudo-file with content that
+ * cannot be mapped (/proc, /sys): one byte read tells it from an empty file.
+ * Only empty files pay for it.
+ */
+static int refuse_pseudo_file(struct ctor *b)
+{
+	unsigned char byte;
+	ssize_t n;
+
+	if (!b->regular || b->created || b->file_size || b->o.len || b->o.offset)
+		return 0;
+	n = mmapkit__sys.pread(b->m->fd, &byte, 1, 0);
+	if (n < 0)
+		return mmapkit__fail_sys(errno, b->call, "pread", "%s: reading a file of size 0",
+					 b->name);
+	if (n <= 0)
+		return 0;
+	return mmapkit__fail(ENODEV, "%s: %s: reports size 0 but has content (a pseudo-file such as in /proc or /sys), which cannot be mapped; read it with read(2) instead",
 			     b->call, b->name);
 }
 
 /* Resolve len 0, check the range against the size, grow the file if asked. */
-static int fit_range(struct build *b)
+static int fit_range(struct ctor *b)
 {
 	struct mmapkit_opts *o = &b->o;
 	uint64_t size = b->file_size, end;
@@ -299,7 +333,7 @@ static int map_flags(const mmapkit_map *m)
 }
 
 /* With MMAPKIT_GUARD: reserve pages + a guard on each side, inaccessible and unbacked. */
-static int reserve_guarded(struct build *b, void **at)
+static int reserve_guarded(struct ctor *b, void **at)
 {
 	mmapkit_map *m = b->m;
 	int f = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
@@ -314,7 +348,7 @@ static int reserve_guarded(struct build *b, void **at)
 	return 0;
 }
 
-static void release(mmapkit_map *m)
+static void unmap_pages(mmapkit_map *m)
 {
 	/* base is NULL until something is mapped (e.g. the GUARD reservation failed) */
 	if (m->base && (m->map_len || m->guard))
@@ -323,7 +357,7 @@ static void release(mmapkit_map *m)
 	m->guard = 0;
 }
 
-static int map_pages(struct build *b)
+static int map_pages(struct ctor *b)
 {
 	mmapkit_map *m = b->m;
 	uint64_t map_off = b->o.offset - m->delta;
@@ -343,9 +377,9 @@ static int map_pages(struct build *b)
 
 		err = errno;
 		m->base = at;
-		if (!m->guard) /* nothing is mapped: release() must not munmap(NULL, len) */
+		if (!m->guard) /* nothing is mapped: unmap_pages() must not munmap(NULL, len) */
 			m->map_len = 0;
-		release(m);
+		unmap_pages(m);
 		return mmapkit__fail_sys(err, b->call, "mmap", "%s%s%zu bytes at offset %llu",
 					 b->o.path || is_file(m->kind) ? b->name : "",
 					 is_file(m->kind) ? ": " : "", len,
@@ -355,7 +389,7 @@ static int map_pages(struct build *b)
 	return 0;
 }
 
-static int advise_whole(struct build *b, int advice, const char *what)
+static int advise_whole(struct ctor *b, int advice, const char *what)
 {
 	mmapkit_map *m = b->m;
 
@@ -365,7 +399,7 @@ static int advise_whole(struct build *b, int advice, const char *what)
 }
 
 /* The attributes the flags ask for: each costs exactly one call. */
-static int apply_flags(struct build *b)
+static int apply_flags(struct ctor *b)
 {
 	mmapkit_map *m = b->m;
 	int err = 0;
@@ -396,11 +430,11 @@ static uint32_t initial_attr(unsigned flags)
 }
 
 /* Undo whatever the failed build did, keeping errno-independent state. */
-static void undo(struct build *b)
+static void ctor_undo(struct ctor *b)
 {
 	mmapkit_map *m = b->m;
 
-	release(m);
+	unmap_pages(m);
 	if (b->created)
 		mmapkit__sys.unlink(b->o.path);
 	else if (b->grown)
@@ -411,7 +445,7 @@ static void undo(struct build *b)
 	free(m);
 }
 
-static int layout(struct build *b)
+static int layout(struct ctor *b)
 {
 	mmapkit_map *m = b->m;
 	size_t page = mmapkit__page();
@@ -433,7 +467,7 @@ static int layout(struct build *b)
 	return 0;
 }
 
-static int build(struct build *b)
+static int ctor_build(struct ctor *b)
 {
 	mmapkit_map *m = b->m;
 	int err = 0;
@@ -442,6 +476,8 @@ static int build(struct build *b)
 		err = b->o.path ? open_path(b) : dup_fd(b);
 		if (!err)
 			err = stat_fd(b);
+		if (!err)
+			err = refuse_pseudo_file(b);
 		if (!err)
 			err = fit_range(b);
 	}
@@ -455,9 +491,9 @@ static int build(struct build *b)
 	return err;
 }
 
-static int create(mmapkit_map **out, const struct mmapkit_opts *opts, const char *call)
+static int ctor_run(mmapkit_map **out, const struct mmapkit_opts *opts, const char *call)
 {
-	struct build b = {.call = call, .o = *opts};
+	struct ctor b = {.call = call, .o = *opts};
 	mmapkit_map *m;
 	int err;
 
@@ -482,9 +518,9 @@ static int create(mmapkit_map **out, const struct mmapkit_opts *opts, const char
 	m->flags = b.o.flags;
 	m->fd = -1;
 	b.m = m;
-	err = build(&b);
+	err = ctor_build(&b);
 	if (err) {
-		undo(&b);
+		ctor_undo(&b);
 		return err;
 	}
 	if (!b.created) {
@@ -496,35 +532,55 @@ static int create(mmapkit_map **out, const struct mmapkit_opts *opts, const char
 	return 0;
 }
 
-static size_t opts_known_size(void)
+/* struct mmapkit_opts as 0.1 released it: the smallest sz ever accepted. */
+#define OPTS_SIZE_0_1 (offsetof(struct mmapkit_opts, len) + sizeof(size_t))
+
+/*
+ * Copy the caller's struct: any sz from 0.1's size up.  Fields past sz read as
+ * zero (an older caller); bytes past the fields this library knows must be
+ * zero (a newer caller asking for something this library cannot do).
+ */
+static int opts_copy(const char *call, const struct mmapkit_opts *opts,
+		     struct mmapkit_opts *o)
 {
-	return sizeof(struct mmapkit_opts);
+	size_t known = sizeof(*o);
+
+	if (opts->sz < OPTS_SIZE_0_1)
+		return mmapkit__fail(EINVAL, "%s: opts->sz %zu is smaller than any struct mmapkit_opts (%zu)",
+				     call, opts->sz, (size_t)OPTS_SIZE_0_1);
+	for (size_t i = known; i < opts->sz; i++) {
+		if (((const unsigned char *)opts)[i])
+			return mmapkit__fail(E2BIG, "%s: opts has non-zero bytes past the %zu this library knows",
+					     call, known);
+	}
+	memset(o, 0, sizeof(*o));
+	memcpy(o, opts, opts->sz < known ? opts->sz : known);
+	return 0;
 }
 
 int mmapkit_map_new(mmapkit_map **out, const struct mmapkit_opts *opts)
 {
 	const char *call = "mmapkit_map_new";
-	struct mmapkit_opts o = {0};
+	struct mmapkit_opts o;
+	int err;
 
 	if (!out)
 		return mmapkit__fail(EINVAL, "%s: out is NULL", call);
 	*out = NULL;
 	if (!opts)
 		return mmapkit__fail(EINVAL, "%s: opts is NULL", call);
-	if (opts->sz < opts_known_size())
-		return mmapkit__fail(EINVAL, "%s: opts->sz %zu is smaller than struct mmapkit_opts (%zu)",
-				     call, opts->sz, opts_known_size());
-	for (size_t i = opts_known_size(); i < opts->sz; i++) {
-		if (((const unsigned char *)opts)[i])
-			return mmapkit__fail(E2BIG, "%s: opts has non-zero bytes past the %zu this library knows",
-					     call, opts_known_size());
-	}
-	memcpy(&o, opts, opts_known_size());
+	err = opts_copy(call, opts, &o);
+	if (err)
+		return err;
 	if (o.mode & ~07777u)
 		return mmapkit__fail(EINVAL, "%s: mode 0%o has bits beyond 07777", call, o.mode);
 	if (o.mode && !(o.flags & MMAPKIT_CREATE))
 		return mmapkit__fail(EINVAL, "%s: mode applies only with MMAPKIT_CREATE", call);
-	return create(out, &o, call);
+	/* A zeroed struct must not map stdin by accident: fd 0 is asked for by name only. */
+	if (is_file(o.kind) && !o.path && o.fd == 0)
+		return mmapkit__fail(EINVAL, "%s: no path and no descriptor (fd 0 is never taken from opts; map descriptor 0 with mmapkit_fd_private or mmapkit_fd_shared)",
+				     call);
+	return ctor_run(out, &o, call);
 }
 
 static int anon(mmapkit_map **out, int kind, size_t len, unsigned flags, const char *call)
@@ -533,7 +589,7 @@ static int anon(mmapkit_map **out, int kind, size_t len, unsigned flags, const c
 
 	if (!out)
 		return mmapkit__fail(EINVAL, "%s: out is NULL", call);
-	return create(out, &o, call);
+	return ctor_run(out, &o, call);
 }
 
 int mmapkit_anon_private(mmapkit_map **out, size_t len, unsigned flags)
@@ -546,7 +602,7 @@ int mmapkit_anon_shared(mmapkit_map **out, size_t len, unsigned flags)
 	return anon(out, MMAPKIT_ANON_SHARED, len, flags, __func__);
 }
 
-static int file(mmapkit_map **out, int kind, const char *path, int fd, uint64_t offset,
+static int path_ctor(mmapkit_map **out, int kind, const char *path, int fd, uint64_t offset,
 		size_t len, unsigned flags, const char *call)
 {
 	struct mmapkit_opts o = {.sz = sizeof(o), .kind = kind, .flags = flags, .path = path,
@@ -557,19 +613,19 @@ static int file(mmapkit_map **out, int kind, const char *path, int fd, uint64_t 
 	*out = NULL;
 	if (fd == -1 && !path)
 		return mmapkit__fail(EINVAL, "%s: path is NULL", call);
-	return create(out, &o, call);
+	return ctor_run(out, &o, call);
 }
 
 int mmapkit_file_private(mmapkit_map **out, const char *path, uint64_t offset, size_t len,
 			 unsigned flags)
 {
-	return file(out, MMAPKIT_FILE_PRIVATE, path, -1, offset, len, flags, __func__);
+	return path_ctor(out, MMAPKIT_FILE_PRIVATE, path, -1, offset, len, flags, __func__);
 }
 
 int mmapkit_file_shared(mmapkit_map **out, const char *path, uint64_t offset, size_t len,
 			unsigned flags)
 {
-	return file(out, MMAPKIT_FILE_SHARED, path, -1, offset, len, flags, __func__);
+	return path_ctor(out, MMAPKIT_FILE_SHARED, path, -1, offset, len, flags, __func__);
 }
 
 static int fd_kind(mmapkit_map **out, int kind, int fd, uint64_t offset, size_t len,
@@ -580,7 +636,7 @@ static int fd_kind(mmapkit_map **out, int kind, int fd, uint64_t offset, size_t 
 	*out = NULL;
 	if (fd < 0)
 		return mmapkit__fail(EBADF, "%s: bad file descriptor %d", call, fd);
-	return file(out, kind, NULL, fd, offset, len, flags, call);
+	return path_ctor(out, kind, NULL, fd, offset, len, flags, call);
 }
 
 int mmapkit_fd_private(mmapkit_map **out, int fd, uint64_t offset, size_t len, unsigned flags)
@@ -597,7 +653,7 @@ void mmapkit_unmap(mmapkit_map *m)
 {
 	if (!m)
 		return;
-	release(m);
+	unmap_pages(m);
 	if (m->fd >= 0)
 		mmapkit__sys.close(m->fd);
 	mmapkit__runs_free(m);

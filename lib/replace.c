@@ -55,7 +55,7 @@ static int walk(struct repl *r, size_t p0, size_t p1, uint32_t mask, apply_fn fn
 	}
 }
 
-static int fail(struct repl *r, const char *step, size_t len)
+static int repl_fail(struct repl *r, const char *step, size_t len)
 {
 	return mmapkit__fail_sys(errno, r->call, step, "rebuilding %zu bytes of replaced pages",
 				 len);
@@ -67,7 +67,7 @@ static int apply_prot(struct repl *r, uint32_t val, unsigned char *addr, size_t 
 
 	if (prot == r->prot0 || mmapkit__sys.mprotect(addr, len, prot) == 0)
 		return 0;
-	return fail(r, "mprotect", len);
+	return repl_fail(r, "mprotect", len);
 }
 
 static int apply_lock(struct repl *r, uint32_t val, unsigned char *addr, size_t len)
@@ -82,11 +82,11 @@ static int apply_lock(struct repl *r, uint32_t val, unsigned char *addr, size_t 
 	    (r->by_prot && !(val & (MMAPKIT__A_READ | MMAPKIT__A_WRITE)))) {
 		if (mmapkit__sys.mlock2(addr, len, MLOCK_ONFAULT) == 0)
 			return 0;
-		return fail(r, "mlock2", len);
+		return repl_fail(r, "mlock2", len);
 	}
 	if (mmapkit__sys.mlock(addr, len) == 0)
 		return 0;
-	return fail(r, "mlock", len);
+	return repl_fail(r, "mlock", len);
 }
 
 static const struct {
@@ -105,7 +105,7 @@ static int apply_advice(struct repl *r, uint32_t val, unsigned char *addr, size_
 		if (!(val & advice_attrs[i].attr))
 			continue;
 		if (mmapkit__sys.madvise(addr, len, advice_attrs[i].advice) < 0)
-			return fail(r, "madvise", len);
+			return repl_fail(r, "madvise", len);
 	}
 	return 0;
 }
@@ -144,7 +144,7 @@ static int move_stretch(struct repl *r, uint32_t val, unsigned char *addr, size_
 	(void)val;
 	if (mmapkit__sys.mremap(addr, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, to) != MAP_FAILED)
 		return 0;
-	return fail(r, "mremap", len);
+	return repl_fail(r, "mremap", len);
 }
 
 /*
@@ -160,7 +160,7 @@ static int move_into_place(struct repl *r, size_t p0, size_t p1, unsigned char *
 	    MAP_FAILED)
 		return 0;
 	if (errno != EFAULT)
-		return fail(r, "mremap", len);
+		return repl_fail(r, "mremap", len);
 	return walk(r, p0, p1, VMA_ATTRS, move_stretch);
 }
 
@@ -183,17 +183,17 @@ int mmapkit__replace(mmapkit_map *m, const char *call, size_t p0, size_t p1, boo
 	/* Nothing to carry over: the single mmap(MAP_FIXED) a careful caller would make. */
 	if (any == all && !(any & (MMAPKIT__A_LOCK | MMAPKIT__A_ADVICE))) {
 		p = mmapkit__sys.mmap(target, len, r.prot0, flags | MAP_FIXED, fd, foff);
-		return p == MAP_FAILED ? fail(&r, "mmap", len) : 0;
+		return p == MAP_FAILED ? repl_fail(&r, "mmap", len) : 0;
 	}
 	/*
 	 * Locked pages would count twice against RLIMIT_MEMLOCK while the locked
 	 * replacement is built: unlock the old ones first, lock them again on failure.
 	 */
 	if ((any & MMAPKIT__A_LOCKED) && mmapkit__sys.munlock(target, len) < 0)
-		return fail(&r, "munlock", len);
+		return repl_fail(&r, "munlock", len);
 	p = mmapkit__sys.mmap(NULL, len, r.prot0, flags, fd, foff);
 	if (p == MAP_FAILED) {
-		err = fail(&r, "mmap", len);
+		err = repl_fail(&r, "mmap", len);
 	} else {
 		r.at = p;
 		err = apply_all(&r, p0, p1);

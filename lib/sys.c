@@ -10,6 +10,8 @@
 #include <stdarg.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -56,6 +58,46 @@ static int sys_mlock2(const void *addr, size_t len, unsigned flags)
 	return mlock2(addr, len, flags);
 }
 
+static int sys_sync_file_range(int fd, off_t off, off_t n, unsigned flags)
+{
+	return sync_file_range(fd, off, n, flags);
+}
+
+static int sys_memfd_create(const char *name, unsigned flags)
+{
+	return memfd_create(name, flags);
+}
+
+static int sys_memfd_secret(unsigned flags)
+{
+#ifdef SYS_memfd_secret
+	return (int)syscall(SYS_memfd_secret, flags);
+#else
+	(void)flags;
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
+static int sys_mincore(void *addr, size_t len, unsigned char *vec)
+{
+	return mincore(addr, len, vec);
+}
+
+#ifndef SYS_cachestat
+#define SYS_cachestat 451
+#endif
+static int sys_cachestat(int fd, void *range, void *cstat, unsigned flags)
+{
+	return (int)syscall(SYS_cachestat, fd, range, cstat, flags);
+}
+
+static int sys_prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4,
+		     unsigned long a5)
+{
+	return prctl(option, a2, a3, a4, a5);
+}
+
 #define MMAPKIT__REAL_TABLE                                                                 \
 	{                                                                                   \
 		.open = sys_open, .close = close, .fstat = fstat, .fcntl = sys_fcntl,       \
@@ -64,6 +106,9 @@ static int sys_mlock2(const void *addr, size_t len, unsigned flags)
 		.munmap = munmap, .mremap = sys_mremap, .madvise = madvise,                 \
 		.msync = msync, .mprotect = mprotect, .mlock = sys_mlock,                   \
 		.mlock2 = sys_mlock2, .munlock = sys_munlock, .readlink = readlink,         \
+		.sync_file_range = sys_sync_file_range, .memfd_create = sys_memfd_create,   \
+		.memfd_secret = sys_memfd_secret, .sendmsg = sendmsg, .recvmsg = recvmsg,   \
+		.mincore = sys_mincore, .cachestat = sys_cachestat, .prctl = sys_prctl,     \
 	}
 
 #ifndef MMAPKIT_TESTING
@@ -78,6 +123,8 @@ static const char *const names[MMAPKIT__SYS_COUNT] = {
 	"open",	  "close",  "fstat",   "fcntl",	  "ioctl",    "ftruncate", "fallocate",
 	"fsync",  "pread",  "unlink",  "mmap",	  "munmap",   "mremap",	   "madvise",
 	"msync",  "mprotect", "mlock", "mlock2", "munlock", "readlink",
+	"sync_file_range", "memfd_create", "memfd_secret", "sendmsg", "recvmsg", "mincore",
+	"cachestat", "prctl",
 };
 
 /* Per thread, so that concurrent tests do not see each other's calls. */
@@ -168,6 +215,14 @@ static int hit(enum mmapkit__sysno sys)
 #define MMAPKIT__SYS_mlock2 MMAPKIT__SYS_MLOCK2
 #define MMAPKIT__SYS_munlock MMAPKIT__SYS_MUNLOCK
 #define MMAPKIT__SYS_readlink MMAPKIT__SYS_READLINK
+#define MMAPKIT__SYS_sync_file_range MMAPKIT__SYS_SYNC_FILE_RANGE
+#define MMAPKIT__SYS_memfd_create MMAPKIT__SYS_MEMFD_CREATE
+#define MMAPKIT__SYS_memfd_secret MMAPKIT__SYS_MEMFD_SECRET
+#define MMAPKIT__SYS_sendmsg MMAPKIT__SYS_SENDMSG
+#define MMAPKIT__SYS_recvmsg MMAPKIT__SYS_RECVMSG
+#define MMAPKIT__SYS_mincore MMAPKIT__SYS_MINCORE
+#define MMAPKIT__SYS_cachestat MMAPKIT__SYS_CACHESTAT
+#define MMAPKIT__SYS_prctl MMAPKIT__SYS_PRCTL
 
 SHIM(open, int, -1, (const char *p, int f, mode_t m), (p, f, m))
 SHIM(close, int, -1, (int fd), (fd))
@@ -191,6 +246,15 @@ SHIM(mlock, int, -1, (const void *a, size_t l), (a, l))
 SHIM(mlock2, int, -1, (const void *a, size_t l, unsigned f), (a, l, f))
 SHIM(munlock, int, -1, (const void *a, size_t l), (a, l))
 SHIM(readlink, ssize_t, -1, (const char *p, char *b, size_t n), (p, b, n))
+SHIM(sync_file_range, int, -1, (int fd, off_t o, off_t n, unsigned f), (fd, o, n, f))
+SHIM(memfd_create, int, -1, (const char *n, unsigned f), (n, f))
+SHIM(memfd_secret, int, -1, (unsigned f), (f))
+SHIM(sendmsg, ssize_t, -1, (int s, const struct msghdr *m, int f), (s, m, f))
+SHIM(recvmsg, ssize_t, -1, (int s, struct msghdr *m, int f), (s, m, f))
+SHIM(mincore, int, -1, (void *a, size_t l, unsigned char *v), (a, l, v))
+SHIM(cachestat, int, -1, (int fd, void *r, void *c, unsigned f), (fd, r, c, f))
+SHIM(prctl, int, -1, (int o, unsigned long a2, unsigned long a3, unsigned long a4,
+		      unsigned long a5), (o, a2, a3, a4, a5))
 
 struct mmapkit__sys mmapkit__sys = {
 	.open = shim_open,	     .close = shim_close,     .fstat = shim_fstat,
@@ -200,6 +264,9 @@ struct mmapkit__sys mmapkit__sys = {
 	.mremap = shim_mremap,	     .madvise = shim_madvise, .msync = shim_msync,
 	.mprotect = shim_mprotect,   .mlock = shim_mlock,     .mlock2 = shim_mlock2,
 	.munlock = shim_munlock,     .readlink = shim_readlink,
+	.sync_file_range = shim_sync_file_range, .memfd_create = shim_memfd_create,
+	.memfd_secret = shim_memfd_secret, .sendmsg = shim_sendmsg, .recvmsg = shim_recvmsg,
+	.mincore = shim_mincore, .cachestat = shim_cachestat, .prctl = shim_prctl,
 };
 
 #endif

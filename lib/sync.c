@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * mmapkit_sync: write-back of a shared file range, and for SYNC_FULL the file
+ * and the directory entry of a file the handle created.
+ */
+#define _GNU_SOURCE
+#include <bsd/string.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <errno.h>
+#include <sys/mman.h>
+
+#include "internal.h"
+
+/* The directory part of path, in dir: "a/b" -> "a", "/b" -> "/", "b" -> ".". */
+static int dir_of(const char *call, const char *path, char *dir, size_t cap)
+{
+	const char *slash = strrchr(path, '/');
+	size_t n = slash ? (size_t)(slash - path) : 0;
+
+	if (n + 1 > cap)
+		return mmapkit__fail(ENAMETOOLONG, "%s: %s: directory name too long", call, path);
+	strlcpy(dir, !slash ? "." : n ? path : "/", n ? n + 1 : cap);
+	return 0;
+}
+
+/*
+ * The directory that holds the created file now: the kernel's name for the
+ * descriptor follows a chdir() after a relative path, and renames of the file
+ * and of its directories.  Without /proc, the path given at creation.
+ */
+static int created_dir(mmapkit_map *m, const char *call, char *dir, size_t cap)
+{
+	char link[40], target[PATH_MAX];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", m->fd);
+	n = mmapkit__sys.readlink(link, target, sizeof(target));
+	if (n < 0 && errno == ENOENT)
+		return dir_of(call, m->created_path, dir, cap);
+	if (n < 0)
+		return mmapkit__fail_sys(errno, call, "readlink", "%s", link);
+	if ((size_t)n == sizeof(target))
+		return mmapkit__fail(ENAMETOOLONG, "%s: %s: the file's name is too long", call,
+				     link);
+	target[n] = '\0'; /* an unlinked file reads "dir/name (deleted)": still its directory */
+	return dir_of(call, target, dir, cap);
+}
+
+static int sync_dir(mmapkit_map *m, const char *call)
+{
+	char dir[PATH_MAX];
+	int fd, err = created_dir(m, call, dir, sizeof(dir));
+
+	if (err)
+		return err;
+	fd = mmapkit__sys.open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	if (fd < 0)
+		return mmapkit__fail_sys(errno, call, "open", "directory %s", dir);
+	if (mmapkit__sys.fsync(fd) < 0)
+		err = mmapkit__fail_sys(errno, call, "fsync", "directory %s", dir);
+	mmapkit__sys.close(fd);
+	if (!err)
+		m->dir_synced = true;
+	return err;
+}
+
+#define SYNC_KNOWN (MMAPKIT_SYNC_ASYNC | MMAPKIT_SYNC_INVALIDATE | MMAPKIT_SYNC_FULL)
+
+int mmapkit_sync(mmapkit_map *m, size_t off, size_t len, unsigned how)
+{
+	const char *call = __func__;
+	struct mmapkit__span s;
+	int flags, err;
+
+	if (!m)
+		return mmapkit__null_handle(call);
+	if (m->kind != MMAPKIT_FILE_SHARED)
+		return mmapkit__wrong_kind(m, call, "only a shared file mapping has changes to write back");
+	if (how & ~SYNC_KNOWN)
+		return mmapkit__fail(EINVAL, "%s: unknown bits 0x%x in how", call, how & ~SYNC_KNOWN);
+	if ((how & MMAPKIT_SYNC_ASYNC) && (how & MMAPKIT_SYNC_FULL))
+		return mmapkit__fail(EINVAL, "%s: MMAPKIT_SYNC_FULL waits; not with MMAPKIT_SYNC_ASYNC",
+				     call);
+	err = mmapkit__span_resolve(m, call, off, len, &s);
+	if (err)
+		return err;
+	if (s.a == s.z) /* an empty range: nothing to write back, not even the size */
+		return 0;
+	flags = (how & MMAPKIT_SYNC_ASYNC ? MS_ASYNC : MS_SYNC) |
+		(how & MMAPKIT_SYNC_INVALIDATE ? MS_INVALIDATE : 0);
+	if (mmapkit__sys.msync(mmapkit__page_addr(m, s.p0), mmapkit__pages_len(m, s.p0, s.p1), flags) < 0)
+		return mmapkit__fail_sys(errno, call, "msync", "range %zu+%zu", off, s.z - s.a);
+	if (!(how & MMAPKIT_SYNC_FULL))
+		return 0;
+	if (mmapkit__sys.fsync(m->fd) < 0)
+		return mmapkit__fail_sys(errno, call, "fsync", "fd %d", m->fd);
+	if (m->created_path && !m->dir_synced)
+		return sync_dir(m, call);
+	return 0;
+}
