@@ -106,7 +106,7 @@ static int mk_sum(void *arg, long iters, double *ns, char *err, size_t errlen)
 
 	(void)iters;
 	if (mmapkit_file_shared(&m, a->path, 0, 0, MMAPKIT_RDONLY | a->flags) < 0 ||
-	    (a->advice >= 0 && mmapkit_advise(m, 0, 0, a->advice) < 0)) {
+	    (a->advice >= 0 && mmapkit_advise(m, 0, MMAPKIT_TO_END, a->advice) < 0)) {
 		snprintf(err, errlen, "%s", mmapkit_errmsg());
 		mmapkit_unmap(m);
 		return -1;

@@ -171,7 +171,11 @@ static void raw_create_anon(struct cc *c, const struct ccase *k)
 	sc_end();
 }
 
-/* By hand: open, fstat (also for a new file: O_CREAT cannot say it made it), mmap. */
+/*
+ * By hand: open (O_NONBLOCK: a FIFO at the path must not block the open),
+ * fstat (also for a new file: O_CREAT cannot say it made it), fcntl(F_SETFL)
+ * clearing O_NONBLOCK again, mmap.
+ */
 static void raw_create_file(struct cc *c, const struct ccase *k)
 {
 	bool rw = (k->kind == MMAPKIT_FILE_SHARED && !(k->flags & MMAPKIT_RDONLY)) ||
@@ -179,15 +183,16 @@ static void raw_create_file(struct cc *c, const struct ccase *k)
 	int prot = k->flags & MMAPKIT_RDONLY ? PROT_READ : PROT_READ | PROT_WRITE;
 	int mf = (k->kind == MMAPKIT_FILE_SHARED ? MAP_SHARED : MAP_PRIVATE) |
 		 (k->flags & MMAPKIT_POPULATE ? MAP_POPULATE : 0);
+	int oflags = rw ? O_RDWR : O_RDONLY;
 	struct stat st;
 	void *p;
 	int fd;
 
 	sc_begin(c->mark);
-	fd = open(path_of(c, k), (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC |
+	fd = open(path_of(c, k), oflags | O_NONBLOCK | O_CLOEXEC |
 			(k->flags & MMAPKIT_CREATE ? O_CREAT : 0), 0600);
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		oops(c, "open/fstat", errno);
+	if (fd < 0 || fstat(fd, &st) < 0 || fcntl(fd, F_SETFL, oflags) < 0) {
+		oops(c, "open/fstat/fcntl", errno);
 		goto out;
 	}
 	if ((size_t)st.st_size < SZ && (k->flags & MMAPKIT_GROW) && ftruncate(fd, SZ) < 0)
@@ -250,9 +255,9 @@ static void mk_prep(mmapkit_map *m, int prep)
 		for (size_t i = 0; i < SZ; i += 4096)
 			p[i] = 1;
 	if (prep == PREP_LOCK)
-		mmapkit_lock(m, 0, 0, 0);
+		mmapkit_lock(m, 0, MMAPKIT_TO_END, 0);
 	if (prep == PREP_PUNCH)
-		mmapkit_punch(m, 0, 0);
+		mmapkit_punch(m, 0, MMAPKIT_TO_END);
 }
 
 static void mk_range(struct cc *c, const struct ccase *k)
@@ -337,7 +342,7 @@ static void raw_range(struct cc *c, const struct ccase *k)
 
 static int mk_sync(mmapkit_map *m, const struct ccase *k)
 {
-	return mmapkit_sync(m, 0, 0, (unsigned)k->arg);
+	return mmapkit_sync(m, 0, MMAPKIT_TO_END, (unsigned)k->arg);
 }
 
 static int raw_sync(struct rawmap *r, const struct ccase *k)
@@ -351,7 +356,7 @@ static int raw_sync(struct rawmap *r, const struct ccase *k)
 
 static int mk_advise(mmapkit_map *m, const struct ccase *k)
 {
-	return mmapkit_advise(m, 0, 0, k->arg);
+	return mmapkit_advise(m, 0, MMAPKIT_TO_END, k->arg);
 }
 
 static int raw_advise(struct rawmap *r, const struct ccase *k)
@@ -362,13 +367,13 @@ static int raw_advise(struct rawmap *r, const struct ccase *k)
 static int mk_punch(mmapkit_map *m, const struct ccase *k)
 {
 	(void)k;
-	return mmapkit_punch(m, 0, 0);
+	return mmapkit_punch(m, 0, MMAPKIT_TO_END);
 }
 
 static int mk_revert(mmapkit_map *m, const struct ccase *k)
 {
 	(void)k;
-	return mmapkit_revert(m, 0, 0);
+	return mmapkit_revert(m, 0, MMAPKIT_TO_END);
 }
 
 static int raw_fixed_anon(struct rawmap *r, const struct ccase *k)
@@ -408,7 +413,7 @@ static int raw_fallocate(struct rawmap *r, const struct ccase *k)
 static int mk_protect(mmapkit_map *m, const struct ccase *k)
 {
 	(void)k;
-	return mmapkit_protect(m, 0, 0, MMAPKIT_PROT_READ);
+	return mmapkit_protect(m, 0, MMAPKIT_TO_END, MMAPKIT_PROT_READ);
 }
 
 static int raw_protect(struct rawmap *r, const struct ccase *k)
@@ -419,7 +424,7 @@ static int raw_protect(struct rawmap *r, const struct ccase *k)
 
 static int mk_lock(mmapkit_map *m, const struct ccase *k)
 {
-	return mmapkit_lock(m, 0, 0, (unsigned)k->arg);
+	return mmapkit_lock(m, 0, MMAPKIT_TO_END, (unsigned)k->arg);
 }
 
 static int raw_lock(struct rawmap *r, const struct ccase *k)
@@ -430,7 +435,7 @@ static int raw_lock(struct rawmap *r, const struct ccase *k)
 static int mk_unlock(mmapkit_map *m, const struct ccase *k)
 {
 	(void)k;
-	return mmapkit_unlock(m, 0, 0);
+	return mmapkit_unlock(m, 0, MMAPKIT_TO_END);
 }
 
 static int raw_unlock(struct rawmap *r, const struct ccase *k)
@@ -459,10 +464,12 @@ static const struct ccase cases[] = {
 	ANON("anon-private create+unmap", 0, RW, PA, -1, "mmap munmap"),
 	{.op = "anon-shared create+unmap", .mk = mk_create, .raw = raw_create_anon, .kind = AS,
 	 .prot = RW, .mflags = MAP_SHARED | MAP_ANONYMOUS, .madv = -1, .why = "mmap munmap"},
-	FILEC("file-shared map+unmap", FS, 0, P_FILE, "open fstat mmap munmap close"),
-	FILEC("file-private map+unmap", FP, 0, P_FILE, "open fstat mmap munmap close"),
+	FILEC("file-shared map+unmap", FS, 0, P_FILE,
+	      "open(O_NONBLOCK) fstat fcntl(F_SETFL) mmap munmap close"),
+	FILEC("file-private map+unmap", FP, 0, P_FILE,
+	      "open(O_NONBLOCK) fstat fcntl(F_SETFL) mmap munmap close"),
 	FILEC("file-shared RDONLY map+unmap", FS, MMAPKIT_RDONLY, P_FILE,
-	      "open(O_RDONLY) fstat mmap munmap close"),
+	      "open(O_RDONLY|O_NONBLOCK) fstat fcntl(F_SETFL) mmap munmap close"),
 	{.op = "fd-shared map+unmap", .mk = mk_fd, .raw = raw_fd, .kind = FS,
 	 .why = "the handle owns a duplicate (contract): fcntl(F_DUPFD_CLOEXEC) fstat mmap munmap close"},
 	ANON("flag RDONLY", MMAPKIT_RDONLY, PROT_READ, PA, -1, "mmap munmap"),
@@ -479,14 +486,15 @@ static const struct ccase cases[] = {
 	ANON("flag GUARD", MMAPKIT_GUARD, RW, PA, -1,
 	     "mmap(PROT_NONE reserve) mmap(MAP_FIXED) munmap"),
 	FILEC("flag CREATE|GROW (new file)", FS, MMAPKIT_CREATE | MMAPKIT_GROW, P_NEW,
-	      "open(O_CREAT) fstat ftruncate mmap munmap close; mmapkit: open, open(O_CREAT|O_EXCL) "
+	      "open(O_CREAT) fstat fcntl(F_SETFL) ftruncate mmap munmap close; mmapkit: open, "
+	      "open(O_CREAT|O_EXCL) "
 	      "so that it knows the file is its own, and no fstat"),
 	FILEC("flag CREATE (file exists)", FS, MMAPKIT_CREATE, P_FILE,
-	      "open(O_CREAT) fstat mmap munmap close"),
+	      "open(O_CREAT) fstat fcntl(F_SETFL) mmap munmap close"),
 	FILEC("flag GROW (4 KiB file)", FS, MMAPKIT_GROW, P_GROW,
-	      "open fstat ftruncate mmap munmap close"),
+	      "open fstat fcntl(F_SETFL) ftruncate mmap munmap close"),
 	FILEC("flag POPULATE (file-shared)", FS, MMAPKIT_POPULATE, P_FILE,
-	      "open fstat mmap(MAP_POPULATE) munmap close"),
+	      "open fstat fcntl(F_SETFL) mmap(MAP_POPULATE) munmap close"),
 	RANGE("sync", FS, 0, PREP_DIRTY, mk_sync, raw_sync, 0, 0, "msync(MS_SYNC)"),
 	RANGE("sync ASYNC", FS, 0, PREP_DIRTY, mk_sync, raw_sync, MMAPKIT_SYNC_ASYNC, 0,
 	      "msync(MS_ASYNC)"),

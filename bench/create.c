@@ -119,8 +119,8 @@ static int mk_call(void *arg, long iters, double *ns, char *err, size_t errlen)
 	int e = 0;
 
 	for (long i = 0; i < iters && !e; i++)
-		e = a->kind ? mmapkit_sync(a->m, 0, 0, 0)
-			    : mmapkit_advise(a->m, 0, 0, MMAPKIT_ADV_NORMAL);
+		e = a->kind ? mmapkit_sync(a->m, 0, MMAPKIT_TO_END, 0)
+			    : mmapkit_advise(a->m, 0, MMAPKIT_TO_END, MMAPKIT_ADV_NORMAL);
 	*ns = now_ns() - t0;
 	return e ? mk_err(err, errlen) : 0;
 }

@@ -81,7 +81,7 @@ static int punch(const struct parg *a, struct target *t)
 
 	switch (a->method) {
 	case M_MK:
-		return mmapkit_punch(t->m, 0, 0);
+		return mmapkit_punch(t->m, 0, MMAPKIT_TO_END);
 	case M_DONTNEED:
 		return madvise(t->p, a->size, MADV_DONTNEED);
 	case M_REMOVE:

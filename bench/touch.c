@@ -69,7 +69,7 @@ static int mk_touch(void *arg, long iters, double *ns, char *err, size_t errlen)
 
 	(void)iters;
 	if (mmapkit_anon_private(&m, a->size, a->flags) < 0 ||
-	    (a->advice >= 0 && mmapkit_advise(m, 0, 0, a->advice) < 0)) {
+	    (a->advice >= 0 && mmapkit_advise(m, 0, MMAPKIT_TO_END, a->advice) < 0)) {
 		snprintf(err, errlen, "%s", mmapkit_errmsg());
 		mmapkit_unmap(m);
 		return -1;

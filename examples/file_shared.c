@@ -130,7 +130,7 @@ static int run(const char *path, bool fresh)
 	store(p + PID_AT, (long)getpid());
 	printf("  stored through memory: runs %ld, last pid %ld\n", runs, (long)getpid());
 
-	if (mmapkit_sync(m, 0, 0, 0)) {
+	if (mmapkit_sync(m, 0, MMAPKIT_TO_END, 0)) {
 		fprintf(stderr, "file_shared: %s\n", mmapkit_errmsg());
 		mmapkit_unmap(m);
 		return 1;

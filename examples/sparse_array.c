@@ -92,7 +92,7 @@ int main(void)
 	printf("sparse_array: a %s array of %llu 64-bit integers, mapped with MMAPKIT_NORESERVE\n",
 	       human(LEN, size, sizeof(size)), (unsigned long long)(LEN / sizeof(*a)));
 	/* Without this a single write could fault in a whole 2 MiB transparent huge page. */
-	err = mmapkit_advise(m, 0, 0, MMAPKIT_ADV_NOHUGEPAGE);
+	err = mmapkit_advise(m, 0, MMAPKIT_TO_END, MMAPKIT_ADV_NOHUGEPAGE);
 	if (err && err != -EOPNOTSUPP) {
 		fprintf(stderr, "sparse_array: %s\n", mmapkit_errmsg());
 		return 1;

@@ -58,7 +58,7 @@ static mmapkit_map *grow(mmapkit_map *m, const char *path, size_t *cap)
 	*cap += mmapkit_page_size();
 	if (mmapkit_file_shared(&m, path, 0, *cap, MMAPKIT_GROW) < 0)
 		die("grow");
-	if (mmapkit_sync(m, 0, 0, MMAPKIT_SYNC_FULL) < 0)
+	if (mmapkit_sync(m, 0, MMAPKIT_TO_END, MMAPKIT_SYNC_FULL) < 0)
 		die("sync full after grow");
 	return m;
 }
@@ -70,7 +70,7 @@ static void writer(unsigned round, const char *path, int wfd)
 
 	if (mmapkit_file_shared(&m, path, 0, cap, MMAPKIT_CREATE | MMAPKIT_GROW) < 0)
 		die("create");
-	if (mmapkit_sync(m, 0, 0, MMAPKIT_SYNC_FULL) < 0)
+	if (mmapkit_sync(m, 0, MMAPKIT_TO_END, MMAPKIT_SYNC_FULL) < 0)
 		die("sync full after create");
 	for (unsigned seq = 0; seq < MAX_RECORDS; seq++) {
 		size_t off = (size_t)seq * RECSZ;

@@ -123,7 +123,8 @@ static void state_eq(const struct state *a, const struct state *b, bool counts, 
  * each call, as the library makes it; each list ends with 0.  Where one page
  * covers several calls (stat, truncate, fcntl) only those that apply to the
  * variant made are listed: no path errors for fstat and ftruncate, only the
- * F_DUPFD_CLOEXEC errors for fcntl.  pread: those of read(2) and lseek(2).
+ * F_DUPFD_CLOEXEC errors for fcntl (the fd constructors; the path constructors'
+ * F_SETFL has its own list, setfl_errs).  pread: those of read(2) and lseek(2).
  * mremap leaves out EFAULT: there it is not a failure but the signal for the
  * per-stretch fallback of lib/replace.c (move_into_place), whose own calls
  * then succeed, so the call succeeds too.
@@ -171,16 +172,36 @@ static const int *const documented[MMAPKIT__SYS_COUNT] = {
 	[MMAPKIT__SYS_CACHESTAT] = E(EBADF, EFAULT, EINVAL, ENOSYS, EOPNOTSUPP, EPERM),
 	[MMAPKIT__SYS_PRCTL] = E(EFAULT, EINVAL, ENOMEM, EPERM),
 };
+/*
+ * fcntl(F_SETFL), which clears O_NONBLOCK after a path constructor's open:
+ * fcntl(2)'s errors for any command (EBADF, EINVAL) and F_SETFL's own (EPERM).
+ */
+static const int *const setfl_errs = E(EBADF, EINVAL, EPERM);
 #undef E
 
-/* How many of sys's documented errnos the walk uses. */
-static int n_errs(int sys)
+/*
+ * The errnos of sys in a walk: the documented ones; for fcntl in a path
+ * constructor (setfl), those of F_SETFL.
+ */
+static const int *errs_of(int sys, bool setfl)
 {
+	return setfl && sys == MMAPKIT__SYS_FCNTL ? setfl_errs : documented[sys];
+}
+
+/* How many of them the walk uses. */
+static int n_errs_of(int sys, bool setfl)
+{
+	const int *e = errs_of(sys, setfl);
 	int n = 0;
 
-	while (documented[sys][n])
+	while (e[n])
 		n++;
 	return n;
+}
+
+static int n_errs(int sys)
+{
+	return n_errs_of(sys, false);
 }
 
 /*
@@ -208,8 +229,8 @@ static int expected_err(const char *call, bool ctor, bool creating, int sys, uns
 										       : err;
 	case MMAPKIT__SYS_FALLOCATE: /* punch_file_shared: not a regular file */
 		return err == ENODEV ? EOPNOTSUPP : err;
-	case MMAPKIT__SYS_PREAD: /* read_file reads again */
-		return err == EINTR ? 0 : err;
+	case MMAPKIT__SYS_PREAD: /* read_file reads again; a constructor's one-byte read does not */
+		return !ctor && err == EINTR ? 0 : err;
 	case MMAPKIT__SYS_READLINK: /* no /proc: the created file's path serves */
 		return err == ENOENT ? 0 : err;
 	default:
@@ -397,7 +418,7 @@ static int op_revert3(struct fx *f)
 
 static int op_protect_ro(struct fx *f)
 {
-	return mmapkit_protect(f->m, 0, 0, MMAPKIT_PROT_READ);
+	return mmapkit_protect(f->m, 0, MMAPKIT_TO_END, MMAPKIT_PROT_READ);
 }
 
 static int op_protect_rw(struct fx *f)
@@ -407,7 +428,7 @@ static int op_protect_rw(struct fx *f)
 
 static int op_lock(struct fx *f)
 {
-	return mmapkit_lock(f->m, 0, 0, 0);
+	return mmapkit_lock(f->m, 0, MMAPKIT_TO_END, 0);
 }
 
 static int op_lock_onfault(struct fx *f)
@@ -422,7 +443,7 @@ static int op_unlock(struct fx *f)
 
 static int op_random(struct fx *f)
 {
-	return mmapkit_advise(f->m, 0, 0, MMAPKIT_ADV_RANDOM);
+	return mmapkit_advise(f->m, 0, MMAPKIT_TO_END, MMAPKIT_ADV_RANDOM);
 }
 
 static int op_dontdump(struct fx *f)
@@ -447,7 +468,7 @@ static int op_wipeonfork(struct fx *f)
 
 static int op_populate_write(struct fx *f)
 {
-	return mmapkit_advise(f->m, 0, 0, MMAPKIT_ADV_POPULATE_WRITE);
+	return mmapkit_advise(f->m, 0, MMAPKIT_TO_END, MMAPKIT_ADV_POPULATE_WRITE);
 }
 
 static int op_sync(struct fx *f)
@@ -457,12 +478,12 @@ static int op_sync(struct fx *f)
 
 static int op_sync_async(struct fx *f)
 {
-	return mmapkit_sync(f->m, 0, 0, MMAPKIT_SYNC_ASYNC | MMAPKIT_SYNC_INVALIDATE);
+	return mmapkit_sync(f->m, 0, MMAPKIT_TO_END, MMAPKIT_SYNC_ASYNC | MMAPKIT_SYNC_INVALIDATE);
 }
 
 static int op_sync_full(struct fx *f)
 {
-	return mmapkit_sync(f->m, 0, 0, MMAPKIT_SYNC_FULL);
+	return mmapkit_sync(f->m, 0, MMAPKIT_TO_END, MMAPKIT_SYNC_FULL);
 }
 
 #define AP MMAPKIT_ANON_PRIVATE
@@ -650,13 +671,14 @@ END_TEST
 struct ccase {
 	const char *name;
 	int ctor;      /* enum tu_ctor */
-	bool exists;   /* the file exists beforehand */
+	int exists;    /* the file exists beforehand (EMPTY: with size 0) */
 	uint64_t foff;
 	size_t len;    /* in pages, plus 100 bytes; 0 = to end of file */
 	unsigned flags;
 };
 
 #define CTOR_FILE_PAGES 3
+#define EMPTY 2
 
 static const struct ccase ccases[] = {
 	{"anon private", TU_AP, false, 0, 3, 0},
@@ -678,6 +700,9 @@ static const struct ccase ccases[] = {
 	{"file private, created", TU_FP, false, 5, 2,
 	 MMAPKIT_CREATE | MMAPKIT_GROW | MMAPKIT_DONTFORK},
 	{"file shared, created empty", TU_FS, false, 0, 0, MMAPKIT_CREATE},
+	/* a file of size 0: one pread tells it from a pseudo-file */
+	{"file private, empty", TU_FP, EMPTY, 0, 0, MMAPKIT_RDONLY},
+	{"map_new shared, empty", TU_NEW_FS, EMPTY, 0, 0, 0},
 	{"fd private", TU_FDP, true, 7, 0, MMAPKIT_DONTFORK},
 	{"fd shared, grown", TU_FDS, true, 0, 4, MMAPKIT_GROW | MMAPKIT_LOCK},
 	{"map_new shared, created", TU_NEW_FS, false, 3, 2,
@@ -691,7 +716,7 @@ static const struct ccase ccases[] = {
 static struct tu_target case_target(const struct ccase *c)
 {
 	if (c->exists || !tu_ctor_is_file(c->ctor))
-		return tu_target_new(c->ctor, CTOR_FILE_PAGES * pg() + 11);
+		return tu_target_new(c->ctor, c->exists == EMPTY ? 0 : CTOR_FILE_PAGES * pg() + 11);
 	return (struct tu_target){tu_path("created"), -1, 0};
 }
 
@@ -793,12 +818,17 @@ START_TEST(ctor_faults)
 	const struct ccase *c = &ccases[_i];
 	unsigned calls[MMAPKIT__SYS_COUNT], points = 0;
 	struct tu_snap s = tu_snap();
+	bool setfl = tu_ctors[c->ctor].by_path;
 	struct state ok;
 
 	ctor_learn(c, calls, &ok);
+	/* a path constructor clears O_NONBLOCK, and only it: one fcntl(F_SETFL) */
+	ck_assert_uint_eq(calls[MMAPKIT__SYS_FCNTL], tu_ctor_is_file(c->ctor) ? 1 : 0);
+	/* only a file of size 0 is read, one byte */
+	ck_assert_uint_eq(calls[MMAPKIT__SYS_PREAD], c->exists == EMPTY);
 	TU_FOR_EACH_CALL(calls, sys, nth)
-		for (int e = 0; e < n_errs(sys); e++, points++)
-			ctor_point(c, sys, nth, documented[sys][e], &ok);
+		for (int e = 0; e < n_errs_of(sys, setfl); e++, points++)
+			ctor_point(c, sys, nth, errs_of(sys, setfl)[e], &ok);
 	state_free(&ok);
 	ck_assert_uint_gt(points, 0);
 	printf("fault: %s: %u failure points\n", c->name, points);
@@ -828,7 +858,8 @@ START_TEST(report)
 		ctor_learn(&ccases[i], calls, NULL);
 		for (int sys = 0; sys < MMAPKIT__SYS_COUNT; sys++) {
 			pos += calls[sys];
-			ctor += (unsigned)n_errs(sys) * calls[sys];
+			ctor += (unsigned)n_errs_of(sys, tu_ctors[ccases[i].ctor].by_path) *
+				calls[sys];
 		}
 	}
 	printf("fault: %u failure points (%u call positions x documented errnos), all covered: "

@@ -459,9 +459,9 @@ START_TEST(file_after_both_wrote)
 	f.p[PARENT_AT] = PARENT;
 	await(&c); /* the child wrote */
 	if (tu_kind_is_shared(kind))
-		ck_assert_int_eq(mmapkit_sync(f.m, 0, 0, 0), 0);
+		ck_assert_int_eq(mmapkit_sync(f.m, 0, MMAPKIT_TO_END, 0), 0);
 	else
-		ck_assert_int_eq(mmapkit_sync(f.m, 0, 0, 0), -EINVAL);
+		ck_assert_int_eq(mmapkit_sync(f.m, 0, MMAPKIT_TO_END, 0), -EINVAL);
 	assert_file(&f, tu_kind_is_shared(kind) ? both_writes : initial);
 	post(&c);
 	finish(&c, tu_kind_name(kind));
@@ -607,7 +607,7 @@ START_TEST(peer_shared_both_ways)
 	ck_assert_uint_eq(f.p[pg() + 20], CHILD);
 	peer_ok(&pr, "s\n");
 	peer_stop(&pr);
-	ck_assert_int_eq(mmapkit_sync(f.m, 0, 0, 0), 0);
+	ck_assert_int_eq(mmapkit_sync(f.m, 0, MMAPKIT_TO_END, 0), 0);
 	assert_file(&f, peer_shared_expect);
 	drop(&f);
 }
@@ -752,7 +752,7 @@ START_TEST(cow_measured)
 	long pk = (long)(pg() / 1024), all = COW_PAGES * pk;
 	struct smaps_kb s[2], mine;
 	struct proc c;
-	int err = mmapkit_advise(f.m, 0, 0, MMAPKIT_ADV_NOHUGEPAGE); /* 4 kB pages only */
+	int err = mmapkit_advise(f.m, 0, MMAPKIT_TO_END, MMAPKIT_ADV_NOHUGEPAGE); /* 4 kB pages only */
 
 	ck_assert_msg(err == 0 || err == -EOPNOTSUPP, "%d: %s", err, mmapkit_errmsg());
 	if (anon) {
@@ -884,7 +884,7 @@ static int child_punch_revert(struct proc *self, void *arg)
 	struct view_report v = {0};
 
 	v.punch = mmapkit_punch(f->m, PUNCH_OFF, PUNCH_LEN);
-	v.revert = mmapkit_revert(f->m, REVERT_OFF, 0);
+	v.revert = mmapkit_revert(f->m, REVERT_OFF, MMAPKIT_TO_END);
 	for (size_t i = 0; i < f->len; i++) {
 		if (f->p[i] == child_view(f, i))
 			continue;
@@ -1046,10 +1046,10 @@ START_TEST(rdonly_write_dies)
 	ck_assert_uint_eq(expect_touch_ok(f.p + 1, T_READ, 0, what), initial(&f, 1));
 	expect_segv(f.p + 1, T_WRITE, what);
 	/* The contract: an RDONLY handle never becomes writable. */
-	ck_assert_int_eq(mmapkit_protect(f.m, 0, 0, MMAPKIT_PROT_READ | MMAPKIT_PROT_WRITE),
+	ck_assert_int_eq(mmapkit_protect(f.m, 0, MMAPKIT_TO_END, MMAPKIT_PROT_READ | MMAPKIT_PROT_WRITE),
 			 -EACCES);
-	ck_assert_int_eq(mmapkit_protect(f.m, 0, 0, MMAPKIT_PROT_WRITE), -EACCES);
-	ck_assert_int_eq(mmapkit_punch(f.m, 0, 0), -EACCES);
+	ck_assert_int_eq(mmapkit_protect(f.m, 0, MMAPKIT_TO_END, MMAPKIT_PROT_WRITE), -EACCES);
+	ck_assert_int_eq(mmapkit_punch(f.m, 0, MMAPKIT_TO_END), -EACCES);
 	expect_segv(f.p + 1, T_WRITE, what);
 	ck_assert_uint_eq(f.p[1], initial(&f, 1));
 	drop(&f);
@@ -1111,7 +1111,7 @@ static void child_lock_record(void *arg)
 
 	TU_CHILD_OK(!tu_has_vmflag(f->p, "lo"));
 	TU_CHILD_OK(mmapkit_advise(f->m, 0, pg(), MMAPKIT_ADV_DONTNEED) == -EINVAL);
-	TU_CHILD_OK(mmapkit_unlock(f->m, 0, 0) == 0);
+	TU_CHILD_OK(mmapkit_unlock(f->m, 0, MMAPKIT_TO_END) == 0);
 	TU_CHILD_OK(mmapkit_advise(f->m, 0, pg(), MMAPKIT_ADV_DONTNEED) == 0);
 	TU_CHILD_OK(f->p[1] == want);
 }

@@ -134,7 +134,7 @@ static void memlock_range(const struct memlock_arg *a, int fd, size_t len)
 		for (size_t i = 0; i < len; i += 97)
 			p[i] = (unsigned char)(i * 7 + 1);
 		for (unsigned how = 0; how <= last; how++) {
-			TU_CHILD_OK(mmapkit_lock(m, 0, 0, how) == -a->err);
+			TU_CHILD_OK(mmapkit_lock(m, 0, MMAPKIT_TO_END, how) == -a->err);
 			TU_CHILD_OK(!tu_has_vmflag(p, "lo"));
 			TU_CHILD_OK(tu_smaps_kb(p, "Locked") == 0);
 		}
@@ -147,7 +147,7 @@ static void memlock_range(const struct memlock_arg *a, int fd, size_t len)
 			TU_CHILD_OK(mmapkit_punch(m, page, page) == 0);
 			TU_CHILD_OK(tu_has_vmflag(p + page, "lo"));
 			TU_CHILD_OK(p[page] == 0 && p[2 * page - 1] == 0);
-			TU_CHILD_OK(mmapkit_unlock(m, 0, 0) == 0);
+			TU_CHILD_OK(mmapkit_unlock(m, 0, MMAPKIT_TO_END) == 0);
 		}
 		mmapkit_unmap(m);
 	}
@@ -309,11 +309,11 @@ static void nofile_child(void *arg)
 	nofile_refused(a, fd);
 	/* SYNC_FULL of a created file opens its directory: refused, and retried later. */
 	memcpy(mmapkit_ptr(created), "durable", 7);
-	TU_CHILD_OK(mmapkit_sync(created, 0, 0, MMAPKIT_SYNC_FULL) == -EMFILE);
+	TU_CHILD_OK(mmapkit_sync(created, 0, MMAPKIT_TO_END, MMAPKIT_SYNC_FULL) == -EMFILE);
 	TU_CHILD_OK(has(mmapkit_errmsg(), "open failed") && has(mmapkit_errmsg(), "directory"));
 	close(fds[--n]);
 	mmapkit__fault_reset();
-	TU_CHILD_OK(mmapkit_sync(created, 0, 0, MMAPKIT_SYNC_FULL) == 0);
+	TU_CHILD_OK(mmapkit_sync(created, 0, MMAPKIT_TO_END, MMAPKIT_SYNC_FULL) == 0);
 	TU_CHILD_OK(mmapkit__fault_calls(MMAPKIT__SYS_FSYNC) == 2); /* the file, then its directory */
 	TU_CHILD_OK(mmapkit__fault_calls(MMAPKIT__SYS_CLOSE) == 1);
 	while (n > 0)

@@ -189,7 +189,7 @@ START_TEST(path_near_max)
 	s = tu_snap();
 	ck_assert_int_eq(map_long(&m), 0);
 	memcpy(mmapkit_ptr(m), "deep", 4);
-	ck_assert_int_eq(mmapkit_sync(m, 0, 0, MMAPKIT_SYNC_FULL), 0);
+	ck_assert_int_eq(mmapkit_sync(m, 0, MMAPKIT_TO_END, MMAPKIT_SYNC_FULL), 0);
 	mmapkit_unmap(m);
 	TU_ASSERT_NO_LEAK(s);
 	ck_assert_int_eq(unlink(long_path), 0);
@@ -249,12 +249,12 @@ static void allowed_as_nobody(const struct perm_files *f)
 	p = mmapkit_ptr(m);
 	TU_CHILD_OK(mmapkit_len(m) == page() && p[5] == tu_pattern(5));
 	memset(p, 0, page());
-	TU_CHILD_OK(mmapkit_revert(m, 0, 0) == 0 && p[5] == tu_pattern(5));
+	TU_CHILD_OK(mmapkit_revert(m, 0, MMAPKIT_TO_END) == 0 && p[5] == tu_pattern(5));
 	mmapkit_unmap(m);
 	TU_CHILD_OK(mmapkit_file_shared(&m, f->shared, 0, 0, MMAPKIT_RDONLY) == 0);
 	TU_CHILD_OK(((unsigned char *)mmapkit_ptr(m))[7] == tu_pattern(7));
-	TU_CHILD_OK(mmapkit_protect(m, 0, 0, MMAPKIT_PROT_READ | MMAPKIT_PROT_WRITE) == -EACCES);
-	TU_CHILD_OK(mmapkit_sync(m, 0, 0, 0) == 0);
+	TU_CHILD_OK(mmapkit_protect(m, 0, MMAPKIT_TO_END, MMAPKIT_PROT_READ | MMAPKIT_PROT_WRITE) == -EACCES);
+	TU_CHILD_OK(mmapkit_sync(m, 0, MMAPKIT_TO_END, 0) == 0);
 	mmapkit_unmap(m);
 }
 
@@ -316,32 +316,6 @@ END_TEST
 
 /* ---- /proc and /sys ---- */
 
-/* A /proc file reports size 0: the whole file is an empty, valid handle. */
-START_TEST(proc_file_is_empty)
-{
-	struct tu_snap s = tu_snap();
-	mmapkit_map *m = NULL;
-
-	ck_assert_int_eq(mmapkit_file_private(&m, "/proc/self/status", 0, 0, 0), 0);
-	ck_assert_uint_eq(mmapkit_len(m), 0);
-	ck_assert_ptr_nonnull(mmapkit_ptr(m));
-	ck_assert_ptr_nonnull(mmapkit_at(m, 0, 0, 0));
-	ck_assert_ptr_null(mmapkit_at(m, 0, 1, 0));
-	ck_assert_int_eq(mmapkit_punch(m, 0, 0), 0);
-	ck_assert_int_eq(mmapkit_revert(m, 0, 0), 0);
-	ck_assert_int_eq(mmapkit_punch(m, 0, 1), -ERANGE);
-	ck_assert_int_eq(mmapkit_protect(m, 0, 0, MMAPKIT_PROT_NONE), 0);
-	ck_assert_int_eq(mmapkit_lock(m, 0, 0, 0), 0);
-	ck_assert_int_eq(mmapkit_sync(m, 0, 0, 0), -EINVAL);
-	mmapkit_unmap(m);
-	ck_assert_int_eq(mmapkit_file_shared(&m, "/proc/self/status", 0, 0, MMAPKIT_RDONLY), 0);
-	ck_assert_uint_eq(mmapkit_len(m), 0);
-	ck_assert_int_eq(mmapkit_sync(m, 0, 0, 0), 0);
-	ck_assert_int_eq(mmapkit_advise(m, 0, 0, MMAPKIT_ADV_WILLNEED), 0);
-	mmapkit_unmap(m);
-	TU_ASSERT_NO_LEAK(s);
-}
-END_TEST
 
 static const char *special;
 static uint64_t special_off;
@@ -357,6 +331,51 @@ static int map_special_shared(mmapkit_map **m)
 {
 	return mmapkit_file_shared(m, special, special_off, special_len, special_flags);
 }
+
+/* An empty regular file: an empty, valid handle, on which every range is empty. */
+START_TEST(empty_file_is_empty)
+{
+	const char *path = tu_file(0);
+	struct tu_snap s = tu_snap();
+	mmapkit_map *m = NULL;
+
+	ck_assert_int_eq(mmapkit_file_private(&m, path, 0, 0, 0), 0);
+	ck_assert_uint_eq(mmapkit_len(m), 0);
+	ck_assert_ptr_nonnull(mmapkit_ptr(m));
+	ck_assert_ptr_nonnull(mmapkit_at(m, 0, 0, 0));
+	ck_assert_ptr_null(mmapkit_at(m, 0, 1, 0));
+	ck_assert_int_eq(mmapkit_punch(m, 0, MMAPKIT_TO_END), 0);
+	ck_assert_int_eq(mmapkit_revert(m, 0, MMAPKIT_TO_END), 0);
+	ck_assert_int_eq(mmapkit_punch(m, 0, 1), -ERANGE);
+	ck_assert_int_eq(mmapkit_protect(m, 0, MMAPKIT_TO_END, MMAPKIT_PROT_NONE), 0);
+	ck_assert_int_eq(mmapkit_lock(m, 0, MMAPKIT_TO_END, 0), 0);
+	ck_assert_int_eq(mmapkit_sync(m, 0, MMAPKIT_TO_END, 0), -EINVAL);
+	mmapkit_unmap(m);
+	ck_assert_int_eq(mmapkit_file_shared(&m, path, 0, 0, MMAPKIT_RDONLY), 0);
+	ck_assert_uint_eq(mmapkit_len(m), 0);
+	ck_assert_int_eq(mmapkit_sync(m, 0, MMAPKIT_TO_END, 0), 0);
+	ck_assert_int_eq(mmapkit_advise(m, 0, MMAPKIT_TO_END, MMAPKIT_ADV_WILLNEED), 0);
+	mmapkit_unmap(m);
+	TU_ASSERT_NO_LEAK(s);
+	ck_assert_int_eq(unlink(path), 0);
+}
+END_TEST
+
+/*
+ * A /proc file reports size 0 but has content, which cannot be mapped:
+ * refused with a message that says to read it, never an empty handle.
+ */
+START_TEST(proc_file_refused)
+{
+	special = "/proc/self/status";
+	special_off = 0, special_len = 0, special_flags = 0;
+	ASSERT_REFUSED(map_special_private, ENODEV);
+	ck_assert_msg(has("/proc/self/status") && has("read it"), "%s", mmapkit_errmsg());
+	special_flags = MMAPKIT_RDONLY;
+	ASSERT_REFUSED(map_special_shared, ENODEV);
+	ck_assert_msg(has("read it"), "%s", mmapkit_errmsg());
+}
+END_TEST
 
 START_TEST(proc_file_range)
 {
@@ -433,7 +452,7 @@ START_TEST(dev_zero)
 			ck_assert_uint_eq(p[i], 0);
 		memset(p, 0x5a, 3 * page());
 		if (shared) {
-			ck_assert_int_eq(mmapkit_sync(m, 0, 0, 0), 0);
+			ck_assert_int_eq(mmapkit_sync(m, 0, MMAPKIT_TO_END, 0), 0);
 			/* No holes in a character device: refused, nothing changed. */
 			ck_assert_int_eq(mmapkit_punch(m, 10, page()), -EOPNOTSUPP);
 			ck_assert(has("fallocate failed"));
@@ -443,7 +462,7 @@ START_TEST(dev_zero)
 			ck_assert_uint_eq(p[10], 0);
 			ck_assert_uint_eq(p[10 + page()], 0x5a);
 			memset(p, 0x5a, 3 * page());
-			ck_assert_int_eq(mmapkit_revert(m, 0, 0), 0);
+			ck_assert_int_eq(mmapkit_revert(m, 0, MMAPKIT_TO_END), 0);
 			memset(p, 0x5a, 3 * page());
 		}
 		for (size_t i = 0; i < 3 * page(); i++)
@@ -697,7 +716,7 @@ static void blk_write(const struct loopdev *ld, unsigned char *want)
 	p = mmapkit_ptr(m);
 	for (size_t i = 0; i < n; i++)
 		want[off + i] = p[i] = tu_other(off + i); /* differs from tu_pattern everywhere */
-	TU_CHILD_OK(mmapkit_sync(m, 0, 0, 0) == 0);
+	TU_CHILD_OK(mmapkit_sync(m, 0, MMAPKIT_TO_END, 0) == 0);
 	TU_CHILD_OK(file_holds(ld->file, off - 1, want + off - 1, n + 2));
 	mmapkit_unmap(m);
 }
@@ -837,7 +856,7 @@ START_TEST(truncated_while_mapped)
 	ck_assert(TU_KILLED(tu_child(touch_write, pp + 2 * page() + 5), SIGBUS));
 	/* The handles keep working where the file is, and unmap cleanly. */
 	ps[0] = 0x42;
-	ck_assert_int_eq(mmapkit_sync(sh, 0, 0, 0), 0);
+	ck_assert_int_eq(mmapkit_sync(sh, 0, MMAPKIT_TO_END, 0), 0);
 	ck_assert_int_eq(mmapkit_revert(pv, 0, 2 * page()), 0);
 	ck_assert_uint_eq(pp[0], 0x42);
 	mmapkit_unmap(sh);
@@ -862,7 +881,8 @@ Suite *suite_paths(void)
 	suite_add_tcase(s, tl);
 	tcase_add_test(tp, no_permission);
 	suite_add_tcase(s, tp);
-	tcase_add_test(td, proc_file_is_empty);
+	tcase_add_test(td, empty_file_is_empty);
+	tcase_add_test(td, proc_file_refused);
 	tcase_add_test(td, proc_file_range);
 	tcase_add_test(td, sys_file);
 	tcase_add_test(td, dev_zero);

@@ -261,9 +261,9 @@ START_TEST(punch_locked)
 		fx_open(&f, kind, 0, 0);
 	}
 	if (onfault)
-		ck_assert_int_eq(mmapkit_lock(f.m, 0, 0, MMAPKIT_LOCK_ONFAULT), 0);
+		ck_assert_int_eq(mmapkit_lock(f.m, 0, MMAPKIT_TO_END, MMAPKIT_LOCK_ONFAULT), 0);
 	else
-		ck_assert_int_eq(mmapkit_lock(f.m, 0, 0, 0), 0);
+		ck_assert_int_eq(mmapkit_lock(f.m, 0, MMAPKIT_TO_END, 0), 0);
 	fill(&f, f.delta, NPAGES * p);
 	ck_assert_int_eq(mmapkit_punch(f.m, p - 3 - f.delta, 2 * p + 6), 0);
 	expect(&f, f.delta, p - 3, 'o', "before the punch in a locked mapping");
@@ -275,7 +275,7 @@ START_TEST(punch_locked)
 		ck_assert_int_eq(tu_has_vmflag(f.lo + k * p, "lf"), onfault);
 	}
 	/* a second punch over the same pages, and the whole mapping */
-	ck_assert_int_eq(mmapkit_punch(f.m, 0, 0), 0);
+	ck_assert_int_eq(mmapkit_punch(f.m, 0, MMAPKIT_TO_END), 0);
 	expect(&f, f.delta, NPAGES * p, 'z', "second punch in a locked mapping");
 	for (size_t k = 0; k < NPAGES; k++)
 		ck_assert(tu_has_vmflag(f.lo + k * p, "lo"));
@@ -334,7 +334,7 @@ static void set_lock1(struct fx *f)
 
 static void set_lockonfault(struct fx *f)
 {
-	ck_assert_int_eq(mmapkit_lock(f->m, 0, 0, MMAPKIT_LOCK_ONFAULT), 0);
+	ck_assert_int_eq(mmapkit_lock(f->m, 0, MMAPKIT_TO_END, MMAPKIT_LOCK_ONFAULT), 0);
 }
 
 static void set_lockonfault2(struct fx *f)
@@ -371,7 +371,7 @@ static void set_hugepage1(struct fx *f)
 
 static void set_nohugepage(struct fx *f)
 {
-	ck_assert_int_eq(mmapkit_advise(f->m, 0, 0, MMAPKIT_ADV_NOHUGEPAGE), 0);
+	ck_assert_int_eq(mmapkit_advise(f->m, 0, MMAPKIT_TO_END, MMAPKIT_ADV_NOHUGEPAGE), 0);
 }
 
 static void set_random1(struct fx *f)
@@ -381,7 +381,7 @@ static void set_random1(struct fx *f)
 
 static void set_sequential(struct fx *f)
 {
-	ck_assert_int_eq(mmapkit_advise(f->m, 0, 0, MMAPKIT_ADV_SEQUENTIAL), 0);
+	ck_assert_int_eq(mmapkit_advise(f->m, 0, MMAPKIT_TO_END, MMAPKIT_ADV_SEQUENTIAL), 0);
 }
 
 /* Page 1 read-only, DONTDUMP and RANDOM; page 2 locked on fault, DONTFORK, NOHUGEPAGE. */
@@ -398,7 +398,7 @@ static void set_mixed(struct fx *f)
 /* Page 1 SEQUENTIAL and HUGEPAGE, the rest RANDOM, all of it DONTDUMP by flag. */
 static void set_mixed2(struct fx *f)
 {
-	ck_assert_int_eq(mmapkit_advise(f->m, 0, 0, MMAPKIT_ADV_RANDOM), 0);
+	ck_assert_int_eq(mmapkit_advise(f->m, 0, MMAPKIT_TO_END, MMAPKIT_ADV_RANDOM), 0);
 	advise(f, 1, 1, MMAPKIT_ADV_SEQUENTIAL);
 	advise(f, 1, 1, MMAPKIT_ADV_HUGEPAGE);
 }
@@ -568,7 +568,7 @@ START_TEST(attrs_kept)
 	expect(&f, 2 * p, 3 * p, 'b', "reverted page 2");
 	expect_attrs(&f, c, "after revert of written pages");
 	/* and a punch of all of it (a whole read-only page needs no write) */
-	ck_assert_int_eq(mmapkit_punch(f.m, 0, 0), 0);
+	ck_assert_int_eq(mmapkit_punch(f.m, 0, MMAPKIT_TO_END), 0);
 	expect(&f, f.delta, NPAGES * p, 'z', "punch of everything");
 	expect_attrs(&f, c, "after punch of everything");
 	fx_close(&f);
@@ -685,9 +685,9 @@ START_TEST(revert_current_file)
 			ck_abort_msg("byte %zu is 0x%02x, expected 0x%02x", i, f.lo[i], want);
 	}
 	/* punched pages revert to the current file too */
-	ck_assert_int_eq(mmapkit_punch(f.m, 0, 0), 0);
+	ck_assert_int_eq(mmapkit_punch(f.m, 0, MMAPKIT_TO_END), 0);
 	pwrite_file(f.path, foff - d + 2 * p, 0x99, p);
-	ck_assert_int_eq(mmapkit_revert(f.m, 0, 0), 0);
+	ck_assert_int_eq(mmapkit_revert(f.m, 0, MMAPKIT_TO_END), 0);
 	for (size_t i = d; i < NPAGES * p; i++)
 		ck_assert_uint_eq(f.lo[i], i / p == 2 ? 0x99 : 0x11 * (i / p + 1));
 	fx_close(&f);

@@ -141,7 +141,7 @@ static void fx_span(const struct fx *f, size_t off, size_t len, size_t *a, size_
 		    size_t *w0, size_t *w1)
 {
 	*a = f->delta + off;
-	*z = *a + (len ? len : f->len - off);
+	*z = *a + (len == MMAPKIT_TO_END ? f->len - off : len);
 	*w0 = (*a + pg() - 1) / pg() * pg();
 	*w1 = *z / pg() * pg();
 	if (*w1 < *w0)
@@ -179,8 +179,8 @@ static void model_revert(struct fx *f, size_t a, size_t z)
 static const struct {
 	size_t off, len;
 } bad_ranges[] = {
-	{1, SIZE_MAX},		/* off + len overflows */
-	{SIZE_MAX, SIZE_MAX},	/* both huge */
+	{3, SIZE_MAX - 1},	/* off + len overflows */
+	{SIZE_MAX, MMAPKIT_TO_END}, /* to the end from far outside */
 	{SIZE_MAX, 0},		/* off far outside */
 	{SIZE_MAX, 1},
 	{2, SIZE_MAX - 1},	/* off + len wraps to exactly 0 */
@@ -195,7 +195,9 @@ static void bad_range(size_t i, size_t n, size_t *off, size_t *len)
 		{0, 1},	 /* off = n, len 1 */
 		{-1, 2}, /* one byte past the end */
 		{-2, 3},
+		{1, -1}, /* off = n + 1, MMAPKIT_TO_END */
 	};
+	size_t nrel = sizeof(rel) / sizeof(rel[0]);
 	size_t nb = sizeof(bad_ranges) / sizeof(bad_ranges[0]);
 
 	if (i < nb) {
@@ -204,17 +206,17 @@ static void bad_range(size_t i, size_t n, size_t *off, size_t *len)
 		return;
 	}
 	i -= nb;
-	if (i < 4) {
+	if (i < nrel) {
 		*off = (size_t)((long)n + rel[i][0]);
 		*len = (size_t)rel[i][1];
 		return;
 	}
 	/* one byte more than there is, from 0 and from 1 */
-	*off = i - 4;
+	*off = i - nrel;
 	*len = n - *off + 1;
 }
 
-#define N_BAD_RANGES (sizeof(bad_ranges) / sizeof(bad_ranges[0]) + 4 + 2)
+#define N_BAD_RANGES (sizeof(bad_ranges) / sizeof(bad_ranges[0]) + 5 + 2)
 
 enum op { OP_SYNC, OP_ADVISE, OP_PUNCH, OP_REVERT, OP_PROTECT, OP_LOCK, OP_UNLOCK, N_OPS };
 
@@ -268,12 +270,12 @@ static void refused(struct fx *f, int got, int err, const char *call, const char
 /* protect(prot), lock, unlock, advise(advice) and (file shared) sync of it all work. */
 static void valid_calls(struct fx *f, unsigned prot, int advice, const char *what)
 {
-	ck_assert_int_eq(mmapkit_protect(f->m, 0, 0, prot), 0);
-	ck_assert_int_eq(mmapkit_lock(f->m, 0, 0, 0), 0);
-	ck_assert_int_eq(mmapkit_unlock(f->m, 0, 0), 0);
-	ck_assert_int_eq(mmapkit_advise(f->m, 0, 0, advice), 0);
+	ck_assert_int_eq(mmapkit_protect(f->m, 0, MMAPKIT_TO_END, prot), 0);
+	ck_assert_int_eq(mmapkit_lock(f->m, 0, MMAPKIT_TO_END, 0), 0);
+	ck_assert_int_eq(mmapkit_unlock(f->m, 0, MMAPKIT_TO_END), 0);
+	ck_assert_int_eq(mmapkit_advise(f->m, 0, MMAPKIT_TO_END, advice), 0);
 	if (f->kind == MMAPKIT_FILE_SHARED)
-		ck_assert_int_eq(mmapkit_sync(f->m, 0, 0, 0), 0);
+		ck_assert_int_eq(mmapkit_sync(f->m, 0, MMAPKIT_TO_END, 0), 0);
 	fx_check(f, what);
 }
 
@@ -287,9 +289,9 @@ START_TEST(null_handle)
 		ck_assert_ptr_nonnull(strstr(mmapkit_errmsg(), "NULL"));
 	}
 	ck_assert_int_eq(mmapkit_sync(NULL, 0, 1, MMAPKIT_SYNC_FULL), -EINVAL);
-	ck_assert_int_eq(mmapkit_advise(NULL, 0, 0, 999), -EINVAL);
-	ck_assert_int_eq(mmapkit_protect(NULL, 0, 0, 0x80), -EINVAL);
-	ck_assert_int_eq(mmapkit_lock(NULL, 0, 0, MMAPKIT_LOCK_ONFAULT), -EINVAL);
+	ck_assert_int_eq(mmapkit_advise(NULL, 0, MMAPKIT_TO_END, 999), -EINVAL);
+	ck_assert_int_eq(mmapkit_protect(NULL, 0, MMAPKIT_TO_END, 0x80), -EINVAL);
+	ck_assert_int_eq(mmapkit_lock(NULL, 0, MMAPKIT_TO_END, MMAPKIT_LOCK_ONFAULT), -EINVAL);
 	TU_ASSERT_NO_LEAK(s);
 }
 END_TEST
@@ -354,39 +356,39 @@ START_TEST(refusals)
 	}
 	/* unknown extra arguments */
 	if (f.kind == MMAPKIT_FILE_SHARED) {
-		refused(&f, mmapkit_sync(f.m, 0, 0, 0x8), EINVAL, "mmapkit_sync", "sync how 0x8");
-		refused(&f, mmapkit_sync(f.m, 0, 0, 0x80000000u), EINVAL, "mmapkit_sync",
+		refused(&f, mmapkit_sync(f.m, 0, MMAPKIT_TO_END, 0x8), EINVAL, "mmapkit_sync", "sync how 0x8");
+		refused(&f, mmapkit_sync(f.m, 0, MMAPKIT_TO_END, 0x80000000u), EINVAL, "mmapkit_sync",
 			"sync how 0x80000000");
-		refused(&f, mmapkit_sync(f.m, 0, 0, MMAPKIT_SYNC_ASYNC | MMAPKIT_SYNC_FULL), EINVAL,
+		refused(&f, mmapkit_sync(f.m, 0, MMAPKIT_TO_END, MMAPKIT_SYNC_ASYNC | MMAPKIT_SYNC_FULL), EINVAL,
 			"mmapkit_sync", "sync ASYNC|FULL");
 	} else {
-		refused(&f, mmapkit_sync(f.m, 0, 0, 0x8), EINVAL, "mmapkit_sync",
+		refused(&f, mmapkit_sync(f.m, 0, MMAPKIT_TO_END, 0x8), EINVAL, "mmapkit_sync",
 			"sync how 0x8 on the wrong kind");
 	}
-	refused(&f, mmapkit_advise(f.m, 0, 0, -1), EINVAL, "mmapkit_advise", "advice -1");
-	refused(&f, mmapkit_advise(f.m, 0, 0, MMAPKIT_ADV_POPULATE_WRITE + 1), EINVAL,
+	refused(&f, mmapkit_advise(f.m, 0, MMAPKIT_TO_END, -1), EINVAL, "mmapkit_advise", "advice -1");
+	refused(&f, mmapkit_advise(f.m, 0, MMAPKIT_TO_END, MMAPKIT_ADV_POPULATE_WRITE + 1), EINVAL,
 		"mmapkit_advise", "advice 19");
-	refused(&f, mmapkit_advise(f.m, 0, 0, INT32_MIN), EINVAL, "mmapkit_advise", "advice INT_MIN");
-	refused(&f, mmapkit_advise(f.m, 0, 0, 1000), EINVAL, "mmapkit_advise", "advice 1000");
-	refused(&f, mmapkit_protect(f.m, 0, 0, 0x8), EINVAL, "mmapkit_protect", "prot 0x8");
-	refused(&f, mmapkit_protect(f.m, 0, 0, 0x80000001u), EINVAL, "mmapkit_protect",
+	refused(&f, mmapkit_advise(f.m, 0, MMAPKIT_TO_END, INT32_MIN), EINVAL, "mmapkit_advise", "advice INT_MIN");
+	refused(&f, mmapkit_advise(f.m, 0, MMAPKIT_TO_END, 1000), EINVAL, "mmapkit_advise", "advice 1000");
+	refused(&f, mmapkit_protect(f.m, 0, MMAPKIT_TO_END, 0x8), EINVAL, "mmapkit_protect", "prot 0x8");
+	refused(&f, mmapkit_protect(f.m, 0, MMAPKIT_TO_END, 0x80000001u), EINVAL, "mmapkit_protect",
 		"prot 0x80000001");
-	refused(&f, mmapkit_lock(f.m, 0, 0, 0x2), EINVAL, "mmapkit_lock", "lock how 0x2");
-	refused(&f, mmapkit_lock(f.m, 0, 0, ~0u), EINVAL, "mmapkit_lock", "lock how ~0");
+	refused(&f, mmapkit_lock(f.m, 0, MMAPKIT_TO_END, 0x2), EINVAL, "mmapkit_lock", "lock how 0x2");
+	refused(&f, mmapkit_lock(f.m, 0, MMAPKIT_TO_END, ~0u), EINVAL, "mmapkit_lock", "lock how ~0");
 	/* advice that does not apply to the kind */
 	if (f.kind != MMAPKIT_ANON_PRIVATE) {
-		refused(&f, mmapkit_advise(f.m, 0, 0, MMAPKIT_ADV_FREE), EINVAL, "mmapkit_advise",
+		refused(&f, mmapkit_advise(f.m, 0, MMAPKIT_TO_END, MMAPKIT_ADV_FREE), EINVAL, "mmapkit_advise",
 			"MMAPKIT_ADV_FREE");
-		refused(&f, mmapkit_advise(f.m, 0, 0, MMAPKIT_ADV_WIPEONFORK), EINVAL,
+		refused(&f, mmapkit_advise(f.m, 0, MMAPKIT_TO_END, MMAPKIT_ADV_WIPEONFORK), EINVAL,
 			"mmapkit_advise", "MMAPKIT_ADV_WIPEONFORK");
-		refused(&f, mmapkit_advise(f.m, 0, 0, MMAPKIT_ADV_KEEPONFORK), EINVAL,
+		refused(&f, mmapkit_advise(f.m, 0, MMAPKIT_TO_END, MMAPKIT_ADV_KEEPONFORK), EINVAL,
 			"mmapkit_advise", "MMAPKIT_ADV_KEEPONFORK");
 	}
 	if (tu_kind_is_private(f.kind))
-		refused(&f, mmapkit_advise(f.m, 0, 0, MMAPKIT_ADV_REMOVE), EINVAL, "mmapkit_advise",
+		refused(&f, mmapkit_advise(f.m, 0, MMAPKIT_TO_END, MMAPKIT_ADV_REMOVE), EINVAL, "mmapkit_advise",
 			"MMAPKIT_ADV_REMOVE");
 	/* write with exec, whatever the range */
-	refused(&f, mmapkit_protect(f.m, 0, 0, MMAPKIT_PROT_WRITE | MMAPKIT_PROT_EXEC), EACCES,
+	refused(&f, mmapkit_protect(f.m, 0, MMAPKIT_TO_END, MMAPKIT_PROT_WRITE | MMAPKIT_PROT_EXEC), EACCES,
 		"mmapkit_protect", "WRITE|EXEC");
 	refused(&f, mmapkit_protect(f.m, 1, 1, MMAPKIT_PROT_READ | MMAPKIT_PROT_WRITE |
 						     MMAPKIT_PROT_EXEC),
@@ -408,8 +410,8 @@ START_TEST(refusals)
 	if (tu_kind_is_private(f.kind)) {
 		size_t a, z, w0, w1;
 
-		ck_assert_int_eq(mmapkit_revert(f.m, 0, 0), 0);
-		fx_span(&f, 0, 0, &a, &z, &w0, &w1);
+		ck_assert_int_eq(mmapkit_revert(f.m, 0, MMAPKIT_TO_END), 0);
+		fx_span(&f, 0, MMAPKIT_TO_END, &a, &z, &w0, &w1);
 		model_revert(&f, a, z);
 		fx_check(&f, "revert after the refusals");
 	}
@@ -426,29 +428,29 @@ START_TEST(rdonly_refusals)
 
 	shape_open(&f, _i, MMAPKIT_RDONLY);
 	with_handle = tu_snap();
-	refused(&f, mmapkit_protect(f.m, 0, 0, MMAPKIT_PROT_WRITE), EACCES, "mmapkit_protect",
+	refused(&f, mmapkit_protect(f.m, 0, MMAPKIT_TO_END, MMAPKIT_PROT_WRITE), EACCES, "mmapkit_protect",
 		"RDONLY protect(WRITE)");
 	refused(&f, mmapkit_protect(f.m, 1, 1, MMAPKIT_PROT_READ | MMAPKIT_PROT_WRITE), EACCES,
 		"mmapkit_protect", "RDONLY protect(READ|WRITE)");
-	refused(&f, mmapkit_protect(f.m, 0, 0, MMAPKIT_PROT_WRITE | MMAPKIT_PROT_EXEC), EACCES,
+	refused(&f, mmapkit_protect(f.m, 0, MMAPKIT_TO_END, MMAPKIT_PROT_WRITE | MMAPKIT_PROT_EXEC), EACCES,
 		"mmapkit_protect", "RDONLY protect(WRITE|EXEC)");
-	refused(&f, mmapkit_punch(f.m, 0, 0), EACCES, "mmapkit_punch", "RDONLY punch");
+	refused(&f, mmapkit_punch(f.m, 0, MMAPKIT_TO_END), EACCES, "mmapkit_punch", "RDONLY punch");
 	refused(&f, mmapkit_punch(f.m, 1, pg()), EACCES, "mmapkit_punch", "RDONLY punch 1+page");
-	refused(&f, mmapkit_advise(f.m, 0, 0, MMAPKIT_ADV_POPULATE_WRITE), EACCES,
+	refused(&f, mmapkit_advise(f.m, 0, MMAPKIT_TO_END, MMAPKIT_ADV_POPULATE_WRITE), EACCES,
 		"mmapkit_advise", "RDONLY POPULATE_WRITE");
 	if (tu_kind_is_private(f.kind)) {
-		refused(&f, mmapkit_revert(f.m, 0, 0), EACCES, "mmapkit_revert", "RDONLY revert");
+		refused(&f, mmapkit_revert(f.m, 0, MMAPKIT_TO_END), EACCES, "mmapkit_revert", "RDONLY revert");
 		refused(&f, mmapkit_revert(f.m, 3, 2 * pg()), EACCES, "mmapkit_revert",
 			"RDONLY revert 3+2 pages");
 	} else {
 		/* MADV_REMOVE writes the backing: the kernel refuses it on a read-only mapping */
-		refused(&f, mmapkit_advise(f.m, 0, 0, MMAPKIT_ADV_REMOVE), EACCES, "mmapkit_advise",
+		refused(&f, mmapkit_advise(f.m, 0, MMAPKIT_TO_END, MMAPKIT_ADV_REMOVE), EACCES, "mmapkit_advise",
 			"RDONLY MMAPKIT_ADV_REMOVE");
 	}
 	ck_assert(tu_write_faults(f.lo + f.delta));
 	TU_ASSERT_NO_LEAK(with_handle);
 	/* what a read-only handle may do still works */
-	ck_assert_int_eq(mmapkit_protect(f.m, 0, 0, MMAPKIT_PROT_NONE), 0);
+	ck_assert_int_eq(mmapkit_protect(f.m, 0, MMAPKIT_TO_END, MMAPKIT_PROT_NONE), 0);
 	ck_assert(tu_read_faults(f.lo + f.delta));
 	valid_calls(&f, MMAPKIT_PROT_READ, MMAPKIT_ADV_POPULATE_READ,
 		    "valid calls on a read-only handle");
@@ -606,17 +608,17 @@ static size_t gen_ranges(const struct fx *f, size_t (*out)[2], size_t cap)
 
 	for (size_t i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
 		size_t o = offs[i];
-		/* ending exactly on a page boundary, and at the very end */
-		size_t extra[4] = {b1 - o, b2 - o, 3 * p - f->delta - o, f->len - o};
+		/* ending exactly on a page boundary, and at the very end (twice) */
+		size_t extra[5] = {b1 - o, b2 - o, 3 * p - f->delta - o, f->len - o, MMAPKIT_TO_END};
 		size_t nl = sizeof(lens) / sizeof(lens[0]);
 
 		if (o >= f->len)
 			continue;
-		for (size_t j = 0; j < nl + 4; j++) {
+		for (size_t j = 0; j < nl + 5; j++) {
 			size_t l = j < nl ? lens[j] : extra[j - nl]; /* may wrap: then too long */
 			bool dup = false;
 
-			if ((l == 0 && j >= nl) || l > f->len - o)
+			if ((l == 0 && j >= nl) || (l != MMAPKIT_TO_END && l > f->len - o))
 				continue;
 			for (size_t k = 0; k < n && !dup; k++)
 				dup = out[k][0] == o && out[k][1] == l;
@@ -684,7 +686,7 @@ START_TEST(sync_modes)
 		ck_assert_uint_eq(mmapkit__fault_total(), hows[i] & MMAPKIT_SYNC_FULL ? 2 : 1);
 		tu_assert_file_at(path, 7 + off, ptr + off, len, path);
 	}
-	ck_assert_int_eq(mmapkit_sync(m, 0, 0, MMAPKIT_SYNC_ASYNC | MMAPKIT_SYNC_FULL), -EINVAL);
+	ck_assert_int_eq(mmapkit_sync(m, 0, MMAPKIT_TO_END, MMAPKIT_SYNC_ASYNC | MMAPKIT_SYNC_FULL), -EINVAL);
 	ck_assert_ptr_nonnull(strstr(mmapkit_errmsg(), "MMAPKIT_SYNC_FULL"));
 	tu_assert_file_at(path, 7, ptr, mmapkit_len(m), path);
 	ck_assert_uint_eq(tu_file_size(path), 3 * p + 11);
@@ -711,7 +713,7 @@ START_TEST(sync_full_created)
 	for (size_t i = 0; i < len; i++)
 		ptr[i] = tu_pattern(i);
 	mmapkit__fault_reset();
-	ck_assert_int_eq(mmapkit_sync(m, 0, 0, MMAPKIT_SYNC_FULL), 0);
+	ck_assert_int_eq(mmapkit_sync(m, 0, MMAPKIT_TO_END, MMAPKIT_SYNC_FULL), 0);
 	/*
 	 * msync, fsync of the file, and once: readlink of its descriptor (where is
 	 * it now?), open, fsync and close of its directory
@@ -783,15 +785,15 @@ static void assert_syncs_dir(mmapkit_map *m, const char *dir)
 
 	snprintf(want, sizeof(want), "directory %s: open failed", dir);
 	mmapkit__fault_arm(MMAPKIT__SYS_OPEN, 1, EIO);
-	ck_assert_int_eq(mmapkit_sync(m, 0, 0, MMAPKIT_SYNC_FULL), -EIO);
+	ck_assert_int_eq(mmapkit_sync(m, 0, MMAPKIT_TO_END, MMAPKIT_SYNC_FULL), -EIO);
 	ck_assert_msg(strstr(mmapkit_errmsg(), want), "\"%s\" does not say \"%s\"",
 		      mmapkit_errmsg(), want);
 	mmapkit__fault_reset();
-	ck_assert_msg(mmapkit_sync(m, 0, 0, MMAPKIT_SYNC_FULL) == 0, "%s", mmapkit_errmsg());
+	ck_assert_msg(mmapkit_sync(m, 0, MMAPKIT_TO_END, MMAPKIT_SYNC_FULL) == 0, "%s", mmapkit_errmsg());
 	/* durable now: no second directory sync */
 	ck_assert_uint_eq(mmapkit__fault_calls(MMAPKIT__SYS_OPEN), 1);
 	mmapkit__fault_reset();
-	ck_assert_int_eq(mmapkit_sync(m, 0, 0, MMAPKIT_SYNC_FULL), 0);
+	ck_assert_int_eq(mmapkit_sync(m, 0, MMAPKIT_TO_END, MMAPKIT_SYNC_FULL), 0);
 	ck_assert_uint_eq(mmapkit__fault_calls(MMAPKIT__SYS_OPEN), 0);
 	ck_assert_uint_eq(mmapkit__fault_calls(MMAPKIT__SYS_READLINK), 0);
 }
@@ -856,17 +858,17 @@ START_TEST(sync_full_created_relative)
 	ck_assert_int_eq(chdir(moved), 0);
 	ck_assert_int_eq(mmapkit_file_shared(&m2, "plain", 0, p, MMAPKIT_CREATE | MMAPKIT_GROW), 0);
 	mmapkit__fault_arm(MMAPKIT__SYS_READLINK, 1, ENOENT);
-	ck_assert_int_eq(mmapkit_sync(m2, 0, 0, MMAPKIT_SYNC_FULL), 0);
+	ck_assert_int_eq(mmapkit_sync(m2, 0, MMAPKIT_TO_END, MMAPKIT_SYNC_FULL), 0);
 	ck_assert(mmapkit__fault_fired());
 	ck_assert_uint_eq(mmapkit__fault_calls(MMAPKIT__SYS_OPEN), 1);
 	mmapkit__fault_reset();
 	/* any other readlink failure is the call's */
 	ck_assert_int_eq(mmapkit_file_shared(&m3, "plain2", 0, p, MMAPKIT_CREATE | MMAPKIT_GROW), 0);
 	mmapkit__fault_arm(MMAPKIT__SYS_READLINK, 1, EACCES);
-	ck_assert_int_eq(mmapkit_sync(m3, 0, 0, MMAPKIT_SYNC_FULL), -EACCES);
+	ck_assert_int_eq(mmapkit_sync(m3, 0, MMAPKIT_TO_END, MMAPKIT_SYNC_FULL), -EACCES);
 	ck_assert_ptr_nonnull(strstr(mmapkit_errmsg(), "readlink failed"));
 	mmapkit__fault_reset();
-	ck_assert_int_eq(mmapkit_sync(m3, 0, 0, MMAPKIT_SYNC_FULL), 0);
+	ck_assert_int_eq(mmapkit_sync(m3, 0, MMAPKIT_TO_END, MMAPKIT_SYNC_FULL), 0);
 	mmapkit_unmap(m);
 	mmapkit_unmap(m2);
 	mmapkit_unmap(m3);

@@ -94,7 +94,7 @@ static bool one(struct worker *w, int kind, unsigned round)
 		unsigned char buf[64];
 		size_t at = z < len ? z : a - 1; /* a written byte, not punched */
 
-		r = mmapkit_sync(m, 0, 0, round % 8 ? MMAPKIT_SYNC_ASYNC : 0);
+		r = mmapkit_sync(m, 0, MMAPKIT_TO_END, round % 8 ? MMAPKIT_SYNC_ASYNC : 0);
 		if (r)
 			FAIL(w, "thread %d: sync: %d %s", w->id, r, mmapkit_errmsg());
 		if (pread(mmapkit_fd(m), buf, 1, (off_t)(foff + at)) != 1 || buf[0] != p[at])
@@ -103,7 +103,7 @@ static bool one(struct worker *w, int kind, unsigned round)
 			FAIL(w, "thread %d round %u: the file is not punched", w->id, round);
 	}
 	if (kind == MMAPKIT_ANON_PRIVATE || kind == MMAPKIT_FILE_PRIVATE) {
-		r = mmapkit_revert(m, 0, 0);
+		r = mmapkit_revert(m, 0, MMAPKIT_TO_END);
 		if (r)
 			FAIL(w, "thread %d: revert: %d %s", w->id, r, mmapkit_errmsg());
 		for (size_t i = 0; i < len; i++) {
@@ -127,7 +127,7 @@ static bool counted(struct worker *w, unsigned round)
 	mmapkit__fault_reset();
 	r = mmapkit_anon_private(&m, 2 * mmapkit_page_size(), 0);
 	if (!r)
-		r = mmapkit_punch(m, 0, 0);
+		r = mmapkit_punch(m, 0, MMAPKIT_TO_END);
 	mmapkit_unmap(m);
 	if (r)
 		FAIL(w, "thread %d: %d %s", w->id, r, mmapkit_errmsg());
@@ -152,7 +152,7 @@ static bool own_errmsg(struct worker *w)
 	snprintf(want, sizeof(want), "unknown advice %d", 1000 + w->id);
 	r = mmapkit_anon_private(&m, mmapkit_page_size(), 0);
 	if (!r)
-		r = mmapkit_advise(m, 0, 0, 1000 + w->id);
+		r = mmapkit_advise(m, 0, MMAPKIT_TO_END, 1000 + w->id);
 	mmapkit_unmap(m);
 	pthread_barrier_wait(w->barrier);
 	pthread_barrier_wait(w->barrier);

@@ -68,7 +68,7 @@ static int serve(mmapkit_map *m, const char *path)
 		if (line[0] == 'q')
 			return 0;
 		if (line[0] == 's') {
-			err = mmapkit_sync(m, 0, 0, 0);
+			err = mmapkit_sync(m, 0, MMAPKIT_TO_END, 0);
 			answer(err, mmapkit_errmsg());
 			continue;
 		}

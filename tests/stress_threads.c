@@ -217,40 +217,40 @@ static void operate(struct worker *w, mmapkit_map *m, size_t len, unsigned i)
 		break;
 	case 1: /* revert (private) or sync (shared) */
 		if (kind == MMAPKIT_ANON_PRIVATE || kind == MMAPKIT_FILE_PRIVATE) {
-			CHECK(mmapkit_revert(m, 0, 0) == 0, "revert kind %d", kind);
+			CHECK(mmapkit_revert(m, 0, MMAPKIT_TO_END) == 0, "revert kind %d", kind);
 			CHECK(p[0] == fresh(m, 0) && p[len - 1] == fresh(m, len - 1),
 			      "revert bytes");
 		} else {
 			bool file = kind == MMAPKIT_FILE_SHARED;
 
-			CHECK(mmapkit_sync(m, 0, 0, file ? MMAPKIT_SYNC_ASYNC : 0) ==
+			CHECK(mmapkit_sync(m, 0, MMAPKIT_TO_END, file ? MMAPKIT_SYNC_ASYNC : 0) ==
 				      (file ? 0 : -EINVAL),
 			      "sync kind %d", kind);
 		}
 		break;
 	case 2: /* protect read-only and back */
-		CHECK(mmapkit_protect(m, 0, 0, MMAPKIT_PROT_READ) == 0, "protect");
+		CHECK(mmapkit_protect(m, 0, MMAPKIT_TO_END, MMAPKIT_PROT_READ) == 0, "protect");
 		CHECK(p[len / 2] == 0xa5, "read after protect");
-		CHECK(mmapkit_protect(m, 0, 0, MMAPKIT_PROT_READ | MMAPKIT_PROT_WRITE) == 0,
+		CHECK(mmapkit_protect(m, 0, MMAPKIT_TO_END, MMAPKIT_PROT_READ | MMAPKIT_PROT_WRITE) == 0,
 		      "protect");
 		p[len / 2] = 1;
 		break;
 	case 3: /* lock, punch the locked pages, unlock */
-		CHECK(mmapkit_lock(m, 0, 0, i % 2 ? MMAPKIT_LOCK_ONFAULT : 0) == 0, "lock");
-		CHECK(mmapkit_punch(m, 0, 0) == 0, "punch locked kind %d", kind);
+		CHECK(mmapkit_lock(m, 0, MMAPKIT_TO_END, i % 2 ? MMAPKIT_LOCK_ONFAULT : 0) == 0, "lock");
+		CHECK(mmapkit_punch(m, 0, MMAPKIT_TO_END) == 0, "punch locked kind %d", kind);
 		CHECK(p[0] == 0 && p[len - 1] == 0, "punch locked bytes");
-		CHECK(mmapkit_unlock(m, 0, 0) == 0, "unlock");
+		CHECK(mmapkit_unlock(m, 0, MMAPKIT_TO_END) == 0, "unlock");
 		break;
 	case 4: /* advice kept per mapping, then a punch that must keep it */
-		CHECK(mmapkit_advise(m, 0, 0, MMAPKIT_ADV_RANDOM) == 0, "advise random");
-		CHECK(mmapkit_advise(m, 0, 0, MMAPKIT_ADV_DONTDUMP) == 0, "advise dontdump");
+		CHECK(mmapkit_advise(m, 0, MMAPKIT_TO_END, MMAPKIT_ADV_RANDOM) == 0, "advise random");
+		CHECK(mmapkit_advise(m, 0, MMAPKIT_TO_END, MMAPKIT_ADV_DONTDUMP) == 0, "advise dontdump");
 		CHECK(mmapkit_punch(m, 1, len - 2) == 0, "punch after advice");
 		CHECK(p[0] == 0xa5 && p[1] == 0 && p[len - 1] == 0xa5, "punch bytes after advice");
 		break;
 	default: /* destructive advice */
 		if (!(mmapkit_flags(m) & MMAPKIT_LOCK))
-			CHECK(mmapkit_advise(m, 0, 0, MMAPKIT_ADV_DONTNEED) == 0, "dontneed");
-		CHECK(mmapkit_advise(m, 0, 0, MMAPKIT_ADV_WILLNEED) == 0, "willneed");
+			CHECK(mmapkit_advise(m, 0, MMAPKIT_TO_END, MMAPKIT_ADV_DONTNEED) == 0, "dontneed");
+		CHECK(mmapkit_advise(m, 0, MMAPKIT_TO_END, MMAPKIT_ADV_WILLNEED) == 0, "willneed");
 		break;
 	}
 	refused(w, m, i);

@@ -49,7 +49,7 @@ int main(int argc, char **argv)
 	if (err)
 		return fail("mmapkit_file_shared", err);
 	memcpy(mmapkit_ptr(m), "hello, mmapkit\n", 15);
-	err = mmapkit_sync(m, 0, 0, MMAPKIT_SYNC_FULL);
+	err = mmapkit_sync(m, 0, MMAPKIT_TO_END, MMAPKIT_SYNC_FULL);
 	if (err)
 		return fail("mmapkit_sync", err);
 	printf("file: %zu bytes, kind %d, fd owned: %s\n", mmapkit_len(m), mmapkit_kind(m),

@@ -417,13 +417,18 @@ struct span {
 	size_t w0, w1; /* whole pages inside it */
 };
 
-/* As the contract: -ERANGE when [off, off+len) is not inside the mapping. */
+/*
+ * As the contract: -ERANGE when [off, off+len) is not inside the mapping; len 0
+ * is an empty range, MMAPKIT_TO_END the rest from off.
+ */
 static int resolve(const struct slot *s, size_t off, size_t len, struct span *r)
 {
-	if (off > s->len || len > s->len - off)
+	if (off > s->len)
 		return -ERANGE;
-	if (len == 0)
+	if (len == MMAPKIT_TO_END)
 		len = s->len - off;
+	if (len > s->len - off)
+		return -ERANGE;
 	r->a = s->delta + off;
 	r->z = r->a + len;
 	r->p0 = r->a / pg;
@@ -468,12 +473,12 @@ static void gen_range(struct in *in, const struct slot *s, size_t *off, size_t *
 {
 	size_t L = s ? s->len : 0, d = s ? s->delta : 0, k;
 
-	switch (u8(in) % 12) {
+	switch (u8(in) % 14) {
 	case 0:
-		*off = 0, *len = 0;
+		*off = 0, *len = MMAPKIT_TO_END;
 		break;
 	case 1:
-		*off = u16(in) % (L + 1), *len = 0;
+		*off = u16(in) % (L + 1), *len = MMAPKIT_TO_END;
 		break;
 	case 2:
 		*off = u16(in) % (L + 1);
@@ -486,8 +491,14 @@ static void gen_range(struct in *in, const struct slot *s, size_t *off, size_t *
 		if (*len > L - *off)
 			*len = L - *off;
 		break;
-	case 4:
+	case 4: /* empty ranges */
 		*off = L, *len = 0;
+		break;
+	case 12:
+		*off = u16(in) % (L + 1), *len = 0;
+		break;
+	case 13:
+		*off = L + 1 + u8(in), *len = MMAPKIT_TO_END;
 		break;
 	case 5:
 		*off = L + 1 + u8(in), *len = 0;

@@ -52,6 +52,10 @@ WIPEONFORK = 0x0200
 DONTDUMP = 0x0400
 GUARD = 0x0800
 
+# Range operations: a length of TO_END means from off to the end of the mapping
+# (Map's methods take None for it); a length of 0 is an empty range.
+TO_END = ctypes.c_size_t(-1).value
+
 SYNC_ASYNC = 0x1
 SYNC_INVALIDATE = 0x2
 SYNC_FULL = 0x4
@@ -540,30 +544,32 @@ class Map(_HandleOwner):
             raise ValueError(errmsg())
         return h.export_ctype(ctype, p)
 
-    # range operations: (off, length) in bytes, length 0 = to the end, as in C
+    # range operations: (off, length) in bytes; length None (the default) = from off to
+    # the end (MMAPKIT_TO_END), length 0 = an empty range (nothing is done), as in C
 
     def _range(self, off, length):
-        return self._live().ptr, _nonneg(off, "off"), _nonneg(length, "length")
+        length = TO_END if length is None else _nonneg(length, "length")
+        return self._live().ptr, _nonneg(off, "off"), length
 
-    def sync(self, off=0, length=0, how=0):
+    def sync(self, off=0, length=None, how=0):
         lib.mmapkit_sync(*self._range(off, length), how)
 
-    def advise(self, advice, off=0, length=0):
+    def advise(self, advice, off=0, length=None):
         lib.mmapkit_advise(*self._range(off, length), advice)
 
-    def punch(self, off=0, length=0):
+    def punch(self, off=0, length=None):
         lib.mmapkit_punch(*self._range(off, length))
 
-    def revert(self, off=0, length=0):
+    def revert(self, off=0, length=None):
         lib.mmapkit_revert(*self._range(off, length))
 
-    def protect(self, prot, off=0, length=0):
+    def protect(self, prot, off=0, length=None):
         """Change the protection for real: touching a PROT_NONE page from Python kills
         the process with SIGSEGV, as it would in C."""
         lib.mmapkit_protect(*self._range(off, length), prot)
 
-    def lock(self, off=0, length=0, how=0):
+    def lock(self, off=0, length=None, how=0):
         lib.mmapkit_lock(*self._range(off, length), how)
 
-    def unlock(self, off=0, length=0):
+    def unlock(self, off=0, length=None):
         lib.mmapkit_unlock(*self._range(off, length))

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
 """Helpers for the binding's tests: scratch files, the header's declarations, fork."""
 
+import ctypes
 import os
 import re
 import signal
@@ -58,6 +59,8 @@ def header_constants():
             out[name] = int(value.rstrip("uU"), 0)
         elif re.fullmatch(r'"[^"]*"', value):
             out[name] = value[1:-1]
+        elif value == "((size_t)-1)":
+            out[name] = ctypes.c_size_t(-1).value
     enum = re.search(r"enum\s+mmapkit_kind\s*\{(.*?)\}", text, re.S).group(1)
     for name, value in re.findall(r"MMAPKIT_(\w+)\s*=\s*(\d+)", enum):
         out[name] = int(value)

@@ -296,9 +296,9 @@ class TestCalls(TempDirTest):
         self.addCleanup(lib.mmapkit_unmap, m)
         p = lib.mmapkit_ptr(m)
         ctypes.memset(p + 10, 0, 5)
-        self.assertEqual(lib.mmapkit_sync(m, 0, 0, mmapkit.SYNC_FULL), 0)
+        self.assertEqual(lib.mmapkit_sync(m, 0, mmapkit.TO_END, mmapkit.SYNC_FULL), 0)
         self.assertEqual(self.read_file(path)[5:20], data[5:10] + bytes(5) + data[15:20])
-        self.assertEqual(lib.mmapkit_advise(m, 0, 0, mmapkit.ADV_WILLNEED), 0)
+        self.assertEqual(lib.mmapkit_advise(m, 0, mmapkit.TO_END, mmapkit.ADV_WILLNEED), 0)
         self.assertEqual(lib.mmapkit_protect(m, PAGE, PAGE, mmapkit.PROT_READ), 0)
         self.assertEqual(lib.mmapkit_protect(m, PAGE, PAGE, mmapkit.PROT_READ | mmapkit.PROT_WRITE),
                          0)
@@ -391,19 +391,19 @@ class TestErrors(TempDirTest):
         r = new("mmapkit_anon_shared", PAGE, mmapkit.RDONLY)
         self.addCleanup(lib.mmapkit_unmap, r)
         cases = [
-            (lambda: lib.mmapkit_sync(a, 0, 0, 0), errno.EINVAL, OSError, "mmapkit_sync"),
+            (lambda: lib.mmapkit_sync(a, 0, mmapkit.TO_END, 0), errno.EINVAL, OSError, "mmapkit_sync"),
             (lambda: lib.mmapkit_sync(None, 0, 0, 0), errno.EINVAL, OSError, "mmapkit_sync"),
-            (lambda: lib.mmapkit_advise(a, 0, 0, 99), errno.EINVAL, OSError, "mmapkit_advise"),
-            (lambda: lib.mmapkit_advise(r, 0, 0, mmapkit.ADV_FREE), errno.EINVAL, OSError,
+            (lambda: lib.mmapkit_advise(a, 0, mmapkit.TO_END, 99), errno.EINVAL, OSError, "mmapkit_advise"),
+            (lambda: lib.mmapkit_advise(r, 0, mmapkit.TO_END, mmapkit.ADV_FREE), errno.EINVAL, OSError,
              "mmapkit_advise"),
             (lambda: lib.mmapkit_punch(a, 1, PAGE), errno.ERANGE, OSError, "mmapkit_punch"),
-            (lambda: lib.mmapkit_punch(r, 0, 0), errno.EACCES, PermissionError, "mmapkit_punch"),
-            (lambda: lib.mmapkit_revert(r, 0, 0), errno.EINVAL, OSError, "mmapkit_revert"),
-            (lambda: lib.mmapkit_protect(a, 0, 0, mmapkit.PROT_WRITE | mmapkit.PROT_EXEC),
+            (lambda: lib.mmapkit_punch(r, 0, mmapkit.TO_END), errno.EACCES, PermissionError, "mmapkit_punch"),
+            (lambda: lib.mmapkit_revert(r, 0, mmapkit.TO_END), errno.EINVAL, OSError, "mmapkit_revert"),
+            (lambda: lib.mmapkit_protect(a, 0, mmapkit.TO_END, mmapkit.PROT_WRITE | mmapkit.PROT_EXEC),
              errno.EACCES, PermissionError, "mmapkit_protect"),
-            (lambda: lib.mmapkit_protect(r, 0, 0, mmapkit.PROT_WRITE), errno.EACCES,
+            (lambda: lib.mmapkit_protect(r, 0, mmapkit.TO_END, mmapkit.PROT_WRITE), errno.EACCES,
              PermissionError, "mmapkit_protect"),
-            (lambda: lib.mmapkit_lock(a, 0, 0, 0x80), errno.EINVAL, OSError, "mmapkit_lock"),
+            (lambda: lib.mmapkit_lock(a, 0, mmapkit.TO_END, 0x80), errno.EINVAL, OSError, "mmapkit_lock"),
             (lambda: lib.mmapkit_unlock(a, PAGE + 1, 0), errno.ERANGE, OSError, "mmapkit_unlock"),
             (lambda: lib.mmapkit_unlock(a, 2**64 - 1, 2), errno.ERANGE, OSError,
              "mmapkit_unlock"),

@@ -235,9 +235,9 @@ class TestRangeOperations(TempDirTest):
         with Map.file_shared(path) as m:
             m[0] = 0
             for how in (0, mmapkit.SYNC_ASYNC, mmapkit.SYNC_INVALIDATE, mmapkit.SYNC_FULL):
-                m.sync(0, 0, how)
+                m.sync(0, None, how)
             with self.assertRaises(OSError) as cm:
-                m.sync(0, 0, mmapkit.SYNC_ASYNC | mmapkit.SYNC_FULL)
+                m.sync(0, None, mmapkit.SYNC_ASYNC | mmapkit.SYNC_FULL)
             self.assertEqual(cm.exception.errno, errno.EINVAL)
             with self.assertRaises(OSError) as cm:
                 m.sync(1, PAGE)
@@ -269,7 +269,7 @@ class TestRangeOperations(TempDirTest):
             m[:] = b"\xee" * (3 * PAGE)
             m.punch(PAGE, PAGE)
             self.assertEqual(m[PAGE:2 * PAGE], bytes(PAGE))
-            m.revert(5, 0)
+            m.revert(5)
             self.assertEqual(m[:], b"\xee" * 5 + data[5:])
         with Map.anon_private(2 * PAGE) as m:
             m[:] = b"\x01" * (2 * PAGE)
@@ -306,10 +306,10 @@ class TestRangeOperations(TempDirTest):
                 self.assertIn(e.errno, (errno.EPERM, errno.ENOMEM, errno.EAGAIN))
                 self.skipTest(f"cannot lock memory: {e}")
             m.unlock(0, PAGE)
-            m.lock(0, 0, mmapkit.LOCK_ONFAULT)
+            m.lock(0, None, mmapkit.LOCK_ONFAULT)
             m.unlock()
             with self.assertRaises(OSError) as cm:
-                m.lock(0, 0, 0x10)
+                m.lock(0, None, 0x10)
             self.assertEqual(cm.exception.errno, errno.EINVAL)
 
 
