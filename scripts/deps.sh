@@ -6,7 +6,8 @@ set -euo pipefail
 want=(gcc make cmake pkg-config check libbsd-dev)
 if [[ ${1:-test} == test ]]; then
 	want+=(clang libclang-rt-14-dev groff-base python3 libpython3.11-testsuite
-		abigail-tools valgrind strace)
+		abigail-tools valgrind strace
+		cargo rustc librust-libc-dev golang-go luajit)
 else
 	want+=(python3)
 fi
