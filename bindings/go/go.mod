@@ -1,0 +1,3 @@
+module mmapkit.org/bindings/go
+
+go 1.19
