@@ -485,6 +485,142 @@ START_TEST(empty_mapping)
 }
 END_TEST
 
+/* ---- empty ranges and MMAPKIT_TO_END ---- */
+
+/*
+ * len 0 is an empty range wherever off lies inside the mapping or at its end:
+ * every operation returns 0 without a system call and changes no byte (a
+ * punch zeroes nothing).  Past the end it is -ERANGE, as MMAPKIT_TO_END is.
+ */
+START_TEST(empty_ranges)
+{
+	struct tu_snap s = tu_snap();
+	struct fx f;
+	char what[128];
+
+	shape_open(&f, _i, 0);
+	fx_fill(&f);
+	fx_check(&f, "filled");
+	/* a computed length of zero never punches the whole mapping */
+	ck_assert_int_eq(mmapkit_punch(f.m, 0, 0), 0);
+	fx_check(&f, "punch 0+0 zeroes nothing");
+	for (int op = 0; op < N_OPS; op++) {
+		const size_t offs[] = {0, pg() + 1, f.len};
+
+		if (!op_applies(op, f.kind))
+			continue;
+		for (size_t i = 0; i < TU_LEN(offs); i++) {
+			int r;
+
+			snprintf(what, sizeof(what), "%s over %zu+0", op_names[op], offs[i]);
+			mmapkit__fault_reset();
+			r = run_op(op, f.m, offs[i], 0);
+			ck_assert_msg(r == 0, "%s: %d (%s)", what, r, mmapkit_errmsg());
+			ck_assert_msg(mmapkit__fault_total() == 0, "%s: %u system calls", what,
+				      mmapkit__fault_total());
+			fx_check(&f, what);
+		}
+		snprintf(what, sizeof(what), "%s over %zu+0", op_names[op], f.len + 1);
+		refused(&f, run_op(op, f.m, f.len + 1, 0), ERANGE, op_names[op], what);
+		snprintf(what, sizeof(what), "%s over %zu+MMAPKIT_TO_END", op_names[op], f.len + 1);
+		refused(&f, run_op(op, f.m, f.len + 1, MMAPKIT_TO_END), ERANGE, op_names[op], what);
+	}
+	/* the variants that would do the most: destructive advice, a full sync, PROT_NONE */
+	mmapkit__fault_reset();
+	ck_assert_int_eq(mmapkit_advise(f.m, pg(), 0, MMAPKIT_ADV_DONTNEED), 0);
+	ck_assert_int_eq(mmapkit_protect(f.m, 1, 0, MMAPKIT_PROT_NONE), 0);
+	ck_assert_int_eq(mmapkit_lock(f.m, 0, 0, MMAPKIT_LOCK_ONFAULT), 0);
+	if (f.kind == MMAPKIT_FILE_SHARED) {
+		ck_assert_int_eq(mmapkit_sync(f.m, 0, 0, MMAPKIT_SYNC_FULL), 0);
+		ck_assert_int_eq(mmapkit_advise(f.m, 0, 0, MMAPKIT_ADV_REMOVE), 0);
+	}
+	if (f.kind == MMAPKIT_ANON_PRIVATE)
+		ck_assert_int_eq(mmapkit_advise(f.m, 0, 0, MMAPKIT_ADV_FREE), 0);
+	ck_assert_uint_eq(mmapkit__fault_total(), 0);
+	fx_check(&f, "empty destructive advice, PROT_NONE, lock, full sync");
+	fx_close(&f);
+	TU_ASSERT_NO_LEAK(s);
+}
+END_TEST
+
+/* Does the page holding byte off of the range have VmFlag code (two letters)? */
+static bool page_has(const struct fx *f, size_t off, const char *code)
+{
+	return tu_has_vmflag(f->lo + f->delta + off, code);
+}
+
+/*
+ * MMAPKIT_TO_END from off covers every page from off's to the last, with one
+ * system call, and nothing before off's page; from off == len it is empty.
+ */
+START_TEST(to_end)
+{
+	struct tu_snap s = tu_snap();
+	struct fx f;
+	char perms[5], what[96];
+	size_t off = pg() + 1, last;
+	size_t a, z, w0, w1;
+
+	shape_open(&f, _i, 0);
+	last = f.len - 1;
+	fx_fill(&f);
+	/* protect: the last page read-only, the page before off's still writable */
+	mmapkit__fault_reset();
+	ck_assert_int_eq(mmapkit_protect(f.m, off, MMAPKIT_TO_END, MMAPKIT_PROT_READ), 0);
+	ck_assert_uint_eq(mmapkit__fault_calls(MMAPKIT__SYS_MPROTECT), 1);
+	tu_perms(f.lo + f.delta + last, perms);
+	ck_assert_msg(perms[0] == 'r' && perms[1] == '-', "last page is %s", perms);
+	tu_perms(f.lo + f.delta, perms);
+	ck_assert_msg(perms[1] == 'w', "page 0 is %s", perms);
+	ck_assert_int_eq(mmapkit_protect(f.m, 0, MMAPKIT_TO_END,
+					 MMAPKIT_PROT_READ | MMAPKIT_PROT_WRITE), 0);
+	tu_perms(f.lo + f.delta + last, perms);
+	ck_assert_msg(perms[1] == 'w', "last page is %s", perms);
+	/* advise and lock, seen in VmFlags; unlock from off keeps page 0 locked */
+	ck_assert_int_eq(mmapkit_advise(f.m, off, MMAPKIT_TO_END, MMAPKIT_ADV_DONTDUMP), 0);
+	ck_assert(page_has(&f, last, "dd"));
+	ck_assert(!page_has(&f, 0, "dd"));
+	if (!tu_skip_lock_onfault("to_end")) {
+		ck_assert_int_eq(mmapkit_lock(f.m, 0, MMAPKIT_TO_END, MMAPKIT_LOCK_ONFAULT), 0);
+		ck_assert(page_has(&f, last, "lo") && page_has(&f, 0, "lo"));
+		mmapkit__fault_reset();
+		ck_assert_int_eq(mmapkit_unlock(f.m, off, MMAPKIT_TO_END), 0);
+		ck_assert_uint_eq(mmapkit__fault_total(), 1);
+		ck_assert(!page_has(&f, last, "lo"));
+		ck_assert(page_has(&f, 0, "lo"));
+		ck_assert_int_eq(mmapkit_unlock(f.m, 0, MMAPKIT_TO_END), 0);
+	}
+	if (f.kind == MMAPKIT_FILE_SHARED) {
+		mmapkit__fault_reset();
+		ck_assert_int_eq(mmapkit_sync(f.m, off, MMAPKIT_TO_END, 0), 0);
+		ck_assert_uint_eq(mmapkit__fault_total(), 1);
+	}
+	fx_check(&f, "non-destructive work to the end");
+	/* punch and revert: exactly the bytes from off to the end */
+	ck_assert_int_eq(mmapkit_punch(f.m, off, MMAPKIT_TO_END), 0);
+	fx_span(&f, off, MMAPKIT_TO_END, &a, &z, &w0, &w1);
+	ck_assert_uint_eq(z, f.delta + f.len);
+	model_zero(&f, a, z);
+	snprintf(what, sizeof(what), "punch %zu+MMAPKIT_TO_END", off);
+	fx_check(&f, what);
+	if (tu_kind_is_private(f.kind)) {
+		fx_fill(&f);
+		ck_assert_int_eq(mmapkit_revert(f.m, off, MMAPKIT_TO_END), 0);
+		model_revert(&f, a, z);
+		snprintf(what, sizeof(what), "revert %zu+MMAPKIT_TO_END", off);
+		fx_check(&f, what);
+	}
+	/* from the very end: an empty range */
+	mmapkit__fault_reset();
+	ck_assert_int_eq(mmapkit_punch(f.m, f.len, MMAPKIT_TO_END), 0);
+	ck_assert_int_eq(mmapkit_protect(f.m, f.len, MMAPKIT_TO_END, MMAPKIT_PROT_NONE), 0);
+	ck_assert_uint_eq(mmapkit__fault_total(), 0);
+	fx_check(&f, "MMAPKIT_TO_END from the end");
+	fx_close(&f);
+	TU_ASSERT_NO_LEAK(s);
+}
+END_TEST
+
 /* ---- byte-exactness ---- */
 
 /* Non-destructive work: the span must be exactly as before after each call. */
@@ -961,6 +1097,8 @@ Suite *suite_range(void)
 	tcase_add_loop_test(tc, refusals, 0, N_SHAPES);
 	tcase_add_loop_test(tc, rdonly_refusals, 0, N_SHAPES);
 	tcase_add_test(tc, empty_mapping);
+	tcase_add_loop_test(tc, empty_ranges, 0, N_SHAPES);
+	tcase_add_loop_test(tc, to_end, 0, N_SHAPES);
 
 	tc = tu_tcase(s, "bytes", 60);
 	tcase_add_loop_test(tc, bytes_exact, 0, N_SHAPES);
