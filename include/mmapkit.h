@@ -108,16 +108,22 @@ enum mmapkit_kind {
 
 /*
  * Extended constructor options, libbpf style: set sz to sizeof(struct
- * mmapkit_opts) and leave unused fields zero.  Fields are only ever appended;
- * a caller built against a newer header passing a larger struct is accepted
- * as long as every byte this library does not know is zero.
+ * mmapkit_opts) and leave unused fields zero.  Fields are only ever appended,
+ * and a zero field always means "as before".  Any sz from the size of the 0.1
+ * struct (which ends at len) up is accepted: the library reads sz bytes and
+ * takes fields past them as zero (a caller built against an older header); a
+ * larger struct (a newer header) is accepted as long as every byte this
+ * library does not know is zero, else -E2BIG; a smaller sz is -EINVAL.
+ * Descriptor 0 is never taken from fd: a file kind with path NULL and fd 0 is
+ * -EINVAL (a zeroed struct never maps stdin); map it with mmapkit_fd_private()
+ * or mmapkit_fd_shared().
  */
 struct mmapkit_opts {
 	size_t sz;        /* sizeof(struct mmapkit_opts) */
 	int kind;         /* an enum mmapkit_kind value */
 	unsigned flags;   /* MMAPKIT_* constructor flags */
 	const char *path; /* file kinds: the file to map; NULL to map fd instead */
-	int fd;           /* file kinds with path == NULL: descriptor to duplicate */
+	int fd;           /* file kinds with path == NULL: descriptor to duplicate (not 0) */
 	uint32_t mode;    /* MMAPKIT_CREATE: mode of a new file; 0 means 0600 */
 	uint64_t offset;  /* file kinds: first byte of the range */
 	size_t len;       /* bytes; 0 means to end of file (file kinds) */
