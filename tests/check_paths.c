@@ -24,6 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "internal.h"
 #include "testutil.h"
 
 static bool has(const char *part)
@@ -511,6 +512,83 @@ START_TEST(fifo_and_socket)
 }
 END_TEST
 
+/*
+ * The library opens a path with O_NONBLOCK (a FIFO must not block the open);
+ * the descriptor the handle owns, which mmapkit_fd() hands out, has it
+ * cleared again, for every path constructor, created files included, and
+ * keeps its access mode.  The fd constructors' duplicate shares the caller's
+ * open file description: its flags are the caller's, untouched.
+ */
+START_TEST(fd_not_nonblocking)
+{
+	const char *path = tu_file(page());
+	struct tu_snap s = tu_snap();
+	mmapkit_map *m = NULL;
+	int fl;
+
+	for (size_t i = 0; i < TU_LEN(tu_path_ctors); i++) {
+		int c = tu_path_ctors[i];
+		bool rw = tu_ctors[c].kind == MMAPKIT_FILE_SHARED;
+
+		for (int created = 0; created < 2; created++) {
+			const char *p = created ? tu_path("nonblock") : path;
+			unsigned flags = created ? MMAPKIT_CREATE | MMAPKIT_GROW : 0;
+
+			ck_assert_msg(tu_make(c, &m, p, -1, 0, page(), flags) == 0, "%s: %s",
+				      tu_ctors[c].desc, mmapkit_errmsg());
+			fl = fcntl(mmapkit_fd(m), F_GETFL);
+			ck_assert_int_ge(fl, 0);
+			ck_assert_msg(!(fl & O_NONBLOCK), "%s%s: descriptor flags 0%o have O_NONBLOCK",
+				      tu_ctors[c].desc, created ? ", created" : "", fl);
+			ck_assert_int_eq(fl & O_ACCMODE, rw || created ? O_RDWR : O_RDONLY);
+			mmapkit_unmap(m);
+			if (created)
+				ck_assert_int_eq(unlink(p), 0);
+		}
+		/* read-only: still O_RDONLY, still blocking */
+		ck_assert_int_eq(tu_make(c, &m, path, -1, 0, 0, MMAPKIT_RDONLY), 0);
+		fl = fcntl(mmapkit_fd(m), F_GETFL);
+		ck_assert_int_eq(fl & (O_ACCMODE | O_NONBLOCK), O_RDONLY);
+		mmapkit_unmap(m);
+	}
+	/* a caller's non-blocking descriptor: its flags stay as they are */
+	for (size_t i = 0; i < TU_LEN(tu_fd_ctors); i++) {
+		int c = tu_fd_ctors[i], fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+
+		ck_assert_int_ge(fd, 0);
+		ck_assert_int_eq(tu_make(c, &m, NULL, fd, 0, 0, 0), 0);
+		ck_assert_int_eq(fcntl(fd, F_GETFL) & (O_ACCMODE | O_NONBLOCK), O_RDWR | O_NONBLOCK);
+		mmapkit_unmap(m);
+		close(fd);
+	}
+	TU_ASSERT_NO_LEAK(s);
+	unlink(path);
+}
+END_TEST
+
+/* A FIFO that has a writer: the open succeeds at once, and the call is still -ENODEV. */
+START_TEST(fifo_with_writer)
+{
+	const char *fifo = tu_path("fifo-writer");
+	int w;
+
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	w = open(fifo, O_RDWR | O_CLOEXEC); /* a reader and a writer: nothing blocks */
+	ck_assert_int_ge(w, 0);
+	special = fifo;
+	special_off = 0, special_len = 0, special_flags = MMAPKIT_RDONLY;
+	mmapkit__fault_reset();
+	ASSERT_REFUSED(map_special_private, ENODEV);
+	/* refused after fstat: open, fstat, close, and no fcntl */
+	ck_assert_uint_eq(mmapkit__fault_calls(MMAPKIT__SYS_FCNTL), 0);
+	ck_assert_uint_eq(mmapkit__fault_total(), 3);
+	special_len = page(), special_flags = 0;
+	ASSERT_REFUSED(map_special_shared, ENODEV);
+	close(w);
+	unlink(fifo);
+}
+END_TEST
+
 /* ---- a block device: a loop device over a pattern file of our own ---- */
 
 #define BLK_FILE_SIZE (1024 * 1024 + 4096)
@@ -888,6 +966,8 @@ Suite *suite_paths(void)
 	tcase_add_test(td, dev_zero);
 	tcase_add_test(td, dev_unmappable);
 	tcase_add_test(td, fifo_and_socket);
+	tcase_add_test(td, fifo_with_writer);
+	tcase_add_test(td, fd_not_nonblocking);
 	tcase_add_test(td, block_device);
 	tcase_add_test(td, truncated_while_mapped);
 	suite_add_tcase(s, td);
