@@ -53,6 +53,13 @@ int mmapkit__fail_sys(int err, const char *call, const char *step, const char *f
 	return -err;
 }
 
+int mmapkit__fail_hint(int ret, const char *hint)
+{
+	strlcat(errmsg, "; ", sizeof(errmsg));
+	strlcat(errmsg, hint, sizeof(errmsg));
+	return ret;
+}
+
 const char *mmapkit_errmsg(void)
 {
 	return errmsg;

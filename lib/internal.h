@@ -184,6 +184,8 @@ MMAPKIT__HIDDEN int mmapkit__fail(int err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 MMAPKIT__HIDDEN int mmapkit__fail_sys(int err, const char *call, const char *step,
 				      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Appends "; " and a hint (what the caller can do instead) to the message just set. */
+MMAPKIT__HIDDEN int mmapkit__fail_hint(int ret, const char *hint);
 
 /* map.c */
 MMAPKIT__HIDDEN size_t mmapkit__page(void);

@@ -380,10 +380,14 @@ static int map_pages(struct ctor *b)
 		if (!m->guard) /* nothing is mapped: unmap_pages() must not munmap(NULL, len) */
 			m->map_len = 0;
 		unmap_pages(m);
-		return mmapkit__fail_sys(err, b->call, "mmap", "%s%s%zu bytes at offset %llu",
-					 b->o.path || is_file(m->kind) ? b->name : "",
-					 is_file(m->kind) ? ": " : "", len,
-					 (unsigned long long)map_off);
+		err = mmapkit__fail_sys(err, b->call, "mmap", "%s%s%zu bytes at offset %llu",
+					b->o.path || is_file(m->kind) ? b->name : "",
+					is_file(m->kind) ? ": " : "", len,
+					(unsigned long long)map_off);
+		/* A pseudo-file with a size (/sys) or a device whose driver cannot map. */
+		if (err == -ENODEV && is_file(m->kind))
+			err = mmapkit__fail_hint(err, "the file cannot be mapped: read it with read(2) instead");
+		return err;
 	}
 	m->base = p;
 	return 0;

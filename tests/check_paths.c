@@ -333,14 +333,24 @@ static int map_special_shared(mmapkit_map **m)
 	return mmapkit_file_shared(m, special, special_off, special_len, special_flags);
 }
 
-/* An empty regular file: an empty, valid handle, on which every range is empty. */
+/*
+ * An empty regular file: an empty, valid handle, on which every range is
+ * empty.  Telling it from a pseudo-file costs one pread of one byte, which
+ * finds nothing: open, fstat, fcntl (O_NONBLOCK off), pread, and no mmap.
+ */
 START_TEST(empty_file_is_empty)
 {
 	const char *path = tu_file(0);
 	struct tu_snap s = tu_snap();
 	mmapkit_map *m = NULL;
 
+	mmapkit__fault_reset();
 	ck_assert_int_eq(mmapkit_file_private(&m, path, 0, 0, 0), 0);
+	ck_assert_uint_eq(mmapkit__fault_calls(MMAPKIT__SYS_OPEN), 1);
+	ck_assert_uint_eq(mmapkit__fault_calls(MMAPKIT__SYS_FSTAT), 1);
+	ck_assert_uint_eq(mmapkit__fault_calls(MMAPKIT__SYS_FCNTL), 1);
+	ck_assert_uint_eq(mmapkit__fault_calls(MMAPKIT__SYS_PREAD), 1);
+	ck_assert_uint_eq(mmapkit__fault_total(), 4);
 	ck_assert_uint_eq(mmapkit_len(m), 0);
 	ck_assert_ptr_nonnull(mmapkit_ptr(m));
 	ck_assert_ptr_nonnull(mmapkit_at(m, 0, 0, 0));
@@ -368,13 +378,78 @@ END_TEST
  */
 START_TEST(proc_file_refused)
 {
+	int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+
 	special = "/proc/self/status";
 	special_off = 0, special_len = 0, special_flags = 0;
+	mmapkit__fault_reset();
 	ASSERT_REFUSED(map_special_private, ENODEV);
-	ck_assert_msg(has("/proc/self/status") && has("read it"), "%s", mmapkit_errmsg());
+	ck_assert_msg(has("/proc/self/status") && has("read it with read(2)"), "%s",
+		      mmapkit_errmsg());
+	/* open, fstat, fcntl, the one-byte pread that found content, close */
+	ck_assert_uint_eq(mmapkit__fault_calls(MMAPKIT__SYS_PREAD), 1);
+	ck_assert_uint_eq(mmapkit__fault_total(), 5);
 	special_flags = MMAPKIT_RDONLY;
 	ASSERT_REFUSED(map_special_shared, ENODEV);
 	ck_assert_msg(has("read it"), "%s", mmapkit_errmsg());
+	/* by descriptor too */
+	ck_assert_int_ge(fd, 0);
+	{
+		struct tu_snap s = tu_snap();
+		mmapkit_map *m = NULL;
+
+		ck_assert_int_eq(mmapkit_fd_private(&m, fd, 0, 0, 0), -ENODEV);
+		ck_assert_ptr_null(m);
+		ck_assert_msg(has("mmapkit_fd_private") && has("read it"), "%s", mmapkit_errmsg());
+		TU_ASSERT_NO_LEAK(s);
+	}
+	close(fd);
+}
+END_TEST
+
+/* Does path report size 0 as a regular file, yet read at least one byte? */
+static bool is_sized_zero_with_content(const char *path)
+{
+	struct stat st;
+	char c;
+	int fd;
+	bool yes;
+
+	if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size != 0)
+		return false;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	yes = read(fd, &c, 1) == 1;
+	close(fd);
+	return yes;
+}
+
+/*
+ * A /sys file that reports size 0 but has content (cgroup files, wherever the
+ * cgroup file systems are mounted under /sys/fs/cgroup): as a /proc file.
+ */
+START_TEST(sys_pseudo_file)
+{
+	static const char *const candidates[] = {
+		"/sys/fs/cgroup/cgroup.controllers", "/sys/fs/cgroup/cgroup.procs",
+		"/sys/fs/cgroup/unified/cgroup.procs", "/sys/fs/cgroup/memory/cgroup.procs",
+		"/sys/fs/cgroup/pids/cgroup.procs",  "/sys/fs/cgroup/systemd/cgroup.procs",
+	};
+
+	special = NULL;
+	for (size_t i = 0; !special && i < TU_LEN(candidates); i++)
+		if (is_sized_zero_with_content(candidates[i]))
+			special = candidates[i];
+	if (!special) {
+		printf("paths: no /sys file of size 0 with content (no cgroup file system under /sys/fs/cgroup); sys_pseudo_file skipped\n");
+		return;
+	}
+	special_off = 0, special_len = 0, special_flags = MMAPKIT_RDONLY;
+	ASSERT_REFUSED(map_special_private, ENODEV);
+	ck_assert_msg(has(special) && has("read it with read(2)"), "%s", mmapkit_errmsg());
+	ASSERT_REFUSED(map_special_shared, ENODEV);
+	ck_assert_msg(has("read it with read(2)"), "%s", mmapkit_errmsg());
 }
 END_TEST
 
@@ -415,6 +490,7 @@ START_TEST(sys_file)
 	special_off = 0, special_len = 0, special_flags = MMAPKIT_RDONLY;
 	ASSERT_REFUSED(map_special_private, ENODEV);
 	ck_assert(has("mmap failed"));
+	ck_assert_msg(has("read it with read(2)"), "%s", mmapkit_errmsg());
 	ck_assert_msg(!has(": 0 bytes"), "message names the length: %s", mmapkit_errmsg());
 	ASSERT_REFUSED(map_special_shared, ENODEV);
 	special_off = 0, special_len = (size_t)st.st_size + 1, special_flags = MMAPKIT_RDONLY;
@@ -961,6 +1037,7 @@ Suite *suite_paths(void)
 	suite_add_tcase(s, tp);
 	tcase_add_test(td, empty_file_is_empty);
 	tcase_add_test(td, proc_file_refused);
+	tcase_add_test(td, sys_pseudo_file);
 	tcase_add_test(td, proc_file_range);
 	tcase_add_test(td, sys_file);
 	tcase_add_test(td, dev_zero);
