@@ -418,27 +418,42 @@ struct span {
 };
 
 /*
- * As the contract: -ERANGE when [off, off+len) is not inside the mapping; len 0
- * is an empty range, MMAPKIT_TO_END the rest from off.
+ * The model's own reading of a range, not the library's arithmetic: the
+ * bytes the range names are enumerated one by one, each counted in the page
+ * that holds it (byte i of the range is byte delta + i of the first page).  A
+ * page is touched when it holds a named byte, whole when every one of its
+ * bytes is named.  A range names bytes off .. off + len - 1 (off .. the last
+ * byte for MMAPKIT_TO_END, none for len 0), and is -ERANGE when one of them,
+ * or off itself, lies past the mapping.
  */
-static int resolve(const struct slot *s, size_t off, size_t len, struct span *r)
+NO_COV static int resolve(const struct slot *s, size_t off, size_t len, struct span *r)
 {
-	if (off > s->len)
-		return -ERANGE;
+	size_t named[MAX_PAGES + 2] = {0}, end;
+	bool touched = false, whole = false;
+
+	memset(r, 0, sizeof(*r));
 	if (len == MMAPKIT_TO_END)
-		len = s->len - off;
-	if (len > s->len - off)
+		end = s->len;
+	else if (__builtin_add_overflow(off, len, &end))
 		return -ERANGE;
+	if (off > s->len || end > s->len)
+		return -ERANGE;
+	for (size_t i = off; i < end; i++)
+		named[page_of(s, i)]++;
 	r->a = s->delta + off;
-	r->z = r->a + len;
-	r->p0 = r->a / pg;
-	r->p1 = (r->z + pg - 1) / pg;
-	r->w0 = (r->a + pg - 1) / pg;
-	r->w1 = r->z / pg;
-	if (r->w0 > r->w1)
-		r->w1 = r->w0;
-	if (r->a == r->z)
-		r->p0 = r->p1 = r->w0 = r->w1 = 0;
+	r->z = s->delta + end;
+	for (size_t j = 0; j < s->npages; j++) {
+		if (named[j] && !touched)
+			r->p0 = j;
+		if (named[j])
+			r->p1 = j + 1, touched = true;
+		if (named[j] == pg && !whole)
+			r->w0 = j;
+		if (named[j] == pg)
+			r->w1 = j + 1, whole = true;
+	}
+	if (!whole)
+		r->w0 = r->w1 = 0;
 	return 0;
 }
 
@@ -1119,6 +1134,8 @@ static void destructive_effect(struct slot *s, bool revert, const struct span *r
 {
 	size_t a = r->a - s->delta, z = r->z - s->delta;
 
+	if (a == z) /* an empty range: nothing written, nothing replaced */
+		return;
 	if (revert && s->kind == FP)
 		memcpy(s->shadow + a, s->file + s->off + a, z - a);
 	else
