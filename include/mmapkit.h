@@ -185,7 +185,10 @@ MMAPKIT_API const char *mmapkit_version(void);
 /*
  * Range operations: (off, len) relative to mmapkit_ptr().  len 0 is an empty
  * range (off must not exceed mmapkit_len(): -ERANGE; otherwise 0 and no system
- * call); MMAPKIT_TO_END means from off to the end of the mapping.
+ * call), so a length computed as 0 never punches, reverts or discards a whole
+ * mapping; MMAPKIT_TO_END means from off to the end of the mapping (off must
+ * not exceed mmapkit_len() either).  Constructors differ: their len 0 means
+ * to the end of the file.
  */
 #define MMAPKIT_TO_END ((size_t)-1)
 

@@ -282,6 +282,25 @@ class TestRangeOperations(TempDirTest):
                 m.revert()
             self.assertEqual(cm.exception.errno, errno.EINVAL)
 
+    def test_length_none_is_to_end_and_0_is_empty(self):
+        with Map.anon_private(3 * PAGE) as m:
+            m[:] = b"\x01" * (3 * PAGE)
+            m.punch(PAGE, 0)  # an empty range: nothing happens
+            m.punch(3 * PAGE, 0)
+            m.revert(0, 0)
+            self.assertEqual(m[:], b"\x01" * (3 * PAGE))
+            m.punch(PAGE + 1)  # None: from PAGE + 1 to the end
+            self.assertEqual(m[:], b"\x01" * (PAGE + 1) + bytes(2 * PAGE - 1))
+            m.revert()
+            self.assertEqual(m[:], bytes(3 * PAGE))
+            m[:] = b"\x02" * (3 * PAGE)
+            mmapkit.lib.mmapkit_punch(m.handle, 2 * PAGE, mmapkit.TO_END)
+            self.assertEqual(m[:], b"\x02" * (2 * PAGE) + bytes(PAGE))
+            for bad in ((3 * PAGE + 1, 0), (3 * PAGE + 1, None)):
+                with self.subTest(bad=bad), self.assertRaises(OSError) as cm:
+                    m.punch(*bad)
+                self.assertEqual(cm.exception.errno, errno.ERANGE)
+
     def test_protect_is_real(self):
         with Map.anon_private(2 * PAGE) as m:
             m.protect(mmapkit.PROT_READ, PAGE, PAGE)
