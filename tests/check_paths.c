@@ -407,6 +407,17 @@ START_TEST(proc_file_refused)
 }
 END_TEST
 
+/* The first candidate that fits, or NULL (with a note that what is skipped). */
+static const char *first_fitting(const char *const *cand, size_t n, bool (*fits)(const char *),
+				 const char *what)
+{
+	for (size_t i = 0; i < n; i++)
+		if (fits(cand[i]))
+			return cand[i];
+	printf("paths: no %s found; skipped\n", what);
+	return NULL;
+}
+
 /* Does path report size 0 as a regular file, yet read at least one byte? */
 static bool is_sized_zero_with_content(const char *path)
 {
@@ -437,14 +448,10 @@ START_TEST(sys_pseudo_file)
 		"/sys/fs/cgroup/pids/cgroup.procs",  "/sys/fs/cgroup/systemd/cgroup.procs",
 	};
 
-	special = NULL;
-	for (size_t i = 0; !special && i < TU_LEN(candidates); i++)
-		if (is_sized_zero_with_content(candidates[i]))
-			special = candidates[i];
-	if (!special) {
-		printf("paths: no /sys file of size 0 with content (no cgroup file system under /sys/fs/cgroup); sys_pseudo_file skipped\n");
+	special = first_fitting(candidates, TU_LEN(candidates), is_sized_zero_with_content,
+				"/sys file of size 0 with content (no cgroup file system under /sys/fs/cgroup): sys_pseudo_file");
+	if (!special)
 		return;
-	}
 	special_off = 0, special_len = 0, special_flags = MMAPKIT_RDONLY;
 	ASSERT_REFUSED(map_special_private, ENODEV);
 	ck_assert_msg(has(special) && has("read it with read(2)"), "%s", mmapkit_errmsg());
@@ -470,6 +477,13 @@ START_TEST(proc_file_range)
 }
 END_TEST
 
+static bool is_sized_regular(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0;
+}
+
 /* A sysfs attribute: a regular file with a size, whose mmap the kernel refuses. */
 START_TEST(sys_file)
 {
@@ -479,14 +493,11 @@ START_TEST(sys_file)
 	};
 	struct stat st;
 
-	special = NULL;
-	for (size_t i = 0; !special && i < sizeof(candidates) / sizeof(candidates[0]); i++)
-		if (stat(candidates[i], &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
-			special = candidates[i];
-	if (!special) {
-		printf("paths: no sysfs attribute file found; sys_file skipped\n");
+	special = first_fitting(candidates, TU_LEN(candidates), is_sized_regular,
+				"sysfs attribute file: sys_file");
+	if (!special)
 		return;
-	}
+	ck_assert_int_eq(stat(special, &st), 0);
 	special_off = 0, special_len = 0, special_flags = MMAPKIT_RDONLY;
 	ASSERT_REFUSED(map_special_private, ENODEV);
 	ck_assert(has("mmap failed"));
