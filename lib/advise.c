@@ -108,6 +108,11 @@ int mmapkit_advise(mmapkit_map *m, size_t off, size_t len, int advice)
 	err = check_advice(m, call, advice);
 	if (!err)
 		err = mmapkit__span_resolve(m, call, off, len, &s);
+	/* Recording DONTFORK pages makes the handle's DONTFORK pages this process's. */
+	if (!err)
+		err = advice == MMAPKIT_ADV_DONTFORK && s.p0 < s.p1
+			      ? mmapkit__fork_own_check(m, call, s.p0, s.p1)
+			      : mmapkit__fork_check(m, call, s.p0, s.p1);
 	if (err)
 		return err;
 	a = &advices[advice];

@@ -48,6 +48,7 @@ enum mmapkit__sysno {
 	MMAPKIT__SYS_MINCORE,
 	MMAPKIT__SYS_CACHESTAT,
 	MMAPKIT__SYS_PRCTL,
+	MMAPKIT__SYS_GETPID,
 	MMAPKIT__SYS_COUNT
 };
 
@@ -82,6 +83,7 @@ struct mmapkit__sys {
 	int (*cachestat)(int fd, void *range, void *cstat, unsigned flags);
 	int (*prctl)(int option, unsigned long a2, unsigned long a3, unsigned long a4,
 		     unsigned long a5);
+	pid_t (*getpid)(void); /* never fails; only for handles with DONTFORK pages (fork.c) */
 };
 
 #ifdef MMAPKIT_TESTING
@@ -144,6 +146,8 @@ enum {
 	MMAPKIT__A_RANDOM = 1u << 10,
 	MMAPKIT__A_SEQUENTIAL = 1u << 11,
 	MMAPKIT__A_ANON = 1u << 12, /* file private page replaced by anonymous memory */
+	MMAPKIT__A_GONE = 1u << 13, /* not in this process: it was DONTFORK at a fork()
+				     * between the process that made the handle and this one */
 };
 #define MMAPKIT__A_PROT (MMAPKIT__A_READ | MMAPKIT__A_WRITE | MMAPKIT__A_EXEC)
 #define MMAPKIT__A_LOCK (MMAPKIT__A_LOCKED | MMAPKIT__A_ONFAULT)
@@ -174,6 +178,9 @@ struct mmapkit_map {
 	char *created_path;     /* file this handle created, for SYNC_FULL (where /proc
 				 * cannot say where it is now); else NULL */
 	bool dir_synced;        /* created_path's directory entry made durable */
+	pid_t pid;              /* process whose pages the runs describe; kept (and
+				 * read) only while some page is DONTFORK (fork.c) */
+	uint32_t attr_any;      /* union of every run's attributes */
 	size_t nruns, cap;
 	struct mmapkit__run *runs; /* inline_runs or heap */
 	struct mmapkit__run inline_runs[MMAPKIT__INLINE_RUNS];
@@ -202,6 +209,7 @@ MMAPKIT__HIDDEN uint32_t mmapkit__runs_any(const mmapkit_map *m, size_t p0, size
 MMAPKIT__HIDDEN uint32_t mmapkit__runs_all(const mmapkit_map *m, size_t p0, size_t p1);
 MMAPKIT__HIDDEN size_t mmapkit__runs_find(const mmapkit_map *m, size_t page);
 MMAPKIT__HIDDEN size_t mmapkit__runs_end(const mmapkit_map *m, size_t i);
+MMAPKIT__HIDDEN void mmapkit__runs_recode(mmapkit_map *m, uint32_t from, uint32_t to);
 
 /* span.c: a resolved range, bytes [a, z) from m->base; all zero for an empty range. */
 struct mmapkit__span {
@@ -217,6 +225,14 @@ MMAPKIT__HIDDEN size_t mmapkit__pages_len(const mmapkit_map *m, size_t p0, size_
 MMAPKIT__HIDDEN int mmapkit__null_handle(const char *call);
 MMAPKIT__HIDDEN int mmapkit__wrong_kind(const mmapkit_map *m, const char *call, const char *why);
 MMAPKIT__HIDDEN int mmapkit__relock(mmapkit_map *m, const char *call, size_t p0, size_t p1);
+
+/* fork.c: pages a fork() child does not have. */
+MMAPKIT__HIDDEN int mmapkit__fork_check(const mmapkit_map *m, const char *call, size_t p0,
+					size_t p1);
+MMAPKIT__HIDDEN void mmapkit__fork_own(mmapkit_map *m);
+MMAPKIT__HIDDEN int mmapkit__fork_own_check(mmapkit_map *m, const char *call, size_t p0,
+					    size_t p1);
+MMAPKIT__HIDDEN bool mmapkit__fork_unmap(mmapkit_map *m);
 
 /* replace.c */
 MMAPKIT__HIDDEN int mmapkit__replace(mmapkit_map *m, const char *call, size_t p0, size_t p1,

@@ -410,8 +410,10 @@ static int apply_flags(struct ctor *b)
 
 	if (m->flags & MMAPKIT_THP)
 		err = advise_whole(b, MADV_HUGEPAGE, "MMAPKIT_THP");
-	if (!err && (m->flags & MMAPKIT_DONTFORK))
+	if (!err && (m->flags & MMAPKIT_DONTFORK)) {
+		mmapkit__fork_own(m); /* children must know these pages are not theirs */
 		err = advise_whole(b, MADV_DONTFORK, "MMAPKIT_DONTFORK");
+	}
 	if (!err && (m->flags & MMAPKIT_WIPEONFORK))
 		err = advise_whole(b, MADV_WIPEONFORK, "MMAPKIT_WIPEONFORK");
 	if (!err && (m->flags & MMAPKIT_DONTDUMP))
@@ -657,7 +659,8 @@ void mmapkit_unmap(mmapkit_map *m)
 {
 	if (!m)
 		return;
-	unmap_pages(m);
+	if (!mmapkit__fork_unmap(m)) /* a fork() child lacking pages unmaps only its own */
+		unmap_pages(m);
 	if (m->fd >= 0)
 		mmapkit__sys.close(m->fd);
 	mmapkit__runs_free(m);

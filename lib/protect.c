@@ -16,6 +16,8 @@ static int pages_op(mmapkit_map *m, const char *call, size_t off, size_t len, st
 {
 	int err = mmapkit__span_resolve(m, call, off, len, s);
 
+	if (!err)
+		err = mmapkit__fork_check(m, call, s->p0, s->p1);
 	if (!err && mmapkit__runs_reserve(m, 2) < 0)
 		err = mmapkit__fail(ENOMEM, "%s: out of memory", call);
 	return err;

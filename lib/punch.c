@@ -68,6 +68,8 @@ static int check_destructive(mmapkit_map *m, const char *call, size_t off, size_
 	if (m->flags & MMAPKIT_RDONLY)
 		return mmapkit__fail(EACCES, "%s: the mapping is MMAPKIT_RDONLY", call);
 	err = mmapkit__span_resolve(m, call, off, len, s);
+	if (!err)
+		err = mmapkit__fork_check(m, call, s->p0, s->p1);
 	if (err || m->kind == MMAPKIT_FILE_SHARED)
 		return err;
 	err = edges_writable(m, s, call);

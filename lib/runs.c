@@ -22,6 +22,7 @@ void mmapkit__runs_init(mmapkit_map *m, uint32_t attr)
 	m->nruns = m->map_len ? 1 : 0;
 	m->runs[0].page = 0;
 	m->runs[0].attr = attr;
+	m->attr_any = m->nruns ? attr : 0;
 }
 
 void mmapkit__runs_free(mmapkit_map *m)
@@ -91,16 +92,20 @@ static size_t split(mmapkit_map *m, size_t page)
 	return i + 1;
 }
 
+/* Join neighbouring runs with equal attributes; attr_any is their union again. */
 static void merge(mmapkit_map *m)
 {
 	size_t w = 0;
+	uint32_t any = m->runs[0].attr;
 
 	for (size_t i = 1; i < m->nruns; i++) {
+		any |= m->runs[i].attr;
 		if (m->runs[i].attr == m->runs[w].attr)
 			continue;
 		m->runs[++w] = m->runs[i];
 	}
 	m->nruns = w + 1;
+	m->attr_any = any;
 }
 
 /*
@@ -117,6 +122,17 @@ void mmapkit__runs_set(mmapkit_map *m, size_t p0, size_t p1, uint32_t mask, uint
 	end = p1 < npages(m) ? split(m, p1) : m->nruns;
 	for (; i < end; i++)
 		m->runs[i].attr = (m->runs[i].attr & ~mask) | val;
+	merge(m);
+}
+
+/* Every run with an attribute of `from` gets exactly the attributes `to` instead. */
+void mmapkit__runs_recode(mmapkit_map *m, uint32_t from, uint32_t to)
+{
+	if (!(m->attr_any & from))
+		return;
+	for (size_t i = 0; i < m->nruns; i++)
+		if (m->runs[i].attr & from)
+			m->runs[i].attr = to;
 	merge(m);
 }
 

@@ -85,6 +85,8 @@ int mmapkit_sync(mmapkit_map *m, size_t off, size_t len, unsigned how)
 		return mmapkit__fail(EINVAL, "%s: MMAPKIT_SYNC_FULL waits; not with MMAPKIT_SYNC_ASYNC",
 				     call);
 	err = mmapkit__span_resolve(m, call, off, len, &s);
+	if (!err)
+		err = mmapkit__fork_check(m, call, s.p0, s.p1);
 	if (err)
 		return err;
 	if (s.a == s.z) /* an empty range: nothing to write back, not even the size */

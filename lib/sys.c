@@ -109,6 +109,7 @@ static int sys_prctl(int option, unsigned long a2, unsigned long a3, unsigned lo
 		.sync_file_range = sys_sync_file_range, .memfd_create = sys_memfd_create,   \
 		.memfd_secret = sys_memfd_secret, .sendmsg = sendmsg, .recvmsg = recvmsg,   \
 		.mincore = sys_mincore, .cachestat = sys_cachestat, .prctl = sys_prctl,     \
+		.getpid = getpid,                                                           \
 	}
 
 #ifndef MMAPKIT_TESTING
@@ -124,7 +125,7 @@ static const char *const names[MMAPKIT__SYS_COUNT] = {
 	"fsync",  "pread",  "unlink",  "mmap",	  "munmap",   "mremap",	   "madvise",
 	"msync",  "mprotect", "mlock", "mlock2", "munlock", "readlink",
 	"sync_file_range", "memfd_create", "memfd_secret", "sendmsg", "recvmsg", "mincore",
-	"cachestat", "prctl",
+	"cachestat", "prctl", "getpid",
 };
 
 /* Per thread, so that concurrent tests do not see each other's calls. */
@@ -223,6 +224,7 @@ static int hit(enum mmapkit__sysno sys)
 #define MMAPKIT__SYS_mincore MMAPKIT__SYS_MINCORE
 #define MMAPKIT__SYS_cachestat MMAPKIT__SYS_CACHESTAT
 #define MMAPKIT__SYS_prctl MMAPKIT__SYS_PRCTL
+#define MMAPKIT__SYS_getpid MMAPKIT__SYS_GETPID
 
 SHIM(open, int, -1, (const char *p, int f, mode_t m), (p, f, m))
 SHIM(close, int, -1, (int fd), (fd))
@@ -255,6 +257,7 @@ SHIM(mincore, int, -1, (void *a, size_t l, unsigned char *v), (a, l, v))
 SHIM(cachestat, int, -1, (int fd, void *r, void *c, unsigned f), (fd, r, c, f))
 SHIM(prctl, int, -1, (int o, unsigned long a2, unsigned long a3, unsigned long a4,
 		      unsigned long a5), (o, a2, a3, a4, a5))
+SHIM(getpid, pid_t, -1, (void), ())
 
 struct mmapkit__sys mmapkit__sys = {
 	.open = shim_open,	     .close = shim_close,     .fstat = shim_fstat,
@@ -267,6 +270,7 @@ struct mmapkit__sys mmapkit__sys = {
 	.sync_file_range = shim_sync_file_range, .memfd_create = shim_memfd_create,
 	.memfd_secret = shim_memfd_secret, .sendmsg = shim_sendmsg, .recvmsg = shim_recvmsg,
 	.mincore = shim_mincore, .cachestat = shim_cachestat, .prctl = shim_prctl,
+	.getpid = shim_getpid,
 };
 
 #endif

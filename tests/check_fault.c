@@ -171,6 +171,7 @@ static const int *const documented[MMAPKIT__SYS_COUNT] = {
 	[MMAPKIT__SYS_MINCORE] = E(EAGAIN, EFAULT, EINVAL, ENOMEM),
 	[MMAPKIT__SYS_CACHESTAT] = E(EBADF, EFAULT, EINVAL, ENOSYS, EOPNOTSUPP, EPERM),
 	[MMAPKIT__SYS_PRCTL] = E(EFAULT, EINVAL, ENOMEM, EPERM),
+	[MMAPKIT__SYS_GETPID] = ((const int[]){0}), /* "always successful" */
 };
 /*
  * fcntl(F_SETFL), which clears O_NONBLOCK after a path constructor's open:
