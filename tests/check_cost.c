@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -112,8 +113,10 @@ static bool flag_applies(int c, size_t i)
 }
 
 /* Constructs with flags and checks the cost; GROW gets a range one page past the end. */
-static void ctor_costs(int c, unsigned flags, const struct cost *want, const struct cost *unmap)
+static void ctor_costs(int c, unsigned flags, const struct cost *want_ctor,
+		       const struct cost *want_unmap)
 {
+	struct cost ctor = *want_ctor, unmap = *want_unmap;
 	size_t page = mmapkit_page_size();
 	struct tu_target t = tu_target_new(c, 2 * page);
 	size_t len = flags & MMAPKIT_GROW ? 3 * page : 2 * page;
@@ -121,14 +124,23 @@ static void ctor_costs(int c, unsigned flags, const struct cost *want, const str
 	char what[96];
 	int err;
 
+	/*
+	 * DONTFORK pages record the process they belong to, so that a fork()
+	 * child knows it lacks them (fork.c): one getpid, by hand too, when they
+	 * are made and when they are unmapped.
+	 */
+	if (flags & MMAPKIT_DONTFORK) {
+		ctor.n[MMAPKIT__SYS_GETPID]++;
+		unmap.n[MMAPKIT__SYS_GETPID]++;
+	}
 	snprintf(what, sizeof(what), "%s flags 0x%x", tu_ctors[c].desc, flags);
 	mmapkit__fault_reset();
 	err = tu_make(c, &m, t.path, t.fd, 0, len, flags);
 	ck_assert_msg(err == 0, "%s: %s", what, mmapkit_errmsg());
-	check_cost(__LINE__, what, want);
+	check_cost(__LINE__, what, &ctor);
 	mmapkit__fault_reset();
 	mmapkit_unmap(m);
-	check_cost(__LINE__, what, unmap);
+	check_cost(__LINE__, what, &unmap);
 	tu_target_free(&t);
 }
 
@@ -354,10 +366,18 @@ START_TEST(cost_advise)
 	size_t page = mmapkit_page_size();
 	mmapkit_map *m = NULL;
 
+	bool dontfork = false; /* the handle has DONTFORK pages: each call adds a getpid */
+
 	ck_assert_int_eq(mmapkit_anon_private(&m, 4 * page, 0), 0);
 	for (size_t i = 0; i < sizeof(advs) / sizeof(advs[0]); i++) {
-		EXPECT_COST(COST([MMAPKIT__SYS_MADVISE] = 1), mmapkit_advise(m, 0, MMAPKIT_TO_END, advs[i]));
-		EXPECT_COST(COST([MMAPKIT__SYS_MADVISE] = 1),
+		/* DONTFORK records the process the pages belong to: one getpid */
+		unsigned pid = advs[i] == MMAPKIT_ADV_DONTFORK || dontfork;
+
+		EXPECT_COST(COST([MMAPKIT__SYS_MADVISE] = 1, [MMAPKIT__SYS_GETPID] = pid),
+			    mmapkit_advise(m, 0, MMAPKIT_TO_END, advs[i]));
+		dontfork = advs[i] == MMAPKIT_ADV_DONTFORK;
+		pid = advs[i] == MMAPKIT_ADV_DONTFORK || dontfork;
+		EXPECT_COST(COST([MMAPKIT__SYS_MADVISE] = 1, [MMAPKIT__SYS_GETPID] = pid),
 			    mmapkit_advise(m, page, 2 * page, advs[i]));
 	}
 	/* one call over pages whose recorded attributes differ */
@@ -434,6 +454,56 @@ START_TEST(cost_punch_revert)
 }
 END_TEST
 
+/*
+ * A handle with DONTFORK pages costs one getpid per call (is this the process
+ * that has them?); in a fork() child, a refused call costs just that, and unmap
+ * releases what the child has: here the two guards, not the pages between.
+ */
+static void child_dontfork_costs(void *arg)
+{
+	mmapkit_map *const *ms = arg;
+
+	mmapkit__fault_reset();
+	TU_CHILD_OK(mmapkit_protect(ms[0], 0, MMAPKIT_TO_END, MMAPKIT_PROT_READ) == -EFAULT);
+	TU_CHILD_OK(mmapkit__fault_calls(MMAPKIT__SYS_GETPID) == 1 && mmapkit__fault_total() == 1);
+	mmapkit__fault_reset();
+	mmapkit_unmap(ms[0]);
+	TU_CHILD_OK(mmapkit__fault_calls(MMAPKIT__SYS_GETPID) == 1);
+	TU_CHILD_OK(mmapkit__fault_calls(MMAPKIT__SYS_MUNMAP) == 2 && mmapkit__fault_total() == 3);
+	/* pages 0 and 2-3 of four, page 1 DONTFORK: two munmaps */
+	mmapkit__fault_reset();
+	mmapkit_unmap(ms[1]);
+	TU_CHILD_OK(mmapkit__fault_calls(MMAPKIT__SYS_GETPID) == 1);
+	TU_CHILD_OK(mmapkit__fault_calls(MMAPKIT__SYS_MUNMAP) == 2 && mmapkit__fault_total() == 3);
+	/* no DONTFORK page: no getpid, one munmap, as in the parent */
+	mmapkit__fault_reset();
+	mmapkit_unmap(ms[2]);
+	TU_CHILD_OK(mmapkit__fault_calls(MMAPKIT__SYS_MUNMAP) == 1 && mmapkit__fault_total() == 1);
+}
+
+START_TEST(cost_dontfork)
+{
+	size_t page = mmapkit_page_size();
+	mmapkit_map *ms[3] = {NULL, NULL, NULL};
+	int st;
+
+	ck_assert_int_eq(mmapkit_anon_private(&ms[0], page, MMAPKIT_DONTFORK | MMAPKIT_GUARD), 0);
+	ck_assert_int_eq(mmapkit_anon_shared(&ms[1], 4 * page, 0), 0);
+	ck_assert_int_eq(mmapkit_anon_private(&ms[2], page, 0), 0);
+	EXPECT_COST(COST([MMAPKIT__SYS_MADVISE] = 1, [MMAPKIT__SYS_GETPID] = 1),
+		    mmapkit_advise(ms[1], page, page, MMAPKIT_ADV_DONTFORK));
+	EXPECT_COST(COST([MMAPKIT__SYS_MPROTECT] = 1, [MMAPKIT__SYS_GETPID] = 1),
+		    mmapkit_protect(ms[1], 0, 1, MMAPKIT_PROT_READ));
+	EXPECT_COST(COST([MMAPKIT__SYS_MPROTECT] = 1),
+		    mmapkit_protect(ms[2], 0, 1, MMAPKIT_PROT_READ));
+	st = tu_child(child_dontfork_costs, ms);
+	ck_assert_msg(TU_EXITED(st, 0), "child status 0x%x", st);
+	UNMAP_COSTS(ms[0], COST([MMAPKIT__SYS_MUNMAP] = 1, [MMAPKIT__SYS_GETPID] = 1));
+	UNMAP_COSTS(ms[1], COST([MMAPKIT__SYS_MUNMAP] = 1, [MMAPKIT__SYS_GETPID] = 1));
+	UNMAP_COSTS(ms[2], COST([MMAPKIT__SYS_MUNMAP] = 1));
+}
+END_TEST
+
 Suite *suite_cost(void)
 {
 	Suite *s = suite_create("cost");
@@ -451,5 +521,6 @@ Suite *suite_cost(void)
 	tcase_add_test(tc, cost_advise);
 	tcase_add_test(tc, cost_protect_lock);
 	tcase_add_test(tc, cost_punch_revert);
+	tcase_add_test(tc, cost_dontfork);
 	return s;
 }

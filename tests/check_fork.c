@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1096,6 +1097,301 @@ START_TEST(prot_none_read_dies)
 }
 END_TEST
 
+/* ---- A child lacks the DONTFORK pages: -EFAULT, and unmap spares its own memory ---- */
+
+#define OWN_FILL 0xc7 /* the child's own memory, mapped where its DONTFORK pages were */
+#define DF_FILL 0x44  /* the handle's bytes, written by the parent before fork() */
+#define DF_PAGES 4
+
+/*
+ * A four-page mapping with pages kept out of children: all of them by
+ * MMAPKIT_DONTFORK, or pages 1 and 2 by MMAPKIT_ADV_DONTFORK; with or
+ * without MMAPKIT_GUARD.  _i = kind index * 4 + by_flag * 2 + guarded.
+ */
+struct dfx {
+	struct fx f;
+	bool gone[DF_PAGES];
+	bool by_flag;
+	size_t guard; /* bytes of guard on each side */
+};
+
+static struct dfx make_dontfork(int i)
+{
+	int kind = kinds[i / 4];
+	bool by_flag = i & 2, guarded = i & 1;
+	struct dfx d = {.by_flag = by_flag, .guard = guarded ? pg() : 0};
+
+	d.f = make(kind, DF_PAGES * pg(),
+		   (by_flag ? MMAPKIT_DONTFORK : 0) | (guarded ? MMAPKIT_GUARD : 0));
+	if (!by_flag)
+		ck_assert_int_eq(mmapkit_advise(d.f.m, pg(), 2 * pg(), MMAPKIT_ADV_DONTFORK), 0);
+	for (size_t p = 0; p < DF_PAGES; p++)
+		d.gone[p] = by_flag || p == 1 || p == 2;
+	memset(d.f.p, DF_FILL, d.f.len);
+	return d;
+}
+
+static const char *dontfork_name(const struct dfx *d, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%s, %s%s", tu_kind_name(d->f.kind),
+		 d->by_flag ? "MMAPKIT_DONTFORK" : "MMAPKIT_ADV_DONTFORK on pages 1-2",
+		 d->guard ? ", MMAPKIT_GUARD" : "");
+	return buf;
+}
+
+/* Nothing is mapped at [a, a + n): a MAP_FIXED_NOREPLACE mapping lands there. */
+static bool nothing_at(unsigned char *a, size_t n)
+{
+	void *p = mmap(a, n, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+
+	if (p == MAP_FAILED)
+		return false;
+	munmap(p, n);
+	return p == a;
+}
+
+/*
+ * In the child: map memory of its own where each missing page was; it must
+ * land exactly there (MAP_FIXED_NOREPLACE), so the page really is missing.
+ */
+static void map_own(unsigned char *base, const bool *gone, size_t npages)
+{
+	for (size_t p = 0; p < npages; p++) {
+		unsigned char *a = base + p * pg(), *got;
+
+		if (!gone[p])
+			continue;
+		got = mmap(a, pg(), PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+		TU_CHILD_OK(got == a);
+		memset(a, OWN_FILL, pg());
+	}
+}
+
+/* The child's own pages are still mapped read-write and hold its bytes. */
+static void own_intact(unsigned char *base, const bool *gone, size_t npages)
+{
+	char perms[5];
+
+	for (size_t p = 0; p < npages; p++) {
+		unsigned char *a = base + p * pg();
+
+		if (!gone[p])
+			continue;
+		tu_perms(a, perms);
+		TU_CHILD_OK(strcmp(perms, "rw-p") == 0);
+		for (size_t i = 0; i < pg(); i++) /* SIGSEGV here: the library unmapped it */
+			TU_CHILD_OK(a[i] == OWN_FILL);
+	}
+}
+
+/*
+ * The child unmaps the handle: its own memory at the missing pages survives,
+ * and what it had (the other pages, the guards) is released.
+ */
+static void child_unmap_spares_own(void *arg)
+{
+	const struct dfx *d = arg;
+	unsigned char *base = d->f.p;
+
+	map_own(base, d->gone, DF_PAGES);
+	mmapkit_unmap(d->f.m);
+	own_intact(base, d->gone, DF_PAGES);
+	for (size_t p = 0; p < DF_PAGES; p++)
+		if (!d->gone[p])
+			TU_CHILD_OK(nothing_at(base + p * pg(), pg()));
+	if (d->guard) {
+		TU_CHILD_OK(nothing_at(base - d->guard, d->guard));
+		TU_CHILD_OK(nothing_at(base + DF_PAGES * pg(), d->guard));
+	}
+}
+
+START_TEST(dontfork_unmap_in_child)
+{
+	struct dfx d = make_dontfork(_i);
+	char what[128];
+	int st = tu_child(child_unmap_spares_own, &d);
+
+	ck_assert_msg(TU_EXITED(st, 0), "%s: child status 0x%x", dontfork_name(&d, what, sizeof(what)),
+		      st);
+	for (size_t i = 0; i < d.f.len; i++) /* the parent keeps every page */
+		TU_BYTE_EQ(d.f.p[i], DF_FILL, i);
+	drop(&d.f);
+}
+END_TEST
+
+/* r is -EFAULT and the message says why. */
+static void child_efault(int r)
+{
+	TU_CHILD_OK(r == -EFAULT);
+	TU_CHILD_OK(strstr(mmapkit_errmsg(), "MMAPKIT_DONTFORK") != NULL);
+}
+
+/*
+ * Every range operation over a range that touches a missing page: -EFAULT,
+ * and nothing changes (the child's own memory there, the pages it has).
+ * Ranges that touch only pages it has work.
+ */
+static void child_ops_refused(void *arg)
+{
+	const struct dfx *d = arg;
+	mmapkit_map *m = d->f.m;
+	unsigned char *base = d->f.p;
+	const size_t offs[][2] = {{pg() + 5, 10}, {0, MMAPKIT_TO_END}, {2 * pg() - 1, 2}};
+	char perms[5];
+
+	map_own(base, d->gone, DF_PAGES);
+	for (size_t r = 0; r < TU_LEN(offs); r++) {
+		size_t off = offs[r][0], len = offs[r][1];
+
+		child_efault(mmapkit_punch(m, off, len));
+		if (tu_kind_is_private(d->f.kind))
+			child_efault(mmapkit_revert(m, off, len));
+		if (d->f.kind == MMAPKIT_FILE_SHARED)
+			child_efault(mmapkit_sync(m, off, len, 0));
+		child_efault(mmapkit_protect(m, off, len, MMAPKIT_PROT_READ));
+		child_efault(mmapkit_protect(m, off, len, MMAPKIT_PROT_NONE));
+		child_efault(mmapkit_lock(m, off, len, 0));
+		child_efault(mmapkit_lock(m, off, len, MMAPKIT_LOCK_ONFAULT));
+		child_efault(mmapkit_unlock(m, off, len));
+		child_efault(mmapkit_advise(m, off, len, MMAPKIT_ADV_DONTNEED));
+		child_efault(mmapkit_advise(m, off, len, MMAPKIT_ADV_WILLNEED));
+		child_efault(mmapkit_advise(m, off, len, MMAPKIT_ADV_DONTFORK));
+		/* DOFORK cannot bring back what the child never got */
+		child_efault(mmapkit_advise(m, off, len, MMAPKIT_ADV_DOFORK));
+		child_efault(mmapkit_advise(m, off, len, MMAPKIT_ADV_DONTFORK));
+	}
+	own_intact(base, d->gone, DF_PAGES);
+	/* Empty ranges stay empty: 0, nothing done. */
+	TU_CHILD_OK(mmapkit_punch(m, pg(), 0) == 0);
+	TU_CHILD_OK(mmapkit_protect(m, pg(), 0, MMAPKIT_PROT_NONE) == 0);
+	if (!d->by_flag) { /* pages 0 and 3 are the child's: they work, and kept their bytes */
+		TU_CHILD_OK(base[0] == DF_FILL && base[3 * pg()] == DF_FILL);
+		TU_CHILD_OK(mmapkit_protect(m, 0, 1, MMAPKIT_PROT_READ) == 0);
+		tu_perms(base, perms);
+		TU_CHILD_OK(strcmp(perms, "r--p") == 0 || strcmp(perms, "r--s") == 0);
+		TU_CHILD_OK(mmapkit_protect(m, 0, pg(), MMAPKIT_PROT_READ | MMAPKIT_PROT_WRITE) == 0);
+		TU_CHILD_OK(mmapkit_advise(m, 3 * pg(), pg(), MMAPKIT_ADV_WILLNEED) == 0);
+		TU_CHILD_OK(mmapkit_advise(m, 3 * pg(), 1, MMAPKIT_ADV_DOFORK) == 0);
+		if (tu_kind_is_private(d->f.kind)) {
+			TU_CHILD_OK(mmapkit_punch(m, 3 * pg() + 1, MMAPKIT_TO_END) == 0);
+			TU_CHILD_OK(base[3 * pg()] == DF_FILL && base[3 * pg() + 1] == 0);
+		}
+	}
+	own_intact(base, d->gone, DF_PAGES);
+	mmapkit_unmap(m);
+	own_intact(base, d->gone, DF_PAGES);
+}
+
+/* The file behind a dontfork fixture: the parent's bytes where they reach it. */
+static unsigned char df_file(const struct fx *f, size_t i)
+{
+	return f->kind == MMAPKIT_FILE_SHARED ? DF_FILL : initial(f, i);
+}
+
+START_TEST(dontfork_ops_in_child)
+{
+	struct dfx d = make_dontfork(_i);
+	char what[128];
+	int st = tu_child(child_ops_refused, &d);
+
+	ck_assert_msg(TU_EXITED(st, 0), "%s: child status 0x%x", dontfork_name(&d, what, sizeof(what)),
+		      st);
+	for (size_t i = 0; i < d.f.len; i++)
+		TU_BYTE_EQ(d.f.p[i], DF_FILL, i);
+	if (d.f.path)
+		assert_file(&d.f, df_file);
+	/* The parent's handle works on every page. */
+	ck_assert_int_eq(mmapkit_protect(d.f.m, 0, MMAPKIT_TO_END, MMAPKIT_PROT_READ), 0);
+	ck_assert_int_eq(mmapkit_advise(d.f.m, 0, MMAPKIT_TO_END, MMAPKIT_ADV_DOFORK), 0);
+	drop(&d.f);
+}
+END_TEST
+
+/* fork() without Check: for a grandchild, which must not run Check's assertions. */
+static int grandchild(void (*fn)(void *), void *arg)
+{
+	int st;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		alarm(CHILD_ALARM);
+		fn(arg);
+		_exit(0);
+	}
+	return pid > 0 && waitpid(pid, &st, 0) == pid ? st : -1;
+}
+
+/* What the grandchild gets: a handle with page 1 from the parent and page 2 from the
+ * child kept out, and one the child never used, all DONTFORK in the parent. */
+struct lineage {
+	struct fx f;     /* pages 1 (parent) and 2 (child) DONTFORK */
+	struct fx whole; /* MMAPKIT_DONTFORK, untouched by the child */
+};
+
+static void grandchild_sees(void *arg)
+{
+	const struct lineage *l = arg;
+	const bool gone[DF_PAGES] = {false, true, true, false};
+	unsigned char *base = l->f.p;
+
+	child_efault(mmapkit_protect(l->f.m, pg(), 1, MMAPKIT_PROT_READ));
+	child_efault(mmapkit_protect(l->f.m, 2 * pg(), 1, MMAPKIT_PROT_READ));
+	child_efault(mmapkit_protect(l->whole.m, 0, MMAPKIT_TO_END, MMAPKIT_PROT_READ));
+	TU_CHILD_OK(mmapkit_protect(l->f.m, 0, 1, MMAPKIT_PROT_READ | MMAPKIT_PROT_WRITE) == 0);
+	TU_CHILD_OK(mmapkit_protect(l->f.m, 3 * pg(), 1, MMAPKIT_PROT_READ | MMAPKIT_PROT_WRITE) == 0);
+	map_own(base, gone, DF_PAGES);
+	mmapkit_unmap(l->f.m);
+	own_intact(base, gone, DF_PAGES);
+	TU_CHILD_OK(nothing_at(base, pg()) && nothing_at(base + 3 * pg(), pg()));
+	map_own(l->whole.p, (const bool[]){true, true}, 2);
+	mmapkit_unmap(l->whole.m);
+	own_intact(l->whole.p, (const bool[]){true, true}, 2);
+}
+
+static void child_dofork_and_grandchild(void *arg)
+{
+	const struct lineage *l = arg;
+	const bool gone[DF_PAGES] = {false, true, false, false};
+	mmapkit_map *m = l->f.m;
+	unsigned char *base = l->f.p;
+	int st;
+
+	child_efault(mmapkit_advise(m, pg(), pg(), MMAPKIT_ADV_DOFORK));
+	child_efault(mmapkit_advise(m, 0, MMAPKIT_TO_END, MMAPKIT_ADV_DOFORK));
+	/* The child keeps page 2 from its own children. */
+	TU_CHILD_OK(mmapkit_advise(m, 2 * pg(), pg(), MMAPKIT_ADV_DONTFORK) == 0);
+	child_efault(mmapkit_advise(m, pg(), pg(), MMAPKIT_ADV_DOFORK));
+	st = grandchild(grandchild_sees, arg);
+	TU_CHILD_OK(TU_EXITED(st, 0));
+	/* The child has page 2 (its own DONTFORK), not page 1. */
+	TU_CHILD_OK(mmapkit_protect(m, 2 * pg(), pg(), MMAPKIT_PROT_READ | MMAPKIT_PROT_WRITE) == 0);
+	TU_CHILD_OK(base[2 * pg()] == DF_FILL);
+	child_efault(mmapkit_protect(m, pg(), 1, MMAPKIT_PROT_READ));
+	map_own(base, gone, DF_PAGES);
+	mmapkit_unmap(m);
+	own_intact(base, gone, DF_PAGES);
+	TU_CHILD_OK(nothing_at(base, pg()) && nothing_at(base + 2 * pg(), 2 * pg()));
+}
+
+START_TEST(dontfork_grandchild)
+{
+	int kind = kinds[_i];
+	struct lineage l = {make(kind, DF_PAGES * pg(), 0), make(kind, 2 * pg(), MMAPKIT_DONTFORK)};
+	int st;
+
+	ck_assert_int_eq(mmapkit_advise(l.f.m, pg(), pg(), MMAPKIT_ADV_DONTFORK), 0);
+	memset(l.f.p, DF_FILL, l.f.len);
+	st = tu_child(child_dofork_and_grandchild, &l);
+	ck_assert_msg(TU_EXITED(st, 0), "%s: child status 0x%x", tu_kind_name(kind), st);
+	for (size_t i = 0; i < l.f.len; i++)
+		TU_BYTE_EQ(l.f.p[i], DF_FILL, i);
+	ck_assert_int_eq(mmapkit_advise(l.f.m, 0, MMAPKIT_TO_END, MMAPKIT_ADV_DOFORK), 0);
+	drop(&l.whole);
+	drop(&l.f);
+}
+END_TEST
+
 /* ---- Locks are not inherited ---- */
 
 /*
@@ -1168,6 +1464,11 @@ Suite *suite_fork(void)
 	tcase_add_test(tc, wipeonfork_flag);
 	tcase_add_test(tc, wipeonfork_advice);
 	tcase_add_loop_test(tc, lock_record_in_child, 0, NKINDS(kinds));
+
+	tc = tu_tcase(s, "dontfork_child", TCASE_TIMEOUT);
+	tcase_add_loop_test(tc, dontfork_unmap_in_child, 0, 4 * NKINDS(kinds));
+	tcase_add_loop_test(tc, dontfork_ops_in_child, 0, 4 * NKINDS(kinds));
+	tcase_add_loop_test(tc, dontfork_grandchild, 0, NKINDS(kinds));
 
 	tc = tu_tcase(s, "protect", TCASE_TIMEOUT);
 	tcase_add_loop_test(tc, rdonly_write_dies, 0, NKINDS(kinds));
