@@ -20,6 +20,7 @@ import enum
 import glob
 import operator
 import os
+import threading
 import weakref
 
 __all__ = [
@@ -308,9 +309,15 @@ class _Handle:
     """
 
     __slots__ = ("ptr", "addr", "length", "kind", "flags", "mv", "open", "_exports",
-                 "_finalizer", "__weakref__")
+                 "_finalizer", "lock", "busy", "closed_message", "__weakref__")
 
     def __init__(self, ptr):
+        # Every use of the mapping holds the lock (`with handle:`), and close() takes it
+        # too: close() racing a method in another thread waits for it, and the method
+        # that comes after raises ValueError; never a read or write of unmapped memory.
+        self.lock = threading.RLock()
+        self.busy = 0  # uses under way: only this thread's, while it holds the lock
+        self.closed_message = "mmapkit.Map is closed"
         self.ptr = ptr
         self._finalizer = weakref.finalize(self, lib.mmapkit_unmap, ptr)
         self._finalizer.atexit = False
@@ -348,15 +355,33 @@ class _Handle:
         self._exports = [r for r in self._exports if r() is not None]
         return len(self._exports)
 
-    def close(self):
-        """Unmap, unless views are still exported (BufferError then, and nothing changes)."""
+    def __enter__(self):
+        """Use the mapping: ValueError when it is closed; close() waits until __exit__."""
+        self.lock.acquire()
         if not self.open:
-            return
-        if self.exports():
-            raise BufferError("cannot close exported pointers exist")
-        self.open = False
-        self.mv.release()
-        self._finalizer()
+            self.lock.release()
+            raise ValueError(self.closed_message)
+        self.busy += 1
+        return self
+
+    def __exit__(self, *exc):
+        self.busy -= 1
+        self.lock.release()
+
+    def close(self):
+        """Unmap, unless views are still exported or the mapping is in use by this very
+        thread (code run by an argument's __index__, say): BufferError then, and nothing
+        changes.  Waits for a use under way in another thread."""
+        with self.lock:
+            if not self.open:
+                return
+            if self.busy:
+                raise BufferError("cannot close a mapping while a call is using it")
+            if self.exports():
+                raise BufferError("cannot close exported pointers exist")
+            self.open = False
+            self.mv.release()
+            self._finalizer()
 
 
 def _new_handle(ctor, *args):
@@ -367,6 +392,20 @@ def _new_handle(ctor, *args):
 
 def _fspath(path):
     return os.fsencode(path)
+
+
+def _resolve_slice(key, n):
+    """key with every bound resolved now (an __index__() may run code), for a length n."""
+    r = range(*key.indices(n))
+    if not r:
+        return slice(0, 0)
+    stop = r[-1] + r.step
+    return slice(r.start, None if stop < 0 else stop, r.step)  # -1 would mean the end
+
+
+def _span(length):
+    """A range length: None means MMAPKIT_TO_END (to the end); 0 is an empty range."""
+    return TO_END if length is None else _nonneg(length, "length")
 
 
 # ---- the high-level class ----
@@ -380,6 +419,7 @@ class _HandleOwner:
         return ValueError("mmapkit.Map is closed")
 
     def _live(self):
+        """The handle, for its fixed attributes; use `with self._h as h` to touch memory."""
         h = self._h
         if not h.open:
             raise self._closed_error()
@@ -403,7 +443,11 @@ class Map(_HandleOwner):
     Create one with a class method (``Map.anon_private(n)``, ``Map.file_shared(path)``,
     ...).  ``len(m)``, ``m[i]``, ``m[a:b]`` read and write bytes; ``m.view()`` is a
     zero-copy ``memoryview``; ``with`` closes it.  A range operation takes
-    ``(off, length)`` in bytes, ``length`` 0 meaning "to the end" as in C.
+    ``(off, length)`` in bytes: ``length`` None (the default) means to the end
+    (``MMAPKIT_TO_END``), 0 is an empty range, as in C.
+
+    Methods may be called from several threads; ``close()`` in one thread while
+    another uses the map makes the later calls raise ``ValueError``.
     """
 
     __slots__ = ("_h", "__weakref__")
@@ -473,11 +517,13 @@ class Map(_HandleOwner):
 
     @property
     def offset(self):
-        return lib.mmapkit_offset(self._live().ptr)
+        with self._h as h:
+            return lib.mmapkit_offset(h.ptr)
 
     @property
     def fd(self):
-        return lib.mmapkit_fd(self._live().ptr)
+        with self._h as h:
+            return lib.mmapkit_fd(h.ptr)
 
     @property
     def address(self):
@@ -500,16 +546,33 @@ class Map(_HandleOwner):
     # bytes
 
     def __getitem__(self, key):
-        mv = self._live().mv
-        if isinstance(key, slice):
-            return mv[key].tobytes()
-        return mv[key]
+        if isinstance(key, slice):  # resolved first: an __index__ may run any code
+            key = _resolve_slice(key, len(self))
+            with self._h as h:
+                return h.mv[key].tobytes()
+        key = operator.index(key)
+        with self._h as h:
+            return h.mv[key]
 
     def __setitem__(self, key, value):
-        self._live().mv[key] = value
+        if isinstance(key, slice):
+            key = _resolve_slice(key, len(self))
+        else:
+            key = operator.index(key)
+        if not isinstance(value, int):
+            value = memoryview(value)
+        with self._h as h:
+            h.mv[key] = value
 
     def __iter__(self):
-        return iter(self._live().mv)
+        i = 0
+        while True:
+            with self._h as h:
+                if i >= h.length:
+                    return
+                b = h.mv[i]
+            yield b
+            i += 1
 
     def view(self, off=0, length=None):
         """A zero-copy memoryview of [off, off+length) (to the end by default).
@@ -517,12 +580,13 @@ class Map(_HandleOwner):
         Read-only for an RDONLY mapping.  While any view is alive, close() raises
         BufferError (the mapping stays valid as long as the view does).
         """
-        h = self._live()
         off = _nonneg(off, "off")
-        length = h.length - off if length is None else _nonneg(length, "length")
-        if off > h.length or length > h.length - off:
-            raise IndexError(f"view {off}+{length} lies outside the mapping ({h.length} bytes)")
-        return h.export(off, length)
+        length = None if length is None else _nonneg(length, "length")
+        with self._h as h:
+            length = h.length - off if length is None else length
+            if off > h.length or length > h.length - off:
+                raise IndexError(f"view {off}+{length} lies outside the mapping ({h.length} bytes)")
+            return h.export(off, length)
 
     def __buffer__(self, flags):  # PEP 688 (Python 3.12+): memoryview(m) works
         return self.view()
@@ -536,40 +600,42 @@ class Map(_HandleOwner):
         align defaults to ctypes.alignment(ctype).  Raises ValueError with
         mmapkit_errmsg() when it does not fit or is misaligned.
         """
-        h = self._live()
+        off = _nonneg(off, "off")
         if align is None:
             align = ctypes.alignment(ctype)
-        p = lib.mmapkit_at(h.ptr, _nonneg(off, "off"), ctypes.sizeof(ctype), align)
-        if not p:
-            raise ValueError(errmsg())
-        return h.export_ctype(ctype, p)
+        with self._h as h:
+            p = lib.mmapkit_at(h.ptr, off, ctypes.sizeof(ctype), align)
+            if not p:
+                raise ValueError(errmsg())
+            return h.export_ctype(ctype, p)
 
-    # range operations: (off, length) in bytes; length None (the default) = from off to
-    # the end (MMAPKIT_TO_END), length 0 = an empty range (nothing is done), as in C
+    # range operations: (off, length) in bytes; length None = to the end
+    # (MMAPKIT_TO_END), 0 = an empty range, as in C
 
-    def _range(self, off, length):
-        length = TO_END if length is None else _nonneg(length, "length")
-        return self._live().ptr, _nonneg(off, "off"), length
+    def _call(self, fn, off, length, *more):
+        off, length = _nonneg(off, "off"), _span(length)
+        with self._h as h:
+            fn(h.ptr, off, length, *more)
 
     def sync(self, off=0, length=None, how=0):
-        lib.mmapkit_sync(*self._range(off, length), how)
+        self._call(lib.mmapkit_sync, off, length, how)
 
     def advise(self, advice, off=0, length=None):
-        lib.mmapkit_advise(*self._range(off, length), advice)
+        self._call(lib.mmapkit_advise, off, length, advice)
 
     def punch(self, off=0, length=None):
-        lib.mmapkit_punch(*self._range(off, length))
+        self._call(lib.mmapkit_punch, off, length)
 
     def revert(self, off=0, length=None):
-        lib.mmapkit_revert(*self._range(off, length))
+        self._call(lib.mmapkit_revert, off, length)
 
     def protect(self, prot, off=0, length=None):
         """Change the protection for real: touching a PROT_NONE page from Python kills
         the process with SIGSEGV, as it would in C."""
-        lib.mmapkit_protect(*self._range(off, length), prot)
+        self._call(lib.mmapkit_protect, off, length, prot)
 
     def lock(self, off=0, length=None, how=0):
-        lib.mmapkit_lock(*self._range(off, length), how)
+        self._call(lib.mmapkit_lock, off, length, how)
 
     def unlock(self, off=0, length=None):
-        lib.mmapkit_unlock(*self._range(off, length))
+        self._call(lib.mmapkit_unlock, off, length)

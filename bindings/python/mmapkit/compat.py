@@ -25,12 +25,12 @@ import operator
 import os
 import sys
 
-from . import (ADV_COLD, ADV_DODUMP, ADV_DOFORK, ADV_DONTDUMP, ADV_DONTFORK, ADV_DONTNEED,
+from . import (TO_END, ADV_COLD, ADV_DODUMP, ADV_DOFORK, ADV_DONTDUMP, ADV_DONTFORK, ADV_DONTNEED,
                ADV_FREE, ADV_HUGEPAGE, ADV_KEEPONFORK, ADV_NOHUGEPAGE, ADV_NORMAL,
                ADV_PAGEOUT, ADV_POPULATE_READ, ADV_POPULATE_WRITE, ADV_RANDOM, ADV_REMOVE,
                ADV_SEQUENTIAL, ADV_WILLNEED, ADV_WIPEONFORK, ANON_PRIVATE, ANON_SHARED,
                FILE_PRIVATE, FILE_SHARED, NORESERVE, POPULATE, RDONLY, _new_handle, lib)
-from . import _HandleOwner
+from . import _HandleOwner, _resolve_slice
 from . import PROT_EXEC as _MK_PROT_EXEC
 from . import PROT_NONE as _MK_PROT_NONE
 from . import PROT_READ as _MK_PROT_READ
@@ -161,6 +161,12 @@ def _mk_prot(prot):
     return None
 
 
+def _ours(h):
+    """A handle of this module: its closed error says what mmap's says."""
+    h.closed_message = "mmap closed or invalid"
+    return h
+
+
 def _open_handle(fileno, length, flags, prot, offset):
     """Map with mmapkit; translate its range errors into the stdlib's ValueErrors."""
     mkflags = _mk_flags(flags, prot)
@@ -184,11 +190,11 @@ def _open_handle(fileno, length, flags, prot, offset):
                              "mmap offset is greater than file size")
     if mkprot is not None and h.length:
         try:
-            lib.mmapkit_protect(h.ptr, 0, 0, mkprot)
+            lib.mmapkit_protect(h.ptr, 0, TO_END, mkprot)
         except OSError:
             h.close()
             raise
-    return h
+    return _ours(h)
 
 
 class mmap(_HandleOwner):
@@ -241,10 +247,10 @@ class mmap(_HandleOwner):
         return _closed()
 
     def _writable(self):
-        h = self._live()
+        """TypeError unless the map is writable (checked before its handle is used)."""
         if self._access == ACCESS_READ or not self._prot & PROT_WRITE:
+            self._live()
             raise TypeError("mmap can't modify a readonly memory map.")
-        return h
 
     @property
     def closed(self):
@@ -255,10 +261,10 @@ class mmap(_HandleOwner):
 
     def size(self):
         """The size of the mapped file (OSError EBADF for anonymous memory, as mmap)."""
-        h = self._live()
-        if self._anon or not self._trackfd:  # mmap has no descriptor: fstat(-1) fails
-            raise OSError(errno.EBADF, os.strerror(errno.EBADF))
-        return os.fstat(lib.mmapkit_fd(h.ptr)).st_size
+        with self._h as h:
+            if self._anon or not self._trackfd:  # mmap has no descriptor: fstat(-1) fails
+                raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+            return os.fstat(lib.mmapkit_fd(h.ptr)).st_size
 
     def tell(self):
         self._live()
@@ -297,49 +303,51 @@ class mmap(_HandleOwner):
 
     def read(self, n=None):
         n = -1 if n is None else operator.index(n)
-        h = self._live()
-        left = max(0, h.length - self._pos)
-        if n < 0 or n > left:
-            n = left
-        data = h.mv[self._pos:self._pos + n].tobytes()
-        self._pos += n
-        return data
+        with self._h as h:
+            left = max(0, h.length - self._pos)
+            if n < 0 or n > left:
+                n = left
+            data = h.mv[self._pos:self._pos + n].tobytes()
+            self._pos += n
+            return data
 
     def read_byte(self):
-        h = self._live()
-        if self._pos >= h.length:
-            raise ValueError("read byte out of range")
-        self._pos += 1
-        return h.mv[self._pos - 1]
+        with self._h as h:
+            if self._pos >= h.length:
+                raise ValueError("read byte out of range")
+            self._pos += 1
+            return h.mv[self._pos - 1]
 
     def readline(self):
-        h = self._live()
-        start = self._pos
-        if start >= h.length:  # also past the end after a shrinking resize()
-            return b""
-        nl = self._find(h, b"\n", start, h.length, False)
-        end = h.length if nl < 0 else nl + 1
-        self._pos = end
-        return h.mv[start:end].tobytes()
+        with self._h as h:
+            start = self._pos
+            if start >= h.length:  # also past the end after a shrinking resize()
+                return b""
+            nl = self._find(h, b"\n", start, h.length, False)
+            end = h.length if nl < 0 else nl + 1
+            self._pos = end
+            return h.mv[start:end].tobytes()
 
     def write(self, data):
         data = _bytes_like(data)
-        h = self._writable()
-        if self._pos > h.length or h.length - self._pos < len(data):
-            raise ValueError("data out of range")
-        h.mv[self._pos:self._pos + len(data)] = data
-        self._pos += len(data)
-        return len(data)
+        self._writable()
+        with self._h as h:
+            if self._pos > h.length or h.length - self._pos < len(data):
+                raise ValueError("data out of range")
+            h.mv[self._pos:self._pos + len(data)] = data
+            self._pos += len(data)
+            return len(data)
 
     def write_byte(self, byte):
         byte = operator.index(byte)
         if not 0 <= byte <= 255:
             raise OverflowError("unsigned byte integer is out of range")
-        h = self._writable()
-        if self._pos >= h.length:
-            raise ValueError("write byte out of range")
-        h.mv[self._pos] = byte
-        self._pos += 1
+        self._writable()
+        with self._h as h:
+            if self._pos >= h.length:
+                raise ValueError("write byte out of range")
+            h.mv[self._pos] = byte
+            self._pos += 1
 
     # ---- searching ----
 
@@ -376,13 +384,13 @@ class mmap(_HandleOwner):
         sub = _bytes_like(sub).tobytes()
         start = None if start is _DEFAULT else operator.index(start)
         end = None if end is _DEFAULT else operator.index(end)
-        h = self._live()
-        start = self._pos if start is None else start
-        size = h.length
-        end = size if end is None else end
-        start = min(max(start + size if start < 0 else start, 0), size)
-        end = min(max(end + size if end < 0 else end, 0), size)
-        return self._find(h, sub, start, end, reverse)
+        with self._h as h:
+            start = self._pos if start is None else start
+            size = h.length
+            end = size if end is None else end
+            start = min(max(start + size if start < 0 else start, 0), size)
+            end = min(max(end + size if end < 0 else end, 0), size)
+            return self._find(h, sub, start, end, reverse)
 
     def find(self, sub, start=_DEFAULT, end=_DEFAULT):
         return self._search(sub, start, end, False)
@@ -392,60 +400,55 @@ class mmap(_HandleOwner):
 
     # ---- bytes as a sequence ----
 
-    def _index(self, h, i):
-        i = operator.index(i)
-        h = self._live()  # i.__index__() may have closed it
+    @staticmethod
+    def _item(h, i):
+        """Index i (an int) of h; h is in use."""
         if i < 0:
             i += h.length
         if not 0 <= i < h.length:
             raise IndexError("mmap index out of range")
-        return h, i
-
-    @staticmethod
-    def _slice(key, n):
-        """key with every bound resolved now (an __index__() may run code)."""
-        r = range(*key.indices(n))
-        if not r:
-            return slice(0, 0)
-        stop = r[-1] + r.step
-        return slice(r.start, None if stop < 0 else stop, r.step)  # -1 would mean the end
+        return i
 
     def __getitem__(self, key):
-        h = self._live()
         if type(key) is int:  # the common case, kept short
-            i = key + h.length if key < 0 else key
-            if 0 <= i < h.length:
-                return h.mv[i]
-            raise IndexError("mmap index out of range")
+            with self._h as h:
+                return h.mv[self._item(h, key)]
         if isinstance(key, slice):
-            key = self._slice(key, h.length)
-            return self._live().mv[key].tobytes()
+            key = _resolve_slice(key, len(self))  # an __index__() may run code: first
+            with self._h as h:
+                return h.mv[key].tobytes()
         if not hasattr(key, "__index__"):
+            self._live()
             raise TypeError("mmap indices must be integers")
-        h, i = self._index(h, key)
-        return h.mv[i]
+        key = operator.index(key)
+        with self._h as h:
+            return h.mv[self._item(h, key)]
 
     def __setitem__(self, key, value):
-        h = self._live()
         if isinstance(key, slice):
-            key = self._slice(key, h.length)
-            h = self._writable()
+            key = _resolve_slice(key, len(self))
+            self._writable()
             data = _bytes_like(value)
-            target = h.mv[key]
-            if len(target) != len(data):
-                raise IndexError("mmap slice assignment is wrong size")
-            target[:] = data
+            with self._h as h:
+                target = h.mv[key]
+                if len(target) != len(data):
+                    raise IndexError("mmap slice assignment is wrong size")
+                target[:] = data
             return
         if not hasattr(key, "__index__"):
+            self._live()
             raise TypeError("mmap indices must be integer")
-        h, i = self._index(h, key)
-        h = self._writable()
+        key = operator.index(key)
+        with self._h as h:
+            self._item(h, key)
+        self._writable()
         if not hasattr(value, "__index__"):
             raise TypeError("mmap item value must be an int")
         value = operator.index(value)
         if not 0 <= value <= 255:
             raise ValueError("mmap item value must be in range(0, 256)")
-        h.mv[i] = value
+        with self._h as h:
+            h.mv[self._item(h, key)] = value
 
     def __delitem__(self, key):
         self._live()
@@ -455,23 +458,24 @@ class mmap(_HandleOwner):
         # As the C type's sequence protocol: one-byte bytes objects.
         i = 0
         while True:
-            h = self._live()
-            if i >= h.length:
-                return
-            yield h.mv[i:i + 1].tobytes()
+            with self._h as h:
+                if i >= h.length:
+                    return
+                b = h.mv[i:i + 1].tobytes()
+            yield b
             i += 1
 
     def __contains__(self, item):
         if isinstance(item, (bytes, bytearray)) and len(item) == 1:
-            h = self._live()
-            return self._find(h, bytes(item), 0, h.length, False) >= 0
+            with self._h as h:
+                return self._find(h, bytes(item), 0, h.length, False) >= 0
         return any(item == b for b in self)
 
     def __buffer__(self, flags):  # PEP 688: the buffer protocol on Python 3.12+
-        h = self._live()
-        if self._access == ACCESS_READ or not self._prot & PROT_WRITE:
-            return h.export(0, h.length).toreadonly()
-        return h.export(0, h.length)
+        with self._h as h:
+            if self._access == ACCESS_READ or not self._prot & PROT_WRITE:
+                return h.export(0, h.length).toreadonly()
+            return h.export(0, h.length)
 
     def __release_buffer__(self, view):
         view.release()
@@ -480,50 +484,51 @@ class mmap(_HandleOwner):
 
     def move(self, dest, src, count):
         dest, src, count = operator.index(dest), operator.index(src), operator.index(count)
-        h = self._writable()
-        if (dest < 0 or src < 0 or count < 0 or h.length - dest < count
-                or h.length - src < count):
-            raise ValueError("source, destination, or count out of range")
-        ctypes.memmove(h.addr + dest, h.addr + src, count)
+        self._writable()
+        with self._h as h:
+            if (dest < 0 or src < 0 or count < 0 or h.length - dest < count
+                    or h.length - src < count):
+                raise ValueError("source, destination, or count out of range")
+            ctypes.memmove(h.addr + dest, h.addr + src, count)
 
     def flush(self, offset=0, size=_DEFAULT):
         offset = operator.index(offset)
         size = None if size is _DEFAULT else operator.index(size)
-        h = self._live()
-        size = h.length if size is None else size
-        if size < 0 or offset < 0 or h.length - offset < size:
-            raise ValueError("flush values out of range")
-        if self._access in (ACCESS_READ, ACCESS_COPY):
+        with self._h as h:
+            size = h.length if size is None else size
+            if size < 0 or offset < 0 or h.length - offset < size:
+                raise ValueError("flush values out of range")
+            if self._access in (ACCESS_READ, ACCESS_COPY):
+                return None
+            # msync() wants a page-aligned start; mmapkit would round, mmap does not.
+            if (h.addr + offset) % PAGESIZE:
+                raise _einval(f"flush offset {offset} is not a multiple of PAGESIZE")
+            if h.kind == FILE_SHARED and size:
+                lib.mmapkit_sync(h.ptr, offset, size, 0)
             return None
-        # msync() wants a page-aligned start; mmapkit would round, mmap does not.
-        if (h.addr + offset) % PAGESIZE:
-            raise _einval(f"flush offset {offset} is not a multiple of PAGESIZE")
-        if h.kind == FILE_SHARED and size:
-            lib.mmapkit_sync(h.ptr, offset, size, 0)
-        return None
 
     def madvise(self, option, start=0, length=_DEFAULT):
         option, start = operator.index(option), operator.index(start)
         length = None if length is _DEFAULT else operator.index(length)
-        h = self._live()
-        length = h.length if length is None else length
-        if start < 0 or start >= h.length:
-            raise ValueError("madvise start out of bounds")
-        if length < 0:
-            raise ValueError("madvise length invalid")
-        if _SSIZE_MAX - start < length:
-            raise OverflowError("madvise length too large")
-        length = min(length, h.length - start)
-        advice = _ADVICE.get(option)
-        if advice is None:
-            raise _einval(f"mmapkit.compat: madvise option {option} is not supported")
-        if (h.addr + start) % PAGESIZE:
-            raise _einval(f"madvise start {start} is not a multiple of PAGESIZE")
-        if option == MADV_REMOVE and h.kind == FILE_PRIVATE:  # the kernel's errno, not mmapkit's
-            raise PermissionError(errno.EACCES, "madvise: MADV_REMOVE needs a shared mapping")
-        if length:
-            lib.mmapkit_advise(h.ptr, start, length, advice)
-            self._destroy_tail(h, option, start + length)
+        with self._h as h:
+            length = h.length if length is None else length
+            if start < 0 or start >= h.length:
+                raise ValueError("madvise start out of bounds")
+            if length < 0:
+                raise ValueError("madvise length invalid")
+            if _SSIZE_MAX - start < length:
+                raise OverflowError("madvise length too large")
+            length = min(length, h.length - start)
+            advice = _ADVICE.get(option)
+            if advice is None:
+                raise _einval(f"mmapkit.compat: madvise option {option} is not supported")
+            if (h.addr + start) % PAGESIZE:
+                raise _einval(f"madvise start {start} is not a multiple of PAGESIZE")
+            if option == MADV_REMOVE and h.kind == FILE_PRIVATE:  # the kernel's errno
+                raise PermissionError(errno.EACCES, "madvise: MADV_REMOVE needs a shared mapping")
+            if length:
+                lib.mmapkit_advise(h.ptr, start, length, advice)
+                self._destroy_tail(h, option, start + length)
 
     @staticmethod
     def _destroy_tail(h, option, end):
@@ -549,21 +554,21 @@ class mmap(_HandleOwner):
         mmap does; if mapping the new size then fails, the file gets its old size back.
         """
         newsize = operator.index(newsize)
-        h = self._live()
-        if self._access not in (ACCESS_WRITE, ACCESS_DEFAULT) or not self._prot & PROT_WRITE:
-            raise TypeError("mmap can't resize a readonly or copy-on-write memory map.")
-        if not self._trackfd:
-            raise ValueError("mmap: cannot resize a mmap with trackfd=False.")
-        if newsize < 0 or _SSIZE_MAX - newsize < self._offset:
-            raise ValueError("new size out of range")
-        if h.exports():
-            raise BufferError("mmap can't resize with extant buffers exported.")
-        if self._anon:
-            new = self._resize_anon(h, newsize)
-        else:
-            new = self._resize_file(h, newsize)
+        with self._h as h:
+            if self._access not in (ACCESS_WRITE, ACCESS_DEFAULT) or not self._prot & PROT_WRITE:
+                raise TypeError("mmap can't resize a readonly or copy-on-write memory map.")
+            if not self._trackfd:
+                raise ValueError("mmap: cannot resize a mmap with trackfd=False.")
+            if newsize < 0 or _SSIZE_MAX - newsize < self._offset:
+                raise ValueError("new size out of range")
+            if h.exports():
+                raise BufferError("mmap can't resize with extant buffers exported.")
+            if self._anon:
+                new = _ours(self._resize_anon(h, newsize))
+            else:
+                new = _ours(self._resize_file(h, newsize))
+            self._h = new  # the next call in any thread uses the new handle
         h.close()
-        self._h = new
 
     def _resize_anon(self, h, newsize):
         ctor = lib.mmapkit_anon_shared if h.kind == ANON_SHARED else lib.mmapkit_anon_private
