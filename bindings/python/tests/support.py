@@ -107,3 +107,69 @@ def run_child(body, timeout=10):
             os._exit(code)
     _, status = os.waitpid(pid, 0)
     return status
+
+
+# ---- what the kernel says about this process's memory ----
+
+def _smaps_entry(addr):
+    """The /proc/self/smaps entry (its lines) of the mapping holding addr."""
+    with open("/proc/self/smaps", encoding="ascii") as f:
+        text = f.read()
+    for entry in re.split(r"\n(?=[0-9a-f]+-[0-9a-f]+ )", text):
+        lo, hi = (int(x, 16) for x in entry.split(None, 1)[0].split("-"))
+        if lo <= addr < hi:
+            return entry
+    raise AssertionError(f"nothing is mapped at {addr:#x}")
+
+
+def smaps_kb(addr, *fields):
+    """The sum of the kB fields (e.g. "Shared_Dirty") of the mapping holding addr."""
+    entry = _smaps_entry(addr)
+    return sum(int(v) for name in fields
+               for v in re.findall(rf"^{name}:\s+(\d+) kB", entry, re.M))
+
+
+def dirty_kb(addr):
+    """Dirty kB of the mapping holding addr: written and not yet written back."""
+    return smaps_kb(addr, "Shared_Dirty", "Private_Dirty")
+
+
+def perms(addr):
+    """The permissions ("rw-s") of the mapping holding addr."""
+    return _smaps_entry(addr).split(None, 2)[1]
+
+
+def vmflags(addr):
+    """The VmFlags codes of the mapping holding addr."""
+    return set(re.search(r"^VmFlags:(.*)$", _smaps_entry(addr), re.M).group(1).split())
+
+
+def status_kb(field):
+    """A kB field of /proc/self/status, such as VmLck."""
+    with open("/proc/self/status", encoding="ascii") as f:
+        return int(re.search(rf"^{field}:\s+(\d+) kB", f.read(), re.M).group(1))
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.mmap.restype = ctypes.c_void_p
+_libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
+                       ctypes.c_int, ctypes.c_long]
+_libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+MAP_FIXED_NOREPLACE = 0x100000
+
+
+def map_own(addr, length):
+    """Map private anonymous memory at exactly addr (MAP_FIXED_NOREPLACE: only where
+    nothing is mapped); True when it landed there."""
+    p = _libc.mmap(addr, length, 0x3, 0x02 | 0x20 | MAP_FIXED_NOREPLACE, -1, 0)
+    if p is not None and p != addr and p != ctypes.c_void_p(-1).value:
+        _libc.munmap(p, length)
+    return p == addr
+
+
+def nothing_at(addr, length):
+    """Nothing is mapped at [addr, addr + length)."""
+    if not map_own(addr, length):
+        return False
+    _libc.munmap(addr, length)
+    return True

@@ -8,6 +8,8 @@
 | file shared  | yes, both directions                                     | yes              |
 """
 
+import ctypes
+import gc
 import os
 import signal
 import unittest
@@ -15,7 +17,7 @@ import unittest
 import mmapkit
 from mmapkit import Map
 
-from .support import PAGE, TempDirTest
+from .support import PAGE, TempDirTest, map_own, nothing_at, run_child
 
 
 def exchange(m):
@@ -113,6 +115,42 @@ class TestFork(TempDirTest):
             self.assertEqual(os.WEXITSTATUS(status), 10)
             self.assertEqual(m[0], 5)
 
+
+    def test_gc_in_child_spares_the_childs_own_memory(self):
+        """A child lacks the DONTFORK pages of an inherited Map and maps memory of its own
+        there; its garbage collector unmaps the Map: the child's memory survives, and
+        what the child had of the Map (the other pages, the guards) is released."""
+        path = self.path()
+        with open(path, "wb") as f:
+            f.write(bytes(4 * PAGE))
+        for kind in mmapkit.Kind:
+            for flags in (0, mmapkit.GUARD):
+                file = kind in (mmapkit.Kind.FILE_PRIVATE, mmapkit.Kind.FILE_SHARED)
+                holder = [Map.new(kind, 0 if file else 4 * PAGE, path=path if file else None,
+                                  flags=flags)]
+                holder[0].advise(mmapkit.ADV_DONTFORK, PAGE, 2 * PAGE)
+                holder[0][:] = b"\x44" * (4 * PAGE)
+                addr = holder[0].address
+
+                def child():
+                    gone = addr + PAGE
+                    if not map_own(gone, 2 * PAGE):  # the pages really are not there
+                        return False
+                    ctypes.memset(gone, 0xC7, 2 * PAGE)
+                    holder.clear()  # the last reference: the Map is unmapped now
+                    gc.collect()
+                    if ctypes.string_at(gone, 2 * PAGE) != b"\xC7" * (2 * PAGE):  # or SIGSEGV
+                        return False
+                    guards = not flags or (nothing_at(addr - PAGE, PAGE)
+                                           and nothing_at(addr + 4 * PAGE, PAGE))
+                    return nothing_at(addr, PAGE) and nothing_at(addr + 3 * PAGE, PAGE) and guards
+
+                status = run_child(child)
+                what = f"{kind.name} flags {flags:#x}"
+                self.assertTrue(os.WIFEXITED(status), f"{what}: wait status {status:#x}")
+                self.assertEqual(os.WEXITSTATUS(status), 0, what)
+                self.assertEqual(holder[0][:], b"\x44" * (4 * PAGE))  # the parent keeps it
+                holder[0].close()
 
 if __name__ == "__main__":
     unittest.main()
