@@ -14,7 +14,8 @@ import unittest
 import mmapkit
 from mmapkit import MapPtr, lib
 
-from .support import PAGE, ROOT, TempDirTest, header_constants, header_functions, header_macros
+from .support import (PAGE, ROOT, TempDirTest, header_constants, header_functions, header_macros,
+                      perms, status_kb, vmflags)
 
 C_TYPES = {
     "int": ctypes.c_int,
@@ -299,11 +300,20 @@ class TestCalls(TempDirTest):
         self.assertEqual(lib.mmapkit_sync(m, 0, mmapkit.TO_END, mmapkit.SYNC_FULL), 0)
         self.assertEqual(self.read_file(path)[5:20], data[5:10] + bytes(5) + data[15:20])
         self.assertEqual(lib.mmapkit_advise(m, 0, mmapkit.TO_END, mmapkit.ADV_WILLNEED), 0)
-        self.assertEqual(lib.mmapkit_protect(m, PAGE, PAGE, mmapkit.PROT_READ), 0)
-        self.assertEqual(lib.mmapkit_protect(m, PAGE, PAGE, mmapkit.PROT_READ | mmapkit.PROT_WRITE),
-                         0)
-        self.assertEqual(lib.mmapkit_lock(m, 0, PAGE, mmapkit.LOCK_ONFAULT), 0)
-        self.assertEqual(lib.mmapkit_unlock(m, 0, PAGE), 0)
+        # A negative return raises (errcheck): what each call did is asserted instead.
+        lib.mmapkit_protect(m, PAGE, PAGE, mmapkit.PROT_READ)
+        self.assertEqual((perms(p), perms(p + PAGE), perms(p + 2 * PAGE)),
+                         ("rw-s", "r--s", "rw-s"))
+        lib.mmapkit_protect(m, PAGE, PAGE, mmapkit.PROT_READ | mmapkit.PROT_WRITE)
+        self.assertEqual(perms(p + PAGE), "rw-s")
+        before = status_kb("VmLck")
+        lib.mmapkit_lock(m, 0, PAGE, mmapkit.LOCK_ONFAULT)
+        self.assertEqual(status_kb("VmLck") - before, PAGE // 1024)
+        self.assertTrue({"lo", "lf"} <= vmflags(p), vmflags(p))  # locked, on fault
+        self.assertNotIn("lo", vmflags(p + PAGE))
+        lib.mmapkit_unlock(m, 0, PAGE)
+        self.assertEqual(status_kb("VmLck"), before)
+        self.assertNotIn("lo", vmflags(p))
         self.assertEqual(lib.mmapkit_punch(m, PAGE, PAGE), 0)
         self.assertEqual(ctypes.string_at(p + PAGE, PAGE), bytes(PAGE))
         self.assertEqual(self.read_file(path)[PAGE:2 * PAGE], bytes(PAGE))

@@ -13,7 +13,7 @@ import weakref
 import mmapkit
 from mmapkit import Kind, Map
 
-from .support import PAGE, TempDirTest, pattern, run_child
+from .support import PAGE, TempDirTest, dirty_kb, pattern, run_child, smaps_kb, status_kb
 
 
 class TestKinds(TempDirTest):
@@ -231,16 +231,24 @@ class TestAccess(TempDirTest):
 
 class TestRangeOperations(TempDirTest):
     def test_sync(self):
-        path, data = self.pattern_file(PAGE)
+        path, data = self.pattern_file(2 * PAGE)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)  # the file, not the mapping
+        self.addCleanup(os.close, fd)
         with Map.file_shared(path) as m:
-            m[0] = 0
-            for how in (0, mmapkit.SYNC_ASYNC, mmapkit.SYNC_INVALIDATE, mmapkit.SYNC_FULL):
-                m.sync(0, None, how)
+            for i, how in enumerate((0, mmapkit.SYNC_INVALIDATE, mmapkit.SYNC_FULL,
+                                     mmapkit.SYNC_ASYNC)):
+                new = bytes([0xA0 + i]) * 16
+                m[PAGE + 100:PAGE + 116] = new
+                self.assertGreater(dirty_kb(m.address), 0, f"how {how}: written, not yet back")
+                self.assertIsNone(m.sync(PAGE + 90, 30, how))
+                self.assertEqual(os.pread(fd, 16, PAGE + 100), new, f"how {how}")
+                if how != mmapkit.SYNC_ASYNC:  # these wait: the pages are written back
+                    self.assertEqual(dirty_kb(m.address), 0, f"how {how}: still dirty")
             with self.assertRaises(OSError) as cm:
                 m.sync(0, None, mmapkit.SYNC_ASYNC | mmapkit.SYNC_FULL)
             self.assertEqual(cm.exception.errno, errno.EINVAL)
             with self.assertRaises(OSError) as cm:
-                m.sync(1, PAGE)
+                m.sync(1, 2 * PAGE)
             self.assertEqual(cm.exception.errno, errno.ERANGE)
             with self.assertRaises(ValueError):
                 m.sync(-1)
@@ -319,14 +327,22 @@ class TestRangeOperations(TempDirTest):
 
     def test_lock_unlock(self):
         with Map.anon_private(2 * PAGE) as m:
+            before = status_kb("VmLck")
             try:
                 m.lock()
             except OSError as e:  # RLIMIT_MEMLOCK for an unprivileged user
                 self.assertIn(e.errno, (errno.EPERM, errno.ENOMEM, errno.EAGAIN))
                 self.skipTest(f"cannot lock memory: {e}")
+            self.assertEqual(status_kb("VmLck") - before, 2 * PAGE // 1024)
+            self.assertEqual(smaps_kb(m.address, "Locked"), 2 * PAGE // 1024)  # faulted in
             m.unlock(0, PAGE)
+            self.assertEqual(status_kb("VmLck") - before, PAGE // 1024)
+            m.unlock(0, 0)  # an empty range: nothing
+            self.assertEqual(status_kb("VmLck") - before, PAGE // 1024)
             m.lock(0, None, mmapkit.LOCK_ONFAULT)
+            self.assertEqual(status_kb("VmLck") - before, 2 * PAGE // 1024)
             m.unlock()
+            self.assertEqual(status_kb("VmLck"), before)
             with self.assertRaises(OSError) as cm:
                 m.lock(0, None, 0x10)
             self.assertEqual(cm.exception.errno, errno.EINVAL)
