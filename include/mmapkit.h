@@ -18,9 +18,10 @@
  *    means "from off to the end of the mapping".  The library rounds to pages
  *    itself and never touches a byte outside the named range.
  *
- * The header is self-contained, C99/C++ compatible and FFI-safe: no inline
- * functions, no struct passed by value, no varargs, fixed-width offsets, and
- * every constant has an explicit value that never changes once released.
+ * The header is self-contained, compiles as C99 and C++ (MMAPKIT_AT needs C11
+ * or C++11) and is FFI-safe: no inline functions, no struct passed by value,
+ * no varargs, fixed-width offsets, and every constant has an explicit value
+ * that never changes once released.
  */
 #ifndef MMAPKIT_H
 #define MMAPKIT_H
@@ -172,9 +173,14 @@ MMAPKIT_API int mmapkit_fd(const mmapkit_map *m);
  * otherwise a power of two); NULL otherwise, with mmapkit_errmsg() saying why.
  */
 MMAPKIT_API void *mmapkit_at(const mmapkit_map *m, size_t off, size_t size, size_t align);
-#if defined(__cplusplus)
+/*
+ * MMAPKIT_AT(m, T, off): mmapkit_at() for an object of type T, as a T *.  It needs
+ * alignof (C++11) or _Alignof (C11); under C99 and C++98 it is not defined (call
+ * mmapkit_at() with the alignment instead).
+ */
+#if defined(__cplusplus) && __cplusplus >= 201103L
 #define MMAPKIT_AT(m, T, off) (static_cast<T *>(mmapkit_at((m), (off), sizeof(T), alignof(T))))
-#else
+#elif !defined(__cplusplus) && defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
 #define MMAPKIT_AT(m, T, off) ((T *)mmapkit_at((m), (off), sizeof(T), _Alignof(T)))
 #endif
 /** The system page size. */

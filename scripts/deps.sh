@@ -5,7 +5,7 @@ set -euo pipefail
 
 want=(gcc make cmake pkg-config check libbsd-dev)
 if [[ ${1:-test} == test ]]; then
-	want+=(clang libclang-rt-14-dev groff-base python3 libpython3.11-testsuite
+	want+=(clang libclang-rt-14-dev g++ groff-base python3 libpython3.11-testsuite
 		abigail-tools valgrind strace
 		dpkg-dev debhelper dh-python pybuild-plugin-pyproject python3-all python3-setuptools lintian
 		cargo rustc librust-libc-dev golang-go luajit)
