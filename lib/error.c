@@ -65,6 +65,22 @@ const char *mmapkit_errmsg(void)
 	return errmsg;
 }
 
+/*
+ * The text of every errno, looked up once at library load: mmapkit_strerror()
+ * then only reads this table, which makes it async-signal-safe (mmapkit(7),
+ * Signals).  strerrordesc_np's texts are static and not translated.
+ */
+#define ERRTAB_SIZE 256 /* Linux's errnos end at 133 (EHWPOISON) */
+static const char *errtab[ERRTAB_SIZE];
+static bool errtab_filled;
+
+__attribute__((constructor)) static void errtab_at_load(void)
+{
+	for (int e = 1; e < ERRTAB_SIZE; e++)
+		errtab[e] = strerrordesc_np(e);
+	__atomic_store_n(&errtab_filled, true, __ATOMIC_RELEASE);
+}
+
 const char *mmapkit_strerror(int err)
 {
 	const char *s;
@@ -76,6 +92,9 @@ const char *mmapkit_strerror(int err)
 			return "Unknown error";
 		err = -err;
 	}
-	s = strerrordesc_np(err);
+	if (!__atomic_load_n(&errtab_filled, __ATOMIC_ACQUIRE)) /* before the library's load */
+		s = strerrordesc_np(err);
+	else
+		s = err < ERRTAB_SIZE ? errtab[err] : NULL;
 	return s ? s : "Unknown error";
 }

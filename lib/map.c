@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -27,11 +28,22 @@ size_t mmapkit__page(void)
 {
 	size_t p = __atomic_load_n(&page_size, __ATOMIC_RELAXED);
 
-	if (!p) {
-		p = (size_t)sysconf(_SC_PAGESIZE);
+	if (!p) { /* only before page_size_at_load ran: from another library's constructor */
+		p = (size_t)getauxval(AT_PAGESZ);
+		if (!p)
+			p = (size_t)sysconf(_SC_PAGESIZE);
 		__atomic_store_n(&page_size, p, __ATOMIC_RELAXED);
 	}
 	return p;
+}
+
+/*
+ * The page size is known once the library is loaded, so that mmapkit_page_size()
+ * is one load from its first call on: async-signal-safe (mmapkit(7), Signals).
+ */
+__attribute__((constructor)) static void page_size_at_load(void)
+{
+	(void)mmapkit__page();
 }
 
 /* Default huge page size from /proc/meminfo, read once; 0 if unknown. */
