@@ -153,7 +153,11 @@ MMAPKIT_API int mmapkit_map_new(mmapkit_map **out, const struct mmapkit_opts *op
 /** Release the mapping, its guard pages, its descriptor and the handle; NULL is a no-op. */
 MMAPKIT_API void mmapkit_unmap(mmapkit_map *m);
 
-/* Accessors: safe to call concurrently on one handle.  NULL handle: NULL/0/-1. */
+/*
+ * Accessors: safe to call concurrently on one handle.  NULL handle: NULL/0/-1.
+ * mmapkit_ptr, _len, _kind, _flags, _offset, _fd, _page_size, _version and
+ * mmapkit_strerror are async-signal-safe (mmapkit(7), Signals); no other call is.
+ */
 
 /** First byte of the range; not NULL, but not to be dereferenced, when the length is 0. */
 MMAPKIT_API void *mmapkit_ptr(const mmapkit_map *m);
