@@ -161,12 +161,18 @@ static void raw_create_anon(struct cc *c, const struct ccase *k)
 	} else {
 		if (k->flags & MMAPKIT_LOCK)
 			sys_mlock(p, SZ);
+		/*
+		 * DONTFORK: the process the pages belong to, recorded when they are
+		 * made and compared at unmap, for a fork() child that lacks them
+		 * must not unmap what it mapped there since (mmapkit(7)).
+		 */
+		volatile pid_t owner = k->flags & MMAPKIT_DONTFORK ? getpid() : 0;
+
 		if (k->madv >= 0)
 			madvise(p, SZ, k->madv);
-		if (k->flags & MMAPKIT_GUARD)
-			munmap((unsigned char *)p - page, SZ + 2 * page);
-		else
-			munmap(p, SZ);
+		if (!(k->flags & MMAPKIT_DONTFORK) || getpid() == owner) /* not a child */
+			munmap(k->flags & MMAPKIT_GUARD ? (unsigned char *)p - page : p,
+			       k->flags & MMAPKIT_GUARD ? SZ + 2 * page : SZ);
 	}
 	sc_end();
 }
@@ -480,7 +486,8 @@ static const struct ccase cases[] = {
 	ANON("flag HUGETLB", MMAPKIT_HUGETLB, RW, PA | MAP_HUGETLB, -1,
 	     "mmap(MAP_HUGETLB) munmap; fails where no huge pages are reserved"),
 	ANON("flag THP", MMAPKIT_THP, RW, PA, MADV_HUGEPAGE, "mmap madvise munmap"),
-	ANON("flag DONTFORK", MMAPKIT_DONTFORK, RW, PA, MADV_DONTFORK, "mmap madvise munmap"),
+	ANON("flag DONTFORK", MMAPKIT_DONTFORK, RW, PA, MADV_DONTFORK,
+	     "mmap getpid madvise getpid munmap: whose pages they are, recorded and compared"),
 	ANON("flag WIPEONFORK", MMAPKIT_WIPEONFORK, RW, PA, MADV_WIPEONFORK, "mmap madvise munmap"),
 	ANON("flag DONTDUMP", MMAPKIT_DONTDUMP, RW, PA, MADV_DONTDUMP, "mmap madvise munmap"),
 	ANON("flag GUARD", MMAPKIT_GUARD, RW, PA, -1,
