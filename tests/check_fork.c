@@ -1206,16 +1206,24 @@ static void child_unmap_spares_own(void *arg)
 	}
 }
 
-START_TEST(dontfork_unmap_in_child)
+/* Fixture i, fn run in a child that must succeed; the parent keeps every page. */
+static struct dfx dontfork_in_child(int i, void (*fn)(void *))
 {
-	struct dfx d = make_dontfork(_i);
+	struct dfx d = make_dontfork(i);
 	char what[128];
-	int st = tu_child(child_unmap_spares_own, &d);
+	int st = tu_child(fn, &d);
 
 	ck_assert_msg(TU_EXITED(st, 0), "%s: child status 0x%x", dontfork_name(&d, what, sizeof(what)),
 		      st);
-	for (size_t i = 0; i < d.f.len; i++) /* the parent keeps every page */
-		TU_BYTE_EQ(d.f.p[i], DF_FILL, i);
+	for (size_t b = 0; b < d.f.len; b++)
+		TU_BYTE_EQ(d.f.p[b], DF_FILL, b);
+	return d;
+}
+
+START_TEST(dontfork_unmap_in_child)
+{
+	struct dfx d = dontfork_in_child(_i, child_unmap_spares_own);
+
 	drop(&d.f);
 }
 END_TEST
@@ -1291,14 +1299,8 @@ static unsigned char df_file(const struct fx *f, size_t i)
 
 START_TEST(dontfork_ops_in_child)
 {
-	struct dfx d = make_dontfork(_i);
-	char what[128];
-	int st = tu_child(child_ops_refused, &d);
+	struct dfx d = dontfork_in_child(_i, child_ops_refused);
 
-	ck_assert_msg(TU_EXITED(st, 0), "%s: child status 0x%x", dontfork_name(&d, what, sizeof(what)),
-		      st);
-	for (size_t i = 0; i < d.f.len; i++)
-		TU_BYTE_EQ(d.f.p[i], DF_FILL, i);
 	if (d.f.path)
 		assert_file(&d.f, df_file);
 	/* The parent's handle works on every page. */

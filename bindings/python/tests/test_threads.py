@@ -24,9 +24,13 @@ ROUNDS = int(os.environ.get("MMAPKIT_RACE_ROUNDS", "150"))
 CALLS = 200  # per user thread and round, at most
 
 
+def _spot(i):
+    """Where call i of a user thread works: spread over the map's four pages."""
+    return i * 97 % (4 * PAGE - 64)
+
+
 def _map_ops(m, i):
-    n = 4 * PAGE
-    k = i * 97 % (n - 64)
+    k = _spot(i)
     return (
         lambda: m[k],
         lambda: m.__setitem__(slice(k, k + 16), b"x" * 16),
@@ -47,15 +51,14 @@ def _view_read(m, k):
 
 
 def _compat_ops(m, i):
-    n = 4 * PAGE
-    k = i * 97 % (n - 64)
+    k = _spot(i)
     return (
         lambda: m[k],
         lambda: m.__setitem__(slice(k, k + 16), b"y" * 16),
         lambda: m[k:k + 64],
         lambda: m.flush(0, PAGE),
         lambda: m.madvise(compat.MADV_WILLNEED, 0, PAGE),
-        lambda: m.move(k, (k + 4000) % (n - 64), 64),
+        lambda: m.move(k, _spot(i + 41), 64),
         lambda: m.find(b"zz", k),
     )
 
