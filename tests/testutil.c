@@ -140,6 +140,38 @@ bool tu_skip_mremap_across(const char *what)
 				   "skipped (valgrind's mremap stays within one protection)");
 }
 
+/*
+ * Can a fork() child map memory where its parent's MADV_DONTFORK pages are?
+ * Valgrind's own record of the address space still holds them in the child.
+ */
+static bool have_dontfork_hole(void)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	void *p = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int st = -1;
+	pid_t pid;
+
+	ck_assert_ptr_ne(p, MAP_FAILED);
+	ck_assert_int_eq(madvise(p, page, MADV_DONTFORK), 0);
+	pid = fork();
+	if (pid == 0)
+		_exit(mmap(p, page, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0) == p ? 0 : 1);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	munmap(p, page);
+	return TU_EXITED(st, 0);
+}
+
+bool tu_skip_dontfork_hole(const char *what)
+{
+	static int have = -1;
+	static bool noted;
+
+	return skip_under_valgrind(&have, have_dontfork_hole, &noted, what,
+				   "skipped (in a fork() child valgrind still counts the parent's "
+				   "MADV_DONTFORK pages as mapped, and refuses mappings there)");
+}
+
 unsigned char tu_pattern(uint64_t i)
 {
 	return (unsigned char)(((i * 131u) ^ (i >> 12)) % 251u + 1u);

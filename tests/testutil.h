@@ -83,6 +83,12 @@ bool tu_skip_lock_onfault(const char *what);
  * there only.
  */
 bool tu_skip_mremap_across(const char *what);
+/*
+ * A fork() child mapping memory where its parent's MADV_DONTFORK pages were:
+ * valgrind 3.19 refuses it (its record of the address space still has them).
+ * Like tu_skip_lock_onfault: true there only.
+ */
+bool tu_skip_dontfork_hole(const char *what);
 
 /* The number of elements of an array. */
 #define TU_LEN(a) (sizeof(a) / sizeof((a)[0]))
