@@ -106,8 +106,9 @@ extern const struct mmapkit__sys mmapkit__sys MMAPKIT__HIDDEN;
  * so that the suite runs the fallback paths too.
  */
 enum mmapkit__feature {
-	MMAPKIT__F_MREMAP_CHECKS_FIRST, /* 6.12: a failing mremap(MREMAP_FIXED) leaves the
-					 * destination mapped */
+	MMAPKIT__F_MREMAP_CHECKS_FIRST, /* a failing mremap(MREMAP_FIXED) leaves the
+					 * destination mapped (mainline: 6.17; the test
+					 * build's model: 6.12, see docs/design.md) */
 	MMAPKIT__F_MREMAP_MULTI_VMA,    /* 6.17: one mremap moves a source of several VMAs */
 	MMAPKIT__F_GUARD_INSTALL,       /* 6.13: MADV_GUARD_INSTALL */
 	MMAPKIT__F_MFD_NOEXEC_SEAL,     /* 6.3: memfd_create(MFD_NOEXEC_SEAL) */
@@ -126,6 +127,8 @@ MMAPKIT__HIDDEN bool mmapkit__kernel_has(enum mmapkit__feature f);
  */
 MMAPKIT__HIDDEN void mmapkit__kernel_pretend(unsigned major, unsigned minor);
 MMAPKIT__HIDDEN void mmapkit__kernel_force(enum mmapkit__feature f, int has);
+/* Test build only: a pretence (version or forced feature) is in force. */
+MMAPKIT__HIDDEN bool mmapkit__kernel_pretending(void);
 #endif
 
 /*
@@ -235,7 +238,8 @@ MMAPKIT__HIDDEN int mmapkit__fork_own_check(mmapkit_map *m, const char *call, si
 MMAPKIT__HIDDEN bool mmapkit__fork_unmap(mmapkit_map *m);
 
 /* replace.c */
+MMAPKIT__HIDDEN bool mmapkit__replace_moves(void);
 MMAPKIT__HIDDEN int mmapkit__replace(mmapkit_map *m, const char *call, size_t p0, size_t p1,
-				     bool from_file);
+				     bool from_file, size_t *done);
 
 #endif

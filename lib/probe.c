@@ -11,8 +11,13 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -25,13 +30,106 @@ struct feature {
 	bool (*probe)(void);
 };
 
+/* Does /proc/self/maps show one mapping of inode `ino` over all of [a, z)? */
+static bool maps_has(uintptr_t a, uintptr_t z, unsigned long ino)
+{
+	FILE *fp = fopen("/proc/self/maps", "re");
+	char line[256];
+	bool found = false, at_start = true;
+
+	if (!fp)
+		return false;
+	while (!found && fgets(line, sizeof(line), fp)) {
+		unsigned long lo, hi, inode;
+		bool whole = strchr(line, '\n') != NULL;
+
+		/* only the start of a line (a long path comes in several pieces) */
+		if (at_start && sscanf(line, "%lx-%lx %*s %*s %*s %lu", &lo, &hi, &inode) == 3)
+			found = lo <= a && z <= hi && inode == ino;
+		at_start = whole;
+	}
+	fclose(fp);
+	return found;
+}
+
+/*
+ * How this kernel's mremap(MREMAP_FIXED) treats a source of several VMAs,
+ * learned once on scratch memory of the probe's own: two pages of different
+ * protections (two VMAs) are moved over two pages of a memfd mapping, which
+ * /proc/self/maps tells from any other mapping by the memfd's inode.
+ *   - moved: one call moves several VMAs (6.17 on; there every check comes
+ *     before the destination is unmapped);
+ *   - EFAULT, the destination still the memfd's: one VMA per call, and the
+ *     check came first;
+ *   - EFAULT (or anything else), the destination gone: the kernel unmapped
+ *     it before it checked.  Another thread may have mapped that hole by now,
+ *     so the probe leaves it alone, and the library never again issues a
+ *     call whose failure could do that to the handle's pages.
+ * Bits: 1 probed, 2 checks first, 4 several VMAs.  Racing probes agree.
+ */
+static int mremap_order;
+
+static int probe_mremap(void)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	int v = __atomic_load_n(&mremap_order, __ATOMIC_ACQUIRE), fd;
+	unsigned char *src, *dst;
+	struct stat st;
+
+	if (v)
+		return v;
+	v = 1;
+	fd = memfd_create("mmapkit-probe", MFD_CLOEXEC);
+	if (fd < 0)
+		goto done;
+	dst = fstat(fd, &st) == 0 && ftruncate(fd, (off_t)(2 * pg)) == 0
+		      ? mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
+		      : MAP_FAILED;
+	close(fd);
+	if (dst == MAP_FAILED)
+		goto done;
+	src = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (src == MAP_FAILED || mprotect(src + pg, pg, PROT_READ) < 0) {
+		if (src != MAP_FAILED)
+			munmap(src, 2 * pg);
+		munmap(dst, 2 * pg);
+		goto done;
+	}
+	if (mremap(src, 2 * pg, 2 * pg, MREMAP_MAYMOVE | MREMAP_FIXED, dst) != MAP_FAILED) {
+		v |= 2 | 4;
+		munmap(dst, 2 * pg); /* the moved pages; src is a hole now, not ours */
+		goto done;
+	}
+	if (maps_has((uintptr_t)dst, (uintptr_t)dst + 2 * pg, (unsigned long)st.st_ino)) {
+		if (errno == EFAULT)
+			v |= 2;
+		munmap(dst, 2 * pg);
+	}
+	munmap(src, 2 * pg); /* a failed move leaves its source in place */
+done:
+	__atomic_store_n(&mremap_order, v, __ATOMIC_RELEASE);
+	return v;
+}
+
+static bool probe_checks_first(void)
+{
+	return probe_mremap() & 2;
+}
+
+static bool probe_multi_vma(void)
+{
+	return probe_mremap() & 4;
+}
+
 /*
  * Until a feature has a probe of its own it counts as absent: the library
- * then takes the path that works on every kernel.
+ * then takes the path that works on every kernel.  The versions serve the
+ * test build's pretence; the probes decide on a real kernel.
  */
 static const struct feature features[MMAPKIT__F_COUNT] = {
-	[MMAPKIT__F_MREMAP_CHECKS_FIRST] = {"mremap checks before unmapping", 6, 12, NULL},
-	[MMAPKIT__F_MREMAP_MULTI_VMA] = {"mremap of several VMAs", 6, 17, NULL},
+	[MMAPKIT__F_MREMAP_CHECKS_FIRST] = {"mremap checks before unmapping", 6, 12,
+					    probe_checks_first},
+	[MMAPKIT__F_MREMAP_MULTI_VMA] = {"mremap of several VMAs", 6, 17, probe_multi_vma},
 	[MMAPKIT__F_GUARD_INSTALL] = {"MADV_GUARD_INSTALL", 6, 13, NULL},
 	[MMAPKIT__F_MFD_NOEXEC_SEAL] = {"MFD_NOEXEC_SEAL", 6, 3, NULL},
 	[MMAPKIT__F_CACHESTAT] = {"cachestat", 6, 5, NULL},
@@ -68,6 +166,18 @@ static void pretend_from_env(void)
 	v = getenv("MMAPKIT_PRETEND_KERNEL");
 	if (v && sscanf(v, "%u.%u", &major, &minor) == 2)
 		mmapkit__kernel_pretend(major, minor);
+}
+
+bool mmapkit__kernel_pretending(void)
+{
+	pretend_from_env();
+	if (__atomic_load_n(&pretend_major, __ATOMIC_RELAXED) ||
+	    __atomic_load_n(&pretend_minor, __ATOMIC_RELAXED))
+		return true;
+	for (int f = 0; f < MMAPKIT__F_COUNT; f++)
+		if (__atomic_load_n(&forced[f], __ATOMIC_RELAXED))
+			return true;
+	return false;
 }
 
 /* 0: no pretence applies; else 1 (absent) or 2 (present, as far as pretence goes). */

@@ -135,18 +135,35 @@ static int punch_file_shared(mmapkit_map *m, const char *call, const struct mmap
 				 (long long)n, (long long)at);
 }
 
+/*
+ * Where the kernel's failing mremap or mmap(MAP_FIXED) may unmap its
+ * destination first (mmapkit__replace_moves() false: mainline before 6.17),
+ * punch writes the zeros into the pages in place instead of replacing them:
+ * no call that could leave a hole.  The bytes must be writable for that.
+ */
+static int zero_whole_pages(mmapkit_map *m, const char *call, size_t p0, size_t p1)
+{
+	if (!(mmapkit__runs_all(m, p0, p1) & MMAPKIT__A_WRITE))
+		return mmapkit__fail(EACCES, "%s: pages %zu to %zu are not all writable, and this kernel's mremap may unmap what it was to replace when it fails, so the zeros are written in place; make them writable with mmapkit_protect first",
+				     call, p0, p1);
+	memset(mmapkit__page_addr(m, p0), 0, mmapkit__pages_len(m, p0, p1));
+	return 0;
+}
+
 /* Whole pages of a file private mapping become anonymous zeros. */
 static int punch_file_private(mmapkit_map *m, const char *call, size_t p0, size_t p1)
 {
+	size_t done;
 	int err;
 
 	if (p0 == p1)
 		return 0;
 	if (mmapkit__runs_all(m, p0, p1) & MMAPKIT__A_ANON)
 		return drop_pages(m, call, p0, p1);
-	err = mmapkit__replace(m, call, p0, p1, false);
-	if (!err)
-		mmapkit__runs_set(m, p0, p1, MMAPKIT__A_ANON, MMAPKIT__A_ANON);
+	if (!mmapkit__replace_moves())
+		return zero_whole_pages(m, call, p0, p1);
+	err = mmapkit__replace(m, call, p0, p1, false, &done);
+	mmapkit__runs_set(m, p0, done, MMAPKIT__A_ANON, MMAPKIT__A_ANON);
 	return err;
 }
 
@@ -218,10 +235,18 @@ static int revert_file_private(mmapkit_map *m, const char *call, const struct mm
 	if (!err)
 		err = read_file(m, call, tail_start, s->z, buf + nh);
 	if (!err && s->w0 < s->w1) {
-		if (mmapkit__runs_any(m, s->w0, s->w1) & MMAPKIT__A_ANON)
-			err = mmapkit__replace(m, call, s->w0, s->w1, true);
-		else
+		if (!(mmapkit__runs_any(m, s->w0, s->w1) & MMAPKIT__A_ANON)) {
 			err = drop_pages(m, call, s->w0, s->w1);
+		} else if (!mmapkit__replace_moves()) {
+			/* only a moving kernel replaces pages (punch.c's zero_whole_pages) */
+			err = mmapkit__fail(EOPNOTSUPP, "%s: pages replaced by anonymous memory cannot be mapped from the file again on this kernel without risking a hole",
+					    call);
+		} else {
+			size_t done;
+
+			err = mmapkit__replace(m, call, s->w0, s->w1, true, &done);
+			mmapkit__runs_set(m, s->w0, done, MMAPKIT__A_ANON, 0);
+		}
 	}
 	if (!err) {
 		mmapkit__runs_set(m, s->w0, s->w1, MMAPKIT__A_ANON, 0);

@@ -3,8 +3,12 @@
  * Replacing whole pages of a private mapping in place (punch and revert of
  * MMAPKIT_FILE_PRIVATE).  Where the pages carry attributes that a fresh mmap
  * would lose, the replacement is built off to the side, given exactly those
- * attributes, and moved over the old pages with one mremap(MREMAP_FIXED):
- * a failure at any step leaves the old pages untouched.
+ * attributes, and moved over the old pages with mremap(MREMAP_FIXED).
+ *
+ * Only on a kernel whose failing mremap leaves its destination mapped
+ * (mmapkit__replace_moves): elsewhere a failure could leave a hole in the
+ * handle's range that another thread's mmap(NULL) may take, so punch and
+ * revert do their work in place there (punch.c) and never call this.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -19,6 +23,7 @@ struct repl {
 	size_t p0;         /* page of the mapping that `at` stands for */
 	int prot0;         /* protection the replacement was created with */
 	bool by_prot;      /* the lock walk also splits by protection */
+	size_t done;       /* pages [p0, done) are replaced */
 };
 
 typedef int (*apply_fn)(struct repl *r, uint32_t val, unsigned char *addr, size_t len);
@@ -137,34 +142,53 @@ static int apply_all(struct repl *r, size_t p0, size_t p1)
 /* Attributes that split the replacement into separate VMAs where they change. */
 #define VMA_ATTRS (MMAPKIT__A_PROT | MMAPKIT__A_LOCK | MMAPKIT__A_ADVICE)
 
+/* Move one stretch of equal VMA attributes over the pages it replaces. */
 static int move_stretch(struct repl *r, uint32_t val, unsigned char *addr, size_t len)
 {
-	unsigned char *to = r->m->base + r->p0 * r->m->gran + (size_t)(addr - r->at);
+	size_t first = r->p0 + (size_t)(addr - r->at) / r->m->gran;
+	unsigned char *to = mmapkit__page_addr(r->m, first);
 
 	(void)val;
-	if (mmapkit__sys.mremap(addr, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, to) != MAP_FAILED)
-		return 0;
-	return repl_fail(r, "mremap", len);
+	if (mmapkit__sys.mremap(addr, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, to) == MAP_FAILED)
+		return repl_fail(r, "mremap", len);
+	r->done = first + len / r->m->gran;
+	return 0;
 }
 
 /*
- * One mremap moves the whole replacement over the old pages.  Kernels before
- * 6.17 move a single VMA per call and answer EFAULT when the replacement was
- * split by differing attributes: then each stretch is moved by its own call.
- * Only there can a failure (ENOMEM) leave the first stretches moved.
+ * From 6.17 one mremap moves the whole replacement, however many VMAs its
+ * attributes split it into; EFAULT there (a file system whose mappings the
+ * kernel will not move several at a time) comes before the destination is
+ * touched, and each stretch then moves by its own call.  A kernel that
+ * checks first but moves one VMA per call gets a call per stretch at once.
+ * Only a per-stretch move can stop half-way: the stretches moved stay new.
  */
-static int move_into_place(struct repl *r, size_t p0, size_t p1, unsigned char *target,
-			   size_t len)
+static int move_into_place(struct repl *r, size_t p0, size_t p1, size_t len)
 {
-	if (mmapkit__sys.mremap(r->at, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, target) !=
-	    MAP_FAILED)
-		return 0;
-	if (errno != EFAULT)
-		return repl_fail(r, "mremap", len);
+	if (mmapkit__kernel_has(MMAPKIT__F_MREMAP_MULTI_VMA)) {
+		if (mmapkit__sys.mremap(r->at, len, len, MREMAP_MAYMOVE | MREMAP_FIXED,
+					mmapkit__page_addr(r->m, p0)) != MAP_FAILED) {
+			r->done = p1;
+			return 0;
+		}
+		if (errno != EFAULT)
+			return repl_fail(r, "mremap", len);
+	}
 	return walk(r, p0, p1, VMA_ATTRS, move_stretch);
 }
 
-int mmapkit__replace(mmapkit_map *m, const char *call, size_t p0, size_t p1, bool from_file)
+bool mmapkit__replace_moves(void)
+{
+	return mmapkit__kernel_has(MMAPKIT__F_MREMAP_CHECKS_FIRST);
+}
+
+/*
+ * Replace pages [p0, p1) by fresh anonymous (or, from_file, file) pages with
+ * the attributes the runs record.  On failure *done tells how far it got:
+ * pages [p0, *done) are new, the rest are old, none unmapped.
+ */
+int mmapkit__replace(mmapkit_map *m, const char *call, size_t p0, size_t p1, bool from_file,
+		     size_t *done)
 {
 	size_t len = (p1 - p0) * m->gran;
 	unsigned char *target = m->base + p0 * m->gran;
@@ -174,7 +198,8 @@ int mmapkit__replace(mmapkit_map *m, const char *call, size_t p0, size_t p1, boo
 	int flags = MAP_PRIVATE | (from_file ? 0 : MAP_ANONYMOUS) |
 		    (m->flags & MMAPKIT_NORESERVE ? MAP_NORESERVE : 0);
 	int fd = from_file ? m->fd : -1;
-	struct repl r = {.m = m, .call = call, .p0 = p0, .prot0 = mmapkit__attr_prot(first)};
+	struct repl r = {.m = m, .call = call, .p0 = p0, .prot0 = mmapkit__attr_prot(first),
+			 .done = p0};
 	void *p;
 	int err;
 
@@ -183,14 +208,17 @@ int mmapkit__replace(mmapkit_map *m, const char *call, size_t p0, size_t p1, boo
 	/* Nothing to carry over: the single mmap(MAP_FIXED) a careful caller would make. */
 	if (any == all && !(any & (MMAPKIT__A_LOCK | MMAPKIT__A_ADVICE))) {
 		p = mmapkit__sys.mmap(target, len, r.prot0, flags | MAP_FIXED, fd, foff);
+		*done = p == MAP_FAILED ? p0 : p1;
 		return p == MAP_FAILED ? repl_fail(&r, "mmap", len) : 0;
 	}
 	/*
 	 * Locked pages would count twice against RLIMIT_MEMLOCK while the locked
 	 * replacement is built: unlock the old ones first, lock them again on failure.
 	 */
-	if ((any & MMAPKIT__A_LOCKED) && mmapkit__sys.munlock(target, len) < 0)
+	if ((any & MMAPKIT__A_LOCKED) && mmapkit__sys.munlock(target, len) < 0) {
+		*done = p0;
 		return repl_fail(&r, "munlock", len);
+	}
 	p = mmapkit__sys.mmap(NULL, len, r.prot0, flags, fd, foff);
 	if (p == MAP_FAILED) {
 		err = repl_fail(&r, "mmap", len);
@@ -198,13 +226,15 @@ int mmapkit__replace(mmapkit_map *m, const char *call, size_t p0, size_t p1, boo
 		r.at = p;
 		err = apply_all(&r, p0, p1);
 		if (!err)
-			err = move_into_place(&r, p0, p1, target, len);
+			err = move_into_place(&r, p0, p1, len);
+		/* only what was not moved: a moved stretch left a hole that is not ours */
 		if (err)
-			mmapkit__sys.munmap(p, len);
+			mmapkit__sys.munmap(r.at + (r.done - p0) * m->gran, (p1 - r.done) * m->gran);
 	}
-	if (err && (any & MMAPKIT__A_LOCKED)) {
+	if (err && (any & MMAPKIT__A_LOCKED) && r.done < p1) {
 		r.at = target;
-		lock_all(&r, p0, p1);
+		lock_all(&r, r.done, p1);
 	}
+	*done = r.done;
 	return err;
 }

@@ -8,6 +8,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -236,11 +239,93 @@ SHIM(fallocate, int, -1, (int fd, int mode, off_t off, off_t len), (fd, mode, of
 SHIM(fsync, int, -1, (int fd), (fd))
 SHIM(pread, ssize_t, -1, (int fd, void *buf, size_t n, off_t off), (fd, buf, n, off))
 SHIM(unlink, int, -1, (const char *p), (p))
-SHIM(mmap, void *, MAP_FAILED, (void *a, size_t l, int p, int f, int fd, off_t o),
-     (a, l, p, f, fd, o))
+/*
+ * Kernel models for the pretence (mmapkit__kernel_pretend): the real kernel
+ * here (6.18) checks an mremap before it unmaps the destination and moves
+ * several VMAs in one call; an older one is modelled in front of it.
+ *   - without MMAPKIT__F_MREMAP_CHECKS_FIRST (the 6.1 model): a failing
+ *     mremap(MREMAP_FIXED) or mmap(MAP_FIXED) has unmapped its destination
+ *     first, and an mremap whose source spans several VMAs fails with EFAULT
+ *     after unmapping its destination;
+ *   - without MMAPKIT__F_MREMAP_MULTI_VMA (also the 6.12 model): that mremap
+ *     fails with EFAULT and leaves the destination alone.
+ * Without a pretence every call goes straight to the kernel.
+ */
+static bool model_unmaps_first(void)
+{
+	return mmapkit__kernel_pretending() && !mmapkit__kernel_has(MMAPKIT__F_MREMAP_CHECKS_FIRST);
+}
+
+static bool model_one_vma(void)
+{
+	return mmapkit__kernel_pretending() && !mmapkit__kernel_has(MMAPKIT__F_MREMAP_MULTI_VMA);
+}
+
+/* Does [a, a + len) reach past the end of the VMA that holds a? */
+static bool spans_vmas(const void *a, size_t len)
+{
+	FILE *fp = fopen("/proc/self/maps", "re");
+	uintptr_t at = (uintptr_t)a;
+	char line[512];
+	bool start = true, more = false;
+
+	if (!fp)
+		return false;
+	while (fgets(line, sizeof(line), fp)) {
+		unsigned long lo, hi;
+
+		if (start && sscanf(line, "%lx-%lx", &lo, &hi) == 2 && lo <= at && at < hi) {
+			more = at + len > hi;
+			break;
+		}
+		start = strchr(line, '\n') != NULL;
+	}
+	fclose(fp);
+	return more;
+}
+
+/* The 6.1 model's failure: the destination is gone, then the error. */
+static void *fail_unmapped(void *dst, size_t len, int err)
+{
+	real.munmap(dst, len);
+	errno = err;
+	return MAP_FAILED;
+}
+
+static void *shim_mmap(void *a, size_t l, int p, int f, int fd, off_t o)
+{
+	int e = hit(MMAPKIT__SYS_MMAP);
+
+	if (e && (f & MAP_FIXED) && model_unmaps_first())
+		return fail_unmapped(a, l, e);
+	if (e) {
+		errno = e;
+		return MAP_FAILED;
+	}
+	return real.mmap(a, l, p, f, fd, o);
+}
+
+static void *shim_mremap(void *o, size_t ol, size_t nl, int f, void *na)
+{
+	int e = hit(MMAPKIT__SYS_MREMAP);
+	bool fixed = f & MREMAP_FIXED;
+
+	if (e && fixed && model_unmaps_first())
+		return fail_unmapped(na, nl, e);
+	if (e) {
+		errno = e;
+		return MAP_FAILED;
+	}
+	if (fixed && model_one_vma() && spans_vmas(o, ol)) {
+		if (model_unmaps_first())
+			return fail_unmapped(na, nl, EFAULT);
+		errno = EFAULT;
+		return MAP_FAILED;
+	}
+	return real.mremap(o, ol, nl, f, na);
+}
+
 SHIM(munmap, int, -1, (void *a, size_t l), (a, l))
-SHIM(mremap, void *, MAP_FAILED, (void *o, size_t ol, size_t nl, int f, void *na),
-     (o, ol, nl, f, na))
 SHIM(madvise, int, -1, (void *a, size_t l, int adv), (a, l, adv))
 SHIM(msync, int, -1, (void *a, size_t l, int f), (a, l, f))
 SHIM(mprotect, int, -1, (void *a, size_t l, int p), (a, l, p))

@@ -20,8 +20,8 @@
 
 #include "internal.h"
 #include "testutil.h"
+#include "fault_cases.h"
 
-#define NPAGES 5 /* the span of every range-operation fixture */
 
 static size_t pg(void)
 {
@@ -30,18 +30,8 @@ static size_t pg(void)
 
 /* ---- the observable state of a handle and its file ---- */
 
-#define FLAGS_MAX 200
-
-struct state {
-	size_t npages;
-	unsigned char *bytes;       /* the mapped pages, npages * page */
-	char (*pages)[FLAGS_MAX];   /* per page: "rw-p|rd wr mr ..." */
-	struct tu_fstate file;
-	struct tu_snap counts;      /* descriptors and mappings of the process */
-};
-
 /* Per page of [lo, lo + npages pages): permissions and VmFlags of its VMA. */
-static void read_pages(const unsigned char *lo, size_t npages, char (*out)[FLAGS_MAX])
+void fault_read_pages(const unsigned char *lo, size_t npages, char (*out)[FLAGS_MAX])
 {
 	FILE *fp = fopen("/proc/self/smaps", "re");
 	char line[1024], perms[5] = "";
@@ -71,7 +61,7 @@ static void read_pages(const unsigned char *lo, size_t npages, char (*out)[FLAGS
 }
 
 /* lo may be NULL (no handle): then only the file and the counts. */
-static void snap(struct state *s, const unsigned char *lo, size_t npages, const char *path)
+void fault_snap(struct state *s, const unsigned char *lo, size_t npages, const char *path)
 {
 	memset(s, 0, sizeof(*s));
 	s->npages = lo ? npages : 0;
@@ -81,13 +71,13 @@ static void snap(struct state *s, const unsigned char *lo, size_t npages, const 
 		ck_assert_ptr_nonnull(s->bytes);
 		ck_assert_ptr_nonnull(s->pages);
 		memcpy(s->bytes, lo, npages * pg());
-		read_pages(lo, npages, s->pages);
+		fault_read_pages(lo, npages, s->pages);
 	}
 	s->file = tu_fstate_take(path);
 	s->counts = tu_snap();
 }
 
-static void state_free(struct state *s)
+void fault_state_free(struct state *s)
 {
 	free(s->bytes);
 	free(s->pages);
@@ -96,7 +86,7 @@ static void state_free(struct state *s)
 }
 
 /* Abort with the first difference between a and b. */
-static void state_eq(const struct state *a, const struct state *b, bool counts, const char *what)
+void fault_state_eq(const struct state *a, const struct state *b, bool counts, const char *what)
 {
 	ck_assert_uint_eq(a->npages, b->npages);
 	for (size_t i = 0; i < a->npages * pg(); i++)
@@ -130,7 +120,7 @@ static void state_eq(const struct state *a, const struct state *b, bool counts, 
  * then succeed, so the call succeeds too.
  */
 #define E(...) ((const int[]){__VA_ARGS__, 0})
-static const int *const documented[MMAPKIT__SYS_COUNT] = {
+const int *const fault_documented[MMAPKIT__SYS_COUNT] = {
 	[MMAPKIT__SYS_OPEN] = E(EACCES, EBADF, EBUSY, EDQUOT, EEXIST, EFAULT, EFBIG, EINTR, EINVAL,
 				EISDIR, ELOOP, EMFILE, ENAMETOOLONG, ENFILE, ENODEV, ENOENT,
 				ENOMEM, ENOSPC, ENOTDIR, ENXIO, EOPNOTSUPP, EOVERFLOW, EPERM,
@@ -186,7 +176,7 @@ static const int *const setfl_errs = E(EBADF, EINVAL, EPERM);
  */
 static const int *errs_of(int sys, bool setfl)
 {
-	return setfl && sys == MMAPKIT__SYS_FCNTL ? setfl_errs : documented[sys];
+	return setfl && sys == MMAPKIT__SYS_FCNTL ? setfl_errs : fault_documented[sys];
 }
 
 /* How many of them the walk uses. */
@@ -200,7 +190,7 @@ static int n_errs_of(int sys, bool setfl)
 	return n;
 }
 
-static int n_errs(int sys)
+int fault_n_errs(int sys)
 {
 	return n_errs_of(sys, false);
 }
@@ -211,7 +201,7 @@ static int n_errs(int sys)
  * errno as-is, or the translation it makes on purpose; 0 where it recovers
  * and the call succeeds.
  */
-static int expected_err(const char *call, bool ctor, bool creating, int sys, unsigned nth,
+int fault_expected_err(const char *call, bool ctor, bool creating, int sys, unsigned nth,
 			int err)
 {
 	switch (sys) {
@@ -279,7 +269,7 @@ static void close_kept_dir_fd(void)
 	close(fd);
 }
 
-static void expect_failure(int r, int sys, int err, const char *call, const char *what)
+void fault_expect_failure(int r, int sys, int err, const char *call, const char *what)
 {
 	const char *msg = mmapkit_errmsg();
 
@@ -295,25 +285,7 @@ static void expect_failure(int r, int sys, int err, const char *call, const char
 
 /* ---- range operations ---- */
 
-struct fx {
-	mmapkit_map *m;
-	const char *path;
-	unsigned char *lo; /* first mapped page */
-	size_t delta;      /* mmapkit_ptr() - lo */
-};
-
-struct rcase {
-	const char *name;
-	const char *call;
-	int kind;
-	uint64_t foff;
-	unsigned flags;
-	void (*setup)(struct fx *f);
-	int (*op)(struct fx *f);
-	int known_sys[2]; /* failing these (1-based: sys + 1) is a known exception */
-};
-
-static void fx_open(struct fx *f, const struct rcase *c)
+void fault_fx_open(struct fx *f, const struct rcase *c)
 {
 	size_t len = NPAGES * pg() - c->foff % pg() - 100; /* file data after the range */
 	unsigned char *p;
@@ -334,7 +306,7 @@ static void fx_open(struct fx *f, const struct rcase *c)
 		c->setup(f);
 }
 
-static void fx_close(struct fx *f)
+void fault_fx_close(struct fx *f)
 {
 	mmapkit_unmap(f->m);
 	if (f->path)
@@ -494,7 +466,7 @@ static int op_sync_full(struct fx *f)
 #define ATTRS (MMAPKIT_LOCK | MMAPKIT_DONTFORK | MMAPKIT_DONTDUMP | MMAPKIT_THP)
 #define KNOWN_RELOCK {MMAPKIT__SYS_MLOCK + 1, MMAPKIT__SYS_MLOCK2 + 1}
 
-static const struct rcase rcases[] = {
+const struct rcase fault_rcases[] = {
 	/* punch and revert of a file private mapping: the replacement built off to the side */
 	{"punch FP, flags", "mmapkit_punch", FP, 7, ATTRS, NULL, op_punch, {0}},
 	{"punch FP, mixed", "mmapkit_punch", FP, 7, 0, setup_mixed, op_punch3, {0}},
@@ -549,13 +521,14 @@ static const struct rcase rcases[] = {
 	 op_sync_full, {0}},
 };
 
-#define N_RCASES (sizeof(rcases) / sizeof(rcases[0]))
+#define N_RCASES (sizeof(fault_rcases) / sizeof(fault_rcases[0]))
+const size_t fault_n_rcases = N_RCASES;
 
 /*
  * A case valgrind cannot run: its op is a lock on fault, or it punches or
  * reverts file private pages of different protections (setup_mixed's page 1).
  */
-static bool skip_under_valgrind(const struct rcase *c)
+bool fault_skip_under_valgrind(const struct rcase *c)
 {
 	bool moves_mixed = c->kind == FP && (c->setup == setup_mixed_punched ||
 					     (c->setup == setup_mixed &&
@@ -571,7 +544,7 @@ static bool known(const struct rcase *c, int sys)
 }
 
 /* "case: sys #nth failing with EX" (", returning EY" where the library translates). */
-static void name_point(char *what, size_t n, const char *name, int sys, unsigned nth, int err,
+void fault_name_point(char *what, size_t n, const char *name, int sys, unsigned nth, int err,
 		       int exp)
 {
 	int k = snprintf(what, n, "%s: %s #%u failing with %s", name, mmapkit__sys_name(sys), nth,
@@ -590,15 +563,15 @@ static void name_point(char *what, size_t n, const char *name, int sys, unsigned
 static void range_point(const struct rcase *c, int sys, unsigned nth, int err,
 			const struct state *ok, unsigned *nknown)
 {
-	int exp = ignored_by_design(sys) ? 0 : expected_err(c->call, false, false, sys, nth, err);
+	int exp = ignored_by_design(sys) ? 0 : fault_expected_err(c->call, false, false, sys, nth, err);
 	struct state before, after;
 	char what[200];
 	struct fx f;
 	int r;
 
-	name_point(what, sizeof(what), c->name, sys, nth, err, exp);
-	fx_open(&f, c);
-	snap(&before, f.lo, NPAGES, f.path);
+	fault_name_point(what, sizeof(what), c->name, sys, nth, err, exp);
+	fault_fx_open(&f, c);
+	fault_snap(&before, f.lo, NPAGES, f.path);
 	mmapkit__fault_arm(sys, nth, err);
 	r = c->op(&f);
 	if (!exp) {
@@ -607,13 +580,13 @@ static void range_point(const struct rcase *c, int sys, unsigned nth, int err,
 		if (ignored_by_design(sys))
 			close_kept_dir_fd();
 	} else {
-		expect_failure(r, sys, exp, c->call, what);
+		fault_expect_failure(r, sys, exp, c->call, what);
 	}
 	mmapkit__fault_reset();
 	if (exp && !known(c, sys)) {
-		snap(&after, f.lo, NPAGES, f.path);
-		state_eq(&before, &after, true, what);
-		state_free(&after);
+		fault_snap(&after, f.lo, NPAGES, f.path);
+		fault_state_eq(&before, &after, true, what);
+		fault_state_free(&after);
 	}
 	*nknown += known(c, sys);
 	/* the handle still works: a retry ends exactly where a first success does */
@@ -622,11 +595,11 @@ static void range_point(const struct rcase *c, int sys, unsigned nth, int err,
 		ck_assert_msg(r == 0, "%s: retry returned %d (%s)", what, r, mmapkit_errmsg());
 		strncat(what, ", then a retry", sizeof(what) - strlen(what) - 1);
 	}
-	snap(&after, f.lo, NPAGES, f.path);
-	state_eq(ok, &after, false, what);
-	state_free(&after);
-	state_free(&before);
-	fx_close(&f);
+	fault_snap(&after, f.lo, NPAGES, f.path);
+	fault_state_eq(ok, &after, false, what);
+	fault_state_free(&after);
+	fault_state_free(&before);
+	fault_fx_close(&f);
 }
 
 /* The calls a successful op makes; with ok, also the state it ends in. */
@@ -636,30 +609,30 @@ static void range_learn(const struct rcase *c, unsigned calls[MMAPKIT__SYS_COUNT
 	struct fx f;
 	int r;
 
-	fx_open(&f, c);
+	fault_fx_open(&f, c);
 	mmapkit__fault_reset();
 	r = c->op(&f);
 	ck_assert_msg(r == 0, "%s: %d: %s", c->name, r, mmapkit_errmsg());
 	tu_fault_calls(calls);
 	if (ok)
-		snap(ok, f.lo, NPAGES, f.path);
-	fx_close(&f);
+		fault_snap(ok, f.lo, NPAGES, f.path);
+	fault_fx_close(&f);
 }
 
 START_TEST(range_faults)
 {
-	const struct rcase *c = &rcases[_i];
+	const struct rcase *c = &fault_rcases[_i];
 	unsigned calls[MMAPKIT__SYS_COUNT], points = 0, nknown = 0;
 	struct tu_snap s = tu_snap();
 	struct state ok;
 
-	if (skip_under_valgrind(c))
+	if (fault_skip_under_valgrind(c))
 		return;
 	range_learn(c, calls, &ok);
 	TU_FOR_EACH_CALL(calls, sys, nth)
-		for (int e = 0; e < n_errs(sys); e++, points++)
-			range_point(c, sys, nth, documented[sys][e], &ok, &nknown);
-	state_free(&ok);
+		for (int e = 0; e < fault_n_errs(sys); e++, points++)
+			range_point(c, sys, nth, fault_documented[sys][e], &ok, &nknown);
+	fault_state_free(&ok);
 	ck_assert_uint_gt(points, 0);
 	printf("fault: %s: %u failure points%s\n", c->name, points,
 	       nknown ? ", some of them known exceptions (see below)" : "");
@@ -741,13 +714,13 @@ static void snap_handle(struct state *s, mmapkit_map *m, const struct tu_target 
 	size_t delta = (uintptr_t)p % pg();
 	size_t n = (delta + mmapkit_len(m) + pg() - 1) / pg();
 
-	snap(s, mmapkit_len(m) ? p - delta : NULL, n, f->path);
+	fault_snap(s, mmapkit_len(m) ? p - delta : NULL, n, f->path);
 	if ((mmapkit_flags(m) & MMAPKIT_GUARD) && n) {
 		char g[2][FLAGS_MAX];
 
 		/* the guard pages are there and inaccessible */
-		read_pages(p - delta - pg(), 1, &g[0]);
-		read_pages(p - delta + n * pg(), 1, &g[1]);
+		fault_read_pages(p - delta - pg(), 1, &g[0]);
+		fault_read_pages(p - delta + n * pg(), 1, &g[1]);
 		ck_assert_msg(strncmp(g[0], "---p", 4) == 0 && strncmp(g[1], "---p", 4) == 0,
 			      "guard pages \"%s\", \"%s\"", g[0], g[1]);
 	}
@@ -762,25 +735,25 @@ static bool creates(const struct ccase *c)
 static void ctor_point(const struct ccase *c, int sys, unsigned nth, int err,
 		       const struct state *ok)
 {
-	int exp = expected_err(tu_ctors[c->ctor].name, true, creates(c), sys, nth, err);
+	int exp = fault_expected_err(tu_ctors[c->ctor].name, true, creates(c), sys, nth, err);
 	struct state before, after;
 	mmapkit_map *m = (mmapkit_map *)&m; /* not NULL: the call must set it */
 	char what[200];
 	struct tu_target f;
 	int r;
 
-	name_point(what, sizeof(what), c->name, sys, nth, err, exp);
+	fault_name_point(what, sizeof(what), c->name, sys, nth, err, exp);
 	f = case_target(c);
-	snap(&before, NULL, 0, f.path);
+	fault_snap(&before, NULL, 0, f.path);
 	mmapkit__fault_arm(sys, nth, err);
 	r = construct(c, &f, &m);
 	if (exp) {
-		expect_failure(r, sys, exp, tu_ctors[c->ctor].name, what);
+		fault_expect_failure(r, sys, exp, tu_ctors[c->ctor].name, what);
 		mmapkit__fault_reset();
 		ck_assert_msg(m == NULL, "%s: *out is not NULL", what);
-		snap(&after, NULL, 0, f.path);
-		state_eq(&before, &after, true, what);
-		state_free(&after);
+		fault_snap(&after, NULL, 0, f.path);
+		fault_state_eq(&before, &after, true, what);
+		fault_state_free(&after);
 		/* nothing left behind that changes a retry */
 		r = construct(c, &f, &m);
 		strncat(what, ", then a retry", sizeof(what) - strlen(what) - 1);
@@ -788,11 +761,11 @@ static void ctor_point(const struct ccase *c, int sys, unsigned nth, int err,
 		ck_assert_msg(mmapkit__fault_fired(), "%s: did not fire", what);
 		mmapkit__fault_reset();
 	}
-	state_free(&before);
+	fault_state_free(&before);
 	ck_assert_msg(r == 0, "%s: returned %d (%s)", what, r, mmapkit_errmsg());
 	snap_handle(&after, m, &f);
-	state_eq(ok, &after, false, what);
-	state_free(&after);
+	fault_state_eq(ok, &after, false, what);
+	fault_state_free(&after);
 	mmapkit_unmap(m);
 	tu_target_free(&f);
 }
@@ -830,7 +803,7 @@ START_TEST(ctor_faults)
 	TU_FOR_EACH_CALL(calls, sys, nth)
 		for (int e = 0; e < n_errs_of(sys, setfl); e++, points++)
 			ctor_point(c, sys, nth, errs_of(sys, setfl)[e], &ok);
-	state_free(&ok);
+	fault_state_free(&ok);
 	ck_assert_uint_gt(points, 0);
 	printf("fault: %s: %u failure points\n", c->name, points);
 	TU_ASSERT_NO_LEAK(s);
@@ -846,13 +819,13 @@ START_TEST(report)
 	unsigned calls[MMAPKIT__SYS_COUNT], range = 0, ctor = 0, nknown = 0, pos = 0;
 
 	for (size_t i = 0; i < N_RCASES; i++) {
-		if (skip_under_valgrind(&rcases[i]))
+		if (fault_skip_under_valgrind(&fault_rcases[i]))
 			continue;
-		range_learn(&rcases[i], calls, NULL);
+		range_learn(&fault_rcases[i], calls, NULL);
 		for (int sys = 0; sys < MMAPKIT__SYS_COUNT; sys++) {
 			pos += calls[sys];
-			range += (unsigned)n_errs(sys) * calls[sys];
-			nknown += known(&rcases[i], sys) ? (unsigned)n_errs(sys) * calls[sys] : 0;
+			range += (unsigned)fault_n_errs(sys) * calls[sys];
+			nknown += known(&fault_rcases[i], sys) ? (unsigned)fault_n_errs(sys) * calls[sys] : 0;
 		}
 	}
 	for (size_t i = 0; i < N_CCASES; i++) {
