@@ -348,10 +348,11 @@ static void setup_punched1(struct fx *f) /* page 1 punched: a mix of replaced an
 	ck_assert_int_eq(mmapkit_punch(f->m, at(f, pg()), pg()), 0);
 }
 
+/* Pages 1..3 punched, then given setup_mixed's attributes (punch works on every kernel). */
 static void setup_mixed_punched(struct fx *f)
 {
-	setup_mixed(f);
 	ck_assert_int_eq(mmapkit_punch(f->m, at(f, pg()), 3 * pg()), 0);
+	setup_mixed(f);
 }
 
 static void setup_lock1(struct fx *f) /* page 1 locked on fault */
@@ -366,6 +367,11 @@ static void setup_lock12(struct fx *f) /* page 1 locked, page 2 locked on fault 
 	if (!tu_skip_lock_onfault("page 2 locked on fault"))
 		ck_assert_int_eq(mmapkit_lock(f->m, at(f, 2 * pg()), 1, MMAPKIT_LOCK_ONFAULT), 0);
 }
+
+/*
+ * Every punch and revert below covers at least the whole pages 1..2
+ * (check_kernels.c relies on it).
+ */
 
 /* Whole pages 1..2 and 3 bytes on each side. */
 static int op_punch(struct fx *f)

@@ -1,0 +1,514 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Punch and revert on every kernel from 6.1 up.  The test build's system-call
+ * shim models how older kernels fail (lib/sys.c): under the 6.1 model a
+ * failing mremap(MREMAP_FIXED) or mmap(MAP_FIXED) has unmapped its
+ * destination first, and a move whose source spans several VMAs fails with
+ * EFAULT after unmapping it; under the 6.12 model that move fails with EFAULT
+ * and leaves the destination alone; 6.17 is the kernel itself (6.18 here).
+ *
+ * Every punch and revert case of check_fault.c runs under each model: every
+ * system call it makes is failed in turn, while a second thread maps memory
+ * of its own with mmap(NULL) in a loop and checks its bytes.  After each
+ * failure: no hole in the handle's range and no mapping of that thread in it,
+ * that thread's bytes intact, each page's protection and flags as the handle
+ * records them, each page old or new, the result the documented one; where
+ * the model allows it, nothing changed at all.  A retry then ends where a
+ * first success does.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "fault_cases.h"
+
+static size_t pgsz(void)
+{
+	return mmapkit_page_size();
+}
+
+/* ---- the kernel models ---- */
+
+struct model {
+	const char *name;
+	unsigned major, minor;
+	bool in_place;       /* punch writes zeros into file pages rather than replace them */
+	bool all_or_nothing; /* a failure changes nothing (else: each page old or new) */
+};
+
+static const struct model models[] = {
+	{"6.1", 6, 1, true, true},
+	{"6.12", 6, 12, false, false},
+	{"6.17", 6, 17, false, true},
+};
+
+#define NMODELS TU_LEN(models)
+
+/* Is this kernel (not a model of it) one that moves several VMAs per mremap? */
+static bool kernel_moves_several(void)
+{
+	struct utsname u;
+	unsigned major = 0, minor = 0;
+
+	return uname(&u) == 0 && sscanf(u.release, "%u.%u", &major, &minor) == 2 &&
+	       (major > 6 || (major == 6 && minor >= 17));
+}
+
+/* ---- the other thread: its own mappings, made and checked in a loop ---- */
+
+#define FOREIGN_SLOTS 8
+
+static struct {
+	pthread_t thread;
+	atomic_bool stop;
+	atomic_uintptr_t lo, hi;  /* the handle's range now (0, 0: none) */
+	atomic_uintptr_t landed;  /* first mapping of the thread found inside it */
+	atomic_uintptr_t changed; /* first byte of the thread's found changed */
+	atomic_ulong maps;        /* mappings made so far */
+} foreign;
+
+static unsigned char foreign_byte(unsigned long seed, size_t i)
+{
+	return (unsigned char)((seed * 7 + i / 4096 * 13 + 1) % 251 + 1);
+}
+
+/* Every page's first and last byte still as written. */
+static void foreign_check(const unsigned char *p, size_t len, unsigned long seed)
+{
+	for (size_t i = 0; i < len; i += pgsz()) {
+		size_t last = i + pgsz() - 1;
+
+		if (p[i] != foreign_byte(seed, i) || p[last] != foreign_byte(seed, last)) {
+			uintptr_t none = 0;
+
+			atomic_compare_exchange_strong(&foreign.changed, &none, (uintptr_t)(p + i));
+		}
+	}
+}
+
+static void *foreign_main(void *arg)
+{
+	unsigned char *slot[FOREIGN_SLOTS] = {0};
+	size_t len[FOREIGN_SLOTS] = {0};
+	unsigned long seed[FOREIGN_SLOTS] = {0};
+
+	(void)arg;
+	for (unsigned long n = 1; !atomic_load(&foreign.stop); n++) {
+		int i = (int)(n % FOREIGN_SLOTS);
+		uintptr_t a, lo, hi;
+
+		if (slot[i]) {
+			foreign_check(slot[i], len[i], seed[i]);
+			munmap(slot[i], len[i]);
+			slot[i] = NULL;
+		}
+		len[i] = pgsz() * (1 + n % 3); /* small: a hole of a page or two fits it */
+		slot[i] = mmap(NULL, len[i], PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			       -1, 0);
+		if (slot[i] == MAP_FAILED) {
+			slot[i] = NULL;
+			continue;
+		}
+		atomic_fetch_add(&foreign.maps, 1);
+		a = (uintptr_t)slot[i];
+		lo = atomic_load(&foreign.lo);
+		hi = atomic_load(&foreign.hi);
+		if (a < hi && a + len[i] > lo) {
+			uintptr_t none = 0;
+
+			atomic_compare_exchange_strong(&foreign.landed, &none, a);
+		}
+		seed[i] = n;
+		for (size_t k = 0; k < len[i]; k += pgsz()) {
+			slot[i][k] = foreign_byte(n, k);
+			slot[i][k + pgsz() - 1] = foreign_byte(n, k + pgsz() - 1);
+		}
+		for (int j = 0; j < FOREIGN_SLOTS; j++)
+			if (slot[j] && j != i)
+				foreign_check(slot[j], len[j], seed[j]);
+	}
+	for (int j = 0; j < FOREIGN_SLOTS; j++)
+		if (slot[j]) {
+			foreign_check(slot[j], len[j], seed[j]);
+			munmap(slot[j], len[j]);
+		}
+	return NULL;
+}
+
+static void foreign_start(void)
+{
+	atomic_store(&foreign.stop, false);
+	atomic_store(&foreign.lo, 0);
+	atomic_store(&foreign.hi, 0);
+	atomic_store(&foreign.landed, 0);
+	atomic_store(&foreign.changed, 0);
+	atomic_store(&foreign.maps, 0);
+	ck_assert_int_eq(pthread_create(&foreign.thread, NULL, foreign_main, NULL), 0);
+}
+
+static void foreign_stop(void)
+{
+	atomic_store(&foreign.stop, true);
+	ck_assert_int_eq(pthread_join(foreign.thread, NULL), 0);
+}
+
+/* Watch the handle's range (or nothing: before its pages go back to the kernel). */
+static void foreign_watch(const struct fx *f)
+{
+	uintptr_t lo = f ? (uintptr_t)f->lo : 0;
+
+	atomic_store(&foreign.lo, lo);
+	atomic_store(&foreign.hi, f ? lo + NPAGES * pgsz() : 0);
+}
+
+static void foreign_intact(const char *what)
+{
+	uintptr_t landed = atomic_load(&foreign.landed), changed = atomic_load(&foreign.changed);
+
+	if (landed)
+		ck_abort_msg("%s: the other thread's mmap(NULL) got %#lx, inside the handle's range",
+			     what, (unsigned long)landed);
+	if (changed)
+		ck_abort_msg("%s: the other thread's byte at %#lx changed", what,
+			     (unsigned long)changed);
+}
+
+/* ---- the handle against the kernel ---- */
+
+static const struct {
+	uint32_t attr;
+	const char *flag; /* in /proc/self/smaps VmFlags */
+} vm_flags[] = {
+	{MMAPKIT__A_LOCKED, " lo "},	 {MMAPKIT__A_ONFAULT, " lf "},
+	{MMAPKIT__A_DONTFORK, " dc "},	 {MMAPKIT__A_WIPEONFORK, " wf "},
+	{MMAPKIT__A_DONTDUMP, " dd "},	 {MMAPKIT__A_HUGEPAGE, " hg "},
+	{MMAPKIT__A_NOHUGEPAGE, " nh "}, {MMAPKIT__A_RANDOM, " rr "},
+	{MMAPKIT__A_SEQUENTIAL, " sr "},
+};
+
+/* Per page of the span: its VMA's permissions, VmFlags, and whether it maps a file. */
+struct vma_page {
+	char perms[5];
+	char flags[FLAGS_MAX];
+	bool file;
+};
+
+static void read_vmas(const unsigned char *lo, struct vma_page *out)
+{
+	FILE *fp = fopen("/proc/self/smaps", "re");
+	uintptr_t a = (uintptr_t)lo, z = a + NPAGES * pgsz(), vlo = 0, vhi = 0;
+	char line[1024], perms[5] = "";
+	unsigned long ino = 0;
+
+	ck_assert_ptr_nonnull(fp);
+	memset(out, 0, NPAGES * sizeof(*out));
+	while (fgets(line, sizeof(line), fp)) {
+		unsigned long l, h, i;
+
+		if (sscanf(line, "%lx-%lx %4s %*s %*s %lu", &l, &h, perms, &i) == 4 &&
+		    strchr(line, '-') < strchr(line, ' ')) {
+			vlo = l;
+			vhi = h;
+			ino = i;
+			continue;
+		}
+		if (strncmp(line, "VmFlags:", 8) != 0 || vhi <= a || vlo >= z)
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		for (uintptr_t p = vlo > a ? vlo : a; p < vhi && p < z; p += pgsz()) {
+			struct vma_page *v = &out[(p - a) / pgsz()];
+
+			memcpy(v->perms, perms, 5);
+			snprintf(v->flags, sizeof(v->flags), "%.190s ", line + 8);
+			v->file = ino != 0;
+		}
+	}
+	fclose(fp);
+}
+
+/*
+ * Each page of the span is mapped, with the protection, lock state and advice
+ * the handle records for it, and (file private) anonymous exactly where the
+ * handle says it was replaced.
+ */
+static void check_recorded(const struct fx *f, const char *what)
+{
+	const mmapkit_map *m = f->m;
+	struct vma_page v[NPAGES];
+
+	read_vmas(f->lo, v);
+	for (size_t k = 0; k < NPAGES; k++) {
+		uint32_t attr = m->runs[mmapkit__runs_find(m, k)].attr;
+		char want[5];
+
+		if (!v[k].perms[0])
+			ck_abort_msg("%s: page %zu of the handle is not mapped", what, k);
+		snprintf(want, sizeof(want), "%c%c%c", attr & MMAPKIT__A_READ ? 'r' : '-',
+			 attr & MMAPKIT__A_WRITE ? 'w' : '-', attr & MMAPKIT__A_EXEC ? 'x' : '-');
+		if (strncmp(v[k].perms, want, 3) != 0)
+			ck_abort_msg("%s: page %zu is %s, the handle records %s", what, k, v[k].perms,
+				     want);
+		for (size_t i = 0; i < TU_LEN(vm_flags); i++) {
+			bool has = strstr(v[k].flags, vm_flags[i].flag) != NULL;
+
+			if (has != !!(attr & vm_flags[i].attr))
+				ck_abort_msg("%s: page %zu %s%s, the handle records otherwise (VmFlags:%s)",
+					     what, k, has ? "has" : "lacks", vm_flags[i].flag,
+					     v[k].flags);
+		}
+		if (m->kind == MMAPKIT_FILE_PRIVATE && v[k].file == !!(attr & MMAPKIT__A_ANON))
+			ck_abort_msg("%s: page %zu maps %s, the handle records it %s", what, k,
+				     v[k].file ? "the file" : "anonymous memory",
+				     attr & MMAPKIT__A_ANON ? "replaced" : "from the file");
+	}
+}
+
+/* Each page holds what it held before, or what a successful call leaves. */
+static void check_old_or_new(const struct state *before, const struct state *ok,
+			     const struct fx *f, const char *what)
+{
+	size_t pg = pgsz();
+
+	for (size_t k = 0; k < NPAGES; k++) {
+		const unsigned char *p = f->lo + k * pg;
+
+		if (memcmp(p, before->bytes + k * pg, pg) != 0 && memcmp(p, ok->bytes + k * pg, pg) != 0)
+			ck_abort_msg("%s: page %zu is neither as before nor as after success", what, k);
+	}
+}
+
+/* ---- the walk ---- */
+
+static const struct rcase *kcases[64];
+static size_t nkcases;
+
+static void find_cases(void)
+{
+	nkcases = 0;
+	for (size_t i = 0; i < fault_n_rcases; i++) {
+		const char *call = fault_rcases[i].call;
+
+		/* (no ck_assert: this also runs while the suite is made) */
+		if ((strcmp(call, "mmapkit_punch") == 0 || strcmp(call, "mmapkit_revert") == 0) &&
+		    nkcases < TU_LEN(kcases))
+			kcases[nkcases++] = &fault_rcases[i];
+	}
+}
+
+/* The errno a walk gives each failing call: ENOMEM where documented (it is for all here). */
+static int walk_err(int sys)
+{
+	for (int e = 0; fault_documented[sys][e]; e++)
+		if (fault_documented[sys][e] == ENOMEM)
+			return ENOMEM;
+	return fault_documented[sys][0];
+}
+
+/* Open the fixture, watch its range, and let the other thread map twice meanwhile. */
+static void open_watched(struct fx *f, const struct rcase *c)
+{
+	unsigned long n;
+
+	fault_fx_open(f, c);
+	foreign_watch(f);
+	n = atomic_load(&foreign.maps);
+	while (atomic_load(&foreign.maps) < n + 2)
+		sched_yield();
+}
+
+static void close_watched(struct fx *f)
+{
+	foreign_watch(NULL);
+	fault_fx_close(f);
+}
+
+/*
+ * Where punch writes its zeros in place, a whole page it cannot write (pages
+ * 1..2 lie inside every punch of the table) makes it refuse: -EACCES, no
+ * system call, nothing changed.  Judged from /proc/self/smaps, not the handle.
+ */
+static bool refuses_in_place(const struct rcase *c, const struct model *mo, const struct fx *f)
+{
+	struct vma_page v[NPAGES];
+
+	if (!mo->in_place || c->kind != MMAPKIT_FILE_PRIVATE || strcmp(c->call, "mmapkit_punch"))
+		return false;
+	read_vmas(f->lo, v);
+	for (size_t k = 1; k <= 2; k++)
+		if (v[k].file && v[k].perms[1] != 'w')
+			return true;
+	return false;
+}
+
+static void expect_refusal(const struct rcase *c, const struct model *mo, struct fx *f)
+{
+	struct state before, after;
+	int r;
+
+	fault_snap(&before, f->lo, NPAGES, f->path);
+	mmapkit__fault_reset();
+	r = c->op(f);
+	ck_assert_msg(r == -EACCES, "%s model: %s: returned %d (%s), want -EACCES", mo->name,
+		      c->name, r, mmapkit_errmsg());
+	ck_assert_ptr_nonnull(strstr(mmapkit_errmsg(), "writable"));
+	ck_assert_uint_eq(mmapkit__fault_total(), 0);
+	fault_snap(&after, f->lo, NPAGES, f->path);
+	fault_state_eq(&before, &after, false, c->name);
+	check_recorded(f, c->name);
+	fault_state_free(&after);
+	fault_state_free(&before);
+	printf("kernels: %s model: %s: refused, a whole page is not writable\n", mo->name,
+	       c->name);
+}
+
+static void kernels_point(const struct rcase *c, bool all_or_nothing, const char *model,
+			  int sys, unsigned nth, const struct state *ok)
+{
+	int err = walk_err(sys);
+	int exp = fault_expected_err(c->call, false, false, sys, nth, err);
+	bool known = c->known_sys[0] == sys + 1 || c->known_sys[1] == sys + 1;
+	struct state before, after;
+	char what[240];
+	struct fx f;
+	int r, k;
+
+	k = snprintf(what, sizeof(what), "%s model: ", model);
+	fault_name_point(what + k, sizeof(what) - (size_t)k, c->name, sys, nth, err, exp);
+	open_watched(&f, c);
+	fault_snap(&before, f.lo, NPAGES, f.path);
+	mmapkit__fault_arm(sys, nth, err);
+	r = c->op(&f);
+	if (exp)
+		fault_expect_failure(r, sys, exp, c->call, what);
+	else
+		ck_assert_msg(r == 0, "%s: returned %d (%s)", what, r, mmapkit_errmsg());
+	mmapkit__fault_reset();
+	foreign_intact(what);
+	if (!known) /* the known exception: pages the failed re-lock left unlocked */
+		check_recorded(&f, what);
+	check_old_or_new(&before, ok, &f, what);
+	if (exp && all_or_nothing && !known) {
+		fault_snap(&after, f.lo, NPAGES, f.path);
+		fault_state_eq(&before, &after, false, what);
+		fault_state_free(&after);
+	}
+	r = c->op(&f);
+	ck_assert_msg(r == 0, "%s, then a retry: returned %d (%s)", what, r, mmapkit_errmsg());
+	foreign_intact(what);
+	check_recorded(&f, what);
+	fault_snap(&after, f.lo, NPAGES, f.path);
+	fault_state_eq(ok, &after, false, what);
+	fault_state_free(&after);
+	fault_state_free(&before);
+	close_watched(&f);
+}
+
+static bool foreign_running;
+
+START_TEST(kernels_walk)
+{
+	const struct rcase *c;
+	const struct model *mo = &models[(size_t)_i % NMODELS];
+	unsigned calls[MMAPKIT__SYS_COUNT], points = 0;
+	bool all_or_nothing;
+	struct state ok;
+	struct fx f;
+	int r;
+
+	find_cases();
+	c = kcases[(size_t)_i / NMODELS];
+	if (fault_skip_under_valgrind(c))
+		return;
+	if (mo->major == 6 && mo->minor >= 17 && !kernel_moves_several()) {
+		printf("kernels: %s: the 6.17 model is this kernel itself, which is older: skipped\n",
+		       c->name);
+		return;
+	}
+	mmapkit__kernel_pretend(mo->major, mo->minor);
+	foreign_start();
+	foreign_running = true;
+	/* a first success: the calls it makes and where it ends */
+	open_watched(&f, c);
+	if (refuses_in_place(c, mo, &f)) {
+		expect_refusal(c, mo, &f);
+		close_watched(&f);
+		foreign_stop();
+		foreign_running = false;
+		foreign_intact(c->name);
+		return;
+	}
+	mmapkit__fault_reset();
+	r = c->op(&f);
+	ck_assert_msg(r == 0, "%s model: %s: %d: %s", mo->name, c->name, r, mmapkit_errmsg());
+	tu_fault_calls(calls);
+	check_recorded(&f, c->name);
+	fault_snap(&ok, f.lo, NPAGES, f.path);
+	close_watched(&f);
+	/* 6.17 moves stretch by stretch too where the file system makes it (EFAULT first) */
+	all_or_nothing = mo->all_or_nothing && calls[MMAPKIT__SYS_MREMAP] <= 1;
+	TU_FOR_EACH_CALL(calls, sys, nth) {
+		kernels_point(c, all_or_nothing, mo->name, sys, nth, &ok);
+		points++;
+	}
+	fault_state_free(&ok);
+	foreign_stop();
+	foreign_running = false;
+	foreign_intact(c->name);
+	mmapkit__kernel_pretend(0, 0);
+	printf("kernels: %s model: %s: %u failure points (%s), the other thread made %lu mappings\n",
+	       mo->name, c->name, points, all_or_nothing ? "all or nothing" : "each page old or new",
+	       atomic_load(&foreign.maps));
+}
+END_TEST
+
+/* The probes answer for this kernel what its version says (6.18 here: both present). */
+START_TEST(kernels_probe)
+{
+	bool several = kernel_moves_several();
+
+	mmapkit__kernel_pretend(0, 0);
+	ck_assert_int_eq(mmapkit__kernel_has(MMAPKIT__F_MREMAP_MULTI_VMA), several);
+	if (several)
+		ck_assert(mmapkit__kernel_has(MMAPKIT__F_MREMAP_CHECKS_FIRST));
+	/* the pretence answers for the models */
+	mmapkit__kernel_pretend(6, 1);
+	ck_assert(!mmapkit__kernel_has(MMAPKIT__F_MREMAP_CHECKS_FIRST));
+	ck_assert(!mmapkit__kernel_has(MMAPKIT__F_MREMAP_MULTI_VMA));
+	mmapkit__kernel_pretend(6, 12);
+	ck_assert(!mmapkit__kernel_has(MMAPKIT__F_MREMAP_MULTI_VMA));
+	mmapkit__kernel_pretend(0, 0);
+}
+END_TEST
+
+/* After each test, also a failed one: no pretence, no other thread. */
+static void forget_pretence(void)
+{
+	mmapkit__kernel_pretend(0, 0);
+	if (foreign_running) {
+		atomic_store(&foreign.stop, true);
+		pthread_join(foreign.thread, NULL);
+		foreign_running = false;
+	}
+}
+
+Suite *suite_kernels(void)
+{
+	Suite *s = suite_create("kernels");
+	TCase *tc = tu_tcase(s, "walk", 120);
+
+	find_cases();
+	tcase_add_checked_fixture(tc, NULL, forget_pretence);
+	tcase_add_loop_test(tc, kernels_walk, 0, (int)(nkcases * NMODELS));
+	tc = tu_tcase(s, "probe", 0);
+	tcase_add_checked_fixture(tc, NULL, forget_pretence);
+	tcase_add_test(tc, kernels_probe);
+	return s;
+}
