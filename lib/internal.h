@@ -94,6 +94,8 @@ MMAPKIT__HIDDEN void mmapkit__fault_arm(enum mmapkit__sysno sys, unsigned nth, i
 MMAPKIT__HIDDEN unsigned mmapkit__fault_calls(enum mmapkit__sysno sys);
 MMAPKIT__HIDDEN unsigned mmapkit__fault_total(void);
 MMAPKIT__HIDDEN bool mmapkit__fault_fired(void);
+/* Sleep this long in each call the armed fault fails (0: not at all), for every thread. */
+MMAPKIT__HIDDEN void mmapkit__fault_delay(unsigned usec);
 MMAPKIT__HIDDEN const char *mmapkit__sys_name(enum mmapkit__sysno sys);
 #else
 extern const struct mmapkit__sys mmapkit__sys MMAPKIT__HIDDEN;

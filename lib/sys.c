@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -137,6 +138,7 @@ static _Thread_local int armed_sys = -1;
 static _Thread_local unsigned armed_nth;
 static _Thread_local int armed_err;
 static _Thread_local bool fired;
+static unsigned fault_delay_us; /* global: set by a test before its threads start */
 
 void mmapkit__fault_reset(void)
 {
@@ -152,6 +154,11 @@ void mmapkit__fault_arm(enum mmapkit__sysno sys, unsigned nth, int err)
 	armed_sys = (int)sys;
 	armed_nth = nth;
 	armed_err = err;
+}
+
+void mmapkit__fault_delay(unsigned usec)
+{
+	__atomic_store_n(&fault_delay_us, usec, __ATOMIC_RELAXED);
 }
 
 unsigned mmapkit__fault_calls(enum mmapkit__sysno sys)
@@ -185,6 +192,11 @@ static int hit(enum mmapkit__sysno sys)
 	if ((int)sys != armed_sys || calls[sys] != armed_nth)
 		return 0;
 	fired = true;
+	if (__atomic_load_n(&fault_delay_us, __ATOMIC_RELAXED)) {
+		struct timespec ts = {0, (long)__atomic_load_n(&fault_delay_us, __ATOMIC_RELAXED) * 1000};
+
+		nanosleep(&ts, NULL);
+	}
 	return armed_err;
 }
 

@@ -65,6 +65,7 @@ static bool kernel_moves_several(void)
 /* ---- the other thread: its own mappings, made and checked in a loop ---- */
 
 #define FOREIGN_SLOTS 8
+#define FAULT_DELAY_US 500
 
 static struct {
 	pthread_t thread;
@@ -433,6 +434,8 @@ START_TEST(kernels_walk)
 		return;
 	}
 	mmapkit__kernel_pretend(mo->major, mo->minor);
+	/* a failing call lasts a while: time for the other thread to map into any hole */
+	mmapkit__fault_delay(FAULT_DELAY_US);
 	foreign_start();
 	foreign_running = true;
 	/* a first success: the calls it makes and where it ends */
@@ -492,6 +495,7 @@ END_TEST
 static void forget_pretence(void)
 {
 	mmapkit__kernel_pretend(0, 0);
+	mmapkit__fault_delay(0);
 	if (foreign_running) {
 		atomic_store(&foreign.stop, true);
 		pthread_join(foreign.thread, NULL);
