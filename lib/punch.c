@@ -144,8 +144,8 @@ static int punch_file_shared(mmapkit_map *m, const char *call, const struct mmap
 static int zero_whole_pages(mmapkit_map *m, const char *call, size_t p0, size_t p1)
 {
 	if (!(mmapkit__runs_all(m, p0, p1) & MMAPKIT__A_WRITE))
-		return mmapkit__fail(EACCES, "%s: pages %zu to %zu are not all writable, and this kernel's mremap may unmap what it was to replace when it fails, so the zeros are written in place; make them writable with mmapkit_protect first",
-				     call, p0, p1);
+		return mmapkit__fail(EACCES, "%s: the whole pages of bytes %zu to %zu are not all writable; on this kernel a failing mremap may unmap what it was to replace, so punch writes the zeros in place: make them writable with mmapkit_protect first",
+				     call, p0 * m->gran - m->delta, p1 * m->gran - m->delta);
 	memset(mmapkit__page_addr(m, p0), 0, mmapkit__pages_len(m, p0, p1));
 	return 0;
 }

@@ -504,6 +504,67 @@ START_TEST(cost_dontfork)
 }
 END_TEST
 
+/*
+ * Punch and revert of file private pages by kernel (lib/replace.c): page 2
+ * carries MADV_DONTDUMP, so whole pages 1..2 are two stretches of different
+ * attributes.  The raw sequence each count stands for, base = the mapping:
+ *   6.17 on (moves several VMAs at once):
+ *     q = mmap(NULL, 2p, RW, MAP_PRIVATE|MAP_ANONYMOUS); madvise(q + p, p, MADV_DONTDUMP);
+ *     mremap(q, 2p, 2p, MREMAP_MAYMOVE|MREMAP_FIXED, base + p)
+ *   checks first, one VMA per move (the 6.12 model): the same, with
+ *     mremap(q, p, p, ..., base + p); mremap(q + p, p, p, ..., base + 2p)
+ *   a failing move may unmap its destination (6.1): memset(base + p, 0, 2p), no call
+ * Revert of those pages: the same with mmap(NULL, 2p, RW, MAP_PRIVATE, fd, p) where
+ * they were replaced, else madvise(base + p, 2p, MADV_DONTNEED).  Without
+ * attributes the punch is mmap(base + p, 2p, RW, MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED),
+ * or the memset.
+ */
+static const struct {
+	const char *name;
+	unsigned major, minor;
+	unsigned mmaps, mremaps; /* of the punch (and revert) with attributes */
+	bool in_place;
+} cost_kernels[] = {
+	{"6.1", 6, 1, 0, 0, true},
+	{"6.12", 6, 12, 1, 2, false},
+	{"6.17", 6, 17, 1, 1, false},
+};
+
+START_TEST(cost_file_private_by_kernel)
+{
+	size_t page = mmapkit_page_size();
+	const char *path = tu_file(4 * page);
+	mmapkit_map *m = NULL;
+	unsigned mmaps = cost_kernels[_i].mmaps, mremaps = cost_kernels[_i].mremaps;
+	bool in_place = cost_kernels[_i].in_place;
+
+	if (cost_kernels[_i].minor >= 17 && !mmapkit__kernel_has(MMAPKIT__F_MREMAP_MULTI_VMA)) {
+		printf("cost: the 6.17 model is this kernel, which moves one VMA per mremap: skipped\n");
+		return;
+	}
+	mmapkit__kernel_pretend(cost_kernels[_i].major, cost_kernels[_i].minor);
+	ck_assert_int_eq(mmapkit_file_private(&m, path, 0, 0, 0), 0);
+	ck_assert_int_eq(mmapkit_advise(m, 2 * page, page, MMAPKIT_ADV_DONTDUMP), 0);
+	EXPECT_COST(COST([MMAPKIT__SYS_MMAP] = mmaps, [MMAPKIT__SYS_MADVISE] = !in_place,
+			 [MMAPKIT__SYS_MREMAP] = mremaps),
+		    mmapkit_punch(m, page, 2 * page));
+	EXPECT_COST(COST([MMAPKIT__SYS_MMAP] = mmaps, [MMAPKIT__SYS_MADVISE] = 1,
+			 [MMAPKIT__SYS_MREMAP] = mremaps),
+		    mmapkit_revert(m, page, 2 * page));
+	mmapkit_unmap(m);
+	ck_assert_int_eq(mmapkit_file_private(&m, path, 0, 0, 0), 0);
+	EXPECT_COST(COST([MMAPKIT__SYS_MMAP] = !in_place), mmapkit_punch(m, page, 2 * page));
+	mmapkit_unmap(m);
+	mmapkit__kernel_pretend(0, 0);
+	unlink(path);
+}
+END_TEST
+
+static void cost_forget_pretence(void)
+{
+	mmapkit__kernel_pretend(0, 0);
+}
+
 Suite *suite_cost(void)
 {
 	Suite *s = suite_create("cost");
@@ -522,5 +583,8 @@ Suite *suite_cost(void)
 	tcase_add_test(tc, cost_protect_lock);
 	tcase_add_test(tc, cost_punch_revert);
 	tcase_add_test(tc, cost_dontfork);
+	tc = tu_tcase(s, "by kernel", 0);
+	tcase_add_checked_fixture(tc, NULL, cost_forget_pretence);
+	tcase_add_loop_test(tc, cost_file_private_by_kernel, 0, (int)TU_LEN(cost_kernels));
 	return s;
 }
