@@ -60,7 +60,9 @@ static bool maps_has(uintptr_t a, uintptr_t z, unsigned long ino)
  *   - moved: one call moves several VMAs (6.17 on; there every check comes
  *     before the destination is unmapped);
  *   - EFAULT, the destination still the memfd's: one VMA per call, and the
- *     check came first;
+ *     check came first (EINVAL likewise: valgrind, which refuses a move
+ *     across its segments before it touches anything; no kernel answers
+ *     EINVAL to this call);
  *   - EFAULT (or anything else), the destination gone: the kernel unmapped
  *     it before it checked.  Another thread may have mapped that hole by now,
  *     so the probe leaves it alone, and the library never again issues a
@@ -101,7 +103,7 @@ static int probe_mremap(void)
 		goto done;
 	}
 	if (maps_has((uintptr_t)dst, (uintptr_t)dst + 2 * pg, (unsigned long)st.st_ino)) {
-		if (errno == EFAULT)
+		if (errno == EFAULT || errno == EINVAL)
 			v |= 2;
 		munmap(dst, 2 * pg);
 	}

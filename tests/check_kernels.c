@@ -509,9 +509,12 @@ Suite *suite_kernels(void)
 	TCase *tc = tu_tcase(s, "walk", 120);
 
 	find_cases();
+	/* valgrind runs one thread at a time: the other thread would spin alone */
+	tcase_set_tags(tc, "novalgrind");
 	tcase_add_checked_fixture(tc, NULL, forget_pretence);
 	tcase_add_loop_test(tc, kernels_walk, 0, (int)(nkcases * NMODELS));
 	tc = tu_tcase(s, "probe", 0);
+	tcase_set_tags(tc, "novalgrind"); /* valgrind's mremap moves one segment per call */
 	tcase_add_checked_fixture(tc, NULL, forget_pretence);
 	tcase_add_test(tc, kernels_probe);
 	return s;
