@@ -62,6 +62,26 @@ static bool kernel_moves_several(void)
 	       (major > 6 || (major == 6 && minor >= 17));
 }
 
+/*
+ * The shim makes a newer kernel behave like an older one, not the reverse:
+ * the 6.12 model needs a kernel that checks first, the 6.17 one a kernel that
+ * moves several VMAs (the probes say, without a pretence).
+ */
+static bool model_runs_here(const struct model *mo, const char *what)
+{
+	bool checks, several;
+
+	mmapkit__kernel_pretend(0, 0);
+	checks = mmapkit__kernel_has(MMAPKIT__F_MREMAP_CHECKS_FIRST);
+	several = mmapkit__kernel_has(MMAPKIT__F_MREMAP_MULTI_VMA);
+	if ((mo->minor >= 12 && !checks) || (mo->minor >= 17 && !several)) {
+		printf("kernels: %s: the %s model needs a newer kernel than this one: skipped\n",
+		       what, mo->name);
+		return false;
+	}
+	return true;
+}
+
 /* ---- the other thread: its own mappings, made and checked in a loop ---- */
 
 #define FOREIGN_SLOTS 8
@@ -428,11 +448,8 @@ START_TEST(kernels_walk)
 	c = kcases[(size_t)_i / NMODELS];
 	if (fault_skip_under_valgrind(c))
 		return;
-	if (mo->major == 6 && mo->minor >= 17 && !kernel_moves_several()) {
-		printf("kernels: %s: the 6.17 model is this kernel itself, which is older: skipped\n",
-		       c->name);
+	if (!model_runs_here(mo, c->name))
 		return;
-	}
 	mmapkit__kernel_pretend(mo->major, mo->minor);
 	/* a failing call lasts a while: time for the other thread to map into any hole */
 	mmapkit__fault_delay(FAULT_DELAY_US);
