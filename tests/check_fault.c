@@ -31,31 +31,47 @@ static size_t pg(void)
 /* ---- the observable state of a handle and its file ---- */
 
 /* Per page of [lo, lo + npages pages): permissions and VmFlags of its VMA. */
-void fault_read_pages(const unsigned char *lo, size_t npages, char (*out)[FLAGS_MAX])
+void fault_walk_smaps(const unsigned char *lo, size_t npages, fault_page_fn fn, void *ctx)
 {
 	FILE *fp = fopen("/proc/self/smaps", "re");
 	char line[1024], perms[5] = "";
 	uintptr_t vlo = 0, vhi = 0, a = (uintptr_t)lo, z = a + npages * pg();
+	unsigned long ino = 0;
 
 	ck_assert_ptr_nonnull(fp);
-	for (size_t k = 0; k < npages; k++)
-		out[k][0] = '\0';
 	while (fgets(line, sizeof(line), fp)) {
-		unsigned long l, h;
+		unsigned long l, h, i;
 
-		if (sscanf(line, "%lx-%lx %4s", &l, &h, perms) == 3 &&
+		if (sscanf(line, "%lx-%lx %4s %*s %*s %lu", &l, &h, perms, &i) == 4 &&
 		    strchr(line, '-') < strchr(line, ' ')) {
 			vlo = l;
 			vhi = h;
+			ino = i;
 			continue;
 		}
 		if (strncmp(line, "VmFlags:", 8) != 0 || vhi <= a || vlo >= z)
 			continue;
 		line[strcspn(line, "\n")] = '\0';
 		for (uintptr_t p = vlo > a ? vlo : a; p < vhi && p < z; p += pg())
-			snprintf(out[(p - a) / pg()], FLAGS_MAX, "%.4s|%.190s", perms, line + 9);
+			fn(ctx, (p - a) / pg(), perms, ino, line + 9);
 	}
 	fclose(fp);
+}
+
+static void page_flags(void *ctx, size_t k, const char *perms, unsigned long ino,
+		       const char *vmflags)
+{
+	char (*out)[FLAGS_MAX] = ctx;
+
+	(void)ino;
+	snprintf(out[k], FLAGS_MAX, "%.4s|%.190s", perms, vmflags);
+}
+
+void fault_read_pages(const unsigned char *lo, size_t npages, char (*out)[FLAGS_MAX])
+{
+	for (size_t k = 0; k < npages; k++)
+		out[k][0] = '\0';
+	fault_walk_smaps(lo, npages, page_flags, out);
 	for (size_t k = 0; k < npages; k++)
 		ck_assert_msg(out[k][0], "page %zu of the span is not mapped", k);
 }

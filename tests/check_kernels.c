@@ -222,37 +222,20 @@ struct vma_page {
 	bool file;
 };
 
+static void vma_page(void *ctx, size_t k, const char *perms, unsigned long ino,
+		     const char *vmflags)
+{
+	struct vma_page *v = (struct vma_page *)ctx + k;
+
+	snprintf(v->perms, sizeof(v->perms), "%.4s", perms);
+	snprintf(v->flags, sizeof(v->flags), " %.190s ", vmflags);
+	v->file = ino != 0;
+}
+
 static void read_vmas(const unsigned char *lo, struct vma_page *out)
 {
-	FILE *fp = fopen("/proc/self/smaps", "re");
-	uintptr_t a = (uintptr_t)lo, z = a + NPAGES * pgsz(), vlo = 0, vhi = 0;
-	char line[1024], perms[5] = "";
-	unsigned long ino = 0;
-
-	ck_assert_ptr_nonnull(fp);
 	memset(out, 0, NPAGES * sizeof(*out));
-	while (fgets(line, sizeof(line), fp)) {
-		unsigned long l, h, i;
-
-		if (sscanf(line, "%lx-%lx %4s %*s %*s %lu", &l, &h, perms, &i) == 4 &&
-		    strchr(line, '-') < strchr(line, ' ')) {
-			vlo = l;
-			vhi = h;
-			ino = i;
-			continue;
-		}
-		if (strncmp(line, "VmFlags:", 8) != 0 || vhi <= a || vlo >= z)
-			continue;
-		line[strcspn(line, "\n")] = '\0';
-		for (uintptr_t p = vlo > a ? vlo : a; p < vhi && p < z; p += pgsz()) {
-			struct vma_page *v = &out[(p - a) / pgsz()];
-
-			memcpy(v->perms, perms, 5);
-			snprintf(v->flags, sizeof(v->flags), "%.190s ", line + 8);
-			v->file = ino != 0;
-		}
-	}
-	fclose(fp);
+	fault_walk_smaps(lo, NPAGES, vma_page, out);
 }
 
 /*

@@ -26,6 +26,13 @@ struct state {
 	struct tu_snap counts;      /* descriptors and mappings of the process */
 };
 
+/*
+ * fn(ctx, page, perms, inode, VmFlags) for each page of [lo, lo + npages pages)
+ * that is mapped, from /proc/self/smaps (inode 0: anonymous memory).
+ */
+typedef void (*fault_page_fn)(void *ctx, size_t page, const char *perms, unsigned long ino,
+			      const char *vmflags);
+void fault_walk_smaps(const unsigned char *lo, size_t npages, fault_page_fn fn, void *ctx);
 /* Per page of [lo, lo + npages pages): permissions and VmFlags of its VMA (all mapped). */
 void fault_read_pages(const unsigned char *lo, size_t npages, char (*out)[FLAGS_MAX]);
 /* lo may be NULL (no handle): then only the file and the counts. */
