@@ -129,6 +129,14 @@ MMAPKIT__HIDDEN bool mmapkit__kernel_has(enum mmapkit__feature f);
  */
 MMAPKIT__HIDDEN void mmapkit__kernel_pretend(unsigned major, unsigned minor);
 MMAPKIT__HIDDEN void mmapkit__kernel_force(enum mmapkit__feature f, int has);
+/*
+ * Test build only: forget what the probes learned; the next probe of mremap's
+ * order asks move (a stand-in for mremap(2)) instead of the kernel, or the
+ * kernel again when move is NULL.
+ */
+MMAPKIT__HIDDEN void mmapkit__kernel_reprobe(void *(*move)(void *old, size_t old_len,
+							    size_t new_len, int flags,
+							    void *new_addr));
 /* Test build only: a pretence (version or forced feature) is in force. */
 MMAPKIT__HIDDEN bool mmapkit__kernel_pretending(void);
 #endif

@@ -71,6 +71,23 @@ static bool maps_has(uintptr_t a, uintptr_t z, unsigned long ino)
  */
 static int mremap_order;
 
+#ifdef MMAPKIT_TESTING
+/* The test build can stand in for the kernel's answer (mmapkit__kernel_reprobe). */
+static void *(*probe_move)(void *old, size_t old_len, size_t new_len, int flags, void *new_addr);
+#endif
+
+static void *probe_mremap_call(void *src, size_t len, void *dst)
+{
+#ifdef MMAPKIT_TESTING
+	void *(*fn)(void *, size_t, size_t, int, void *) = __atomic_load_n(&probe_move,
+									    __ATOMIC_ACQUIRE);
+
+	if (fn)
+		return fn(src, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
+#endif
+	return mremap(src, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
+}
+
 static int probe_mremap(void)
 {
 	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
@@ -97,7 +114,7 @@ static int probe_mremap(void)
 		munmap(dst, 2 * pg);
 		goto done;
 	}
-	if (mremap(src, 2 * pg, 2 * pg, MREMAP_MAYMOVE | MREMAP_FIXED, dst) != MAP_FAILED) {
+	if (probe_mremap_call(src, 2 * pg, dst) != MAP_FAILED) {
 		v |= 2 | 4;
 		munmap(dst, 2 * pg); /* the moved pages; src is a hole now, not ours */
 		goto done;
@@ -168,6 +185,15 @@ static void pretend_from_env(void)
 	v = getenv("MMAPKIT_PRETEND_KERNEL");
 	if (v && sscanf(v, "%u.%u", &major, &minor) == 2)
 		mmapkit__kernel_pretend(major, minor);
+}
+
+void mmapkit__kernel_reprobe(void *(*move)(void *old, size_t old_len, size_t new_len, int flags,
+					    void *new_addr))
+{
+	__atomic_store_n(&probe_move, move, __ATOMIC_RELEASE);
+	__atomic_store_n(&mremap_order, 0, __ATOMIC_RELEASE);
+	for (int f = 0; f < MMAPKIT__F_COUNT; f++)
+		__atomic_store_n(&known[f], 0, __ATOMIC_RELEASE);
 }
 
 bool mmapkit__kernel_pretending(void)

@@ -478,6 +478,7 @@ START_TEST(kernels_probe)
 	bool several = kernel_moves_several();
 
 	mmapkit__kernel_pretend(0, 0);
+	mmapkit__kernel_reprobe(NULL);
 	ck_assert_int_eq(mmapkit__kernel_has(MMAPKIT__F_MREMAP_MULTI_VMA), several);
 	if (several)
 		ck_assert(mmapkit__kernel_has(MMAPKIT__F_MREMAP_CHECKS_FIRST));
@@ -491,10 +492,109 @@ START_TEST(kernels_probe)
 }
 END_TEST
 
+/*
+ * The probe's move, answered by a stand-in for each kind of kernel.  Where
+ * the stand-in unmaps the destination, another thread's mapping may take its
+ * place at once: the probe must leave that alone, and free its own source.
+ */
+static struct {
+	unsigned char *src, *dst;
+	size_t len;
+	bool refill;           /* map a page of "another thread" into the hole */
+	unsigned char *other;  /* that page */
+} move_seen;
+
+static void *move_unmaps_first(void *old, size_t old_len, size_t new_len, int flags, void *new_addr)
+{
+	(void)flags;
+	move_seen.src = old;
+	move_seen.dst = new_addr;
+	move_seen.len = old_len;
+	ck_assert_int_eq(munmap(new_addr, new_len), 0);
+	if (move_seen.refill) {
+		move_seen.other = mmap(new_addr, pgsz(), PROT_READ | PROT_WRITE,
+				       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+		ck_assert_ptr_eq(move_seen.other, new_addr);
+		move_seen.other[0] = 0x5a;
+	}
+	errno = EFAULT;
+	return MAP_FAILED;
+}
+
+static void *move_checks_first(void *old, size_t old_len, size_t new_len, int flags, void *new_addr)
+{
+	(void)new_len;
+	(void)flags;
+	move_seen.src = old;
+	move_seen.dst = new_addr;
+	move_seen.len = old_len;
+	errno = EFAULT;
+	return MAP_FAILED;
+}
+
+static void *move_out_of_memory(void *old, size_t old_len, size_t new_len, int flags,
+				void *new_addr)
+{
+	move_checks_first(old, old_len, new_len, flags, new_addr);
+	errno = ENOMEM;
+	return MAP_FAILED;
+}
+
+/* Is any byte of [p, p + len) mapped? */
+static bool any_mapped(const unsigned char *p, size_t len)
+{
+	unsigned char vec[16];
+
+	for (size_t i = 0; i < len; i += pgsz())
+		if (mincore((void *)(p + i), pgsz(), vec) == 0)
+			return true;
+	return false;
+}
+
+static const struct {
+	const char *name;
+	void *(*move)(void *, size_t, size_t, int, void *);
+	bool refill;
+	bool checks_first, several;
+} probe_kernels[] = {
+	{"unmaps first (6.1), the hole left empty", move_unmaps_first, false, false, false},
+	{"unmaps first (6.1), another thread maps into the hole", move_unmaps_first, true, false,
+	 false},
+	{"checks first, one VMA per move", move_checks_first, false, true, false},
+	{"out of memory", move_out_of_memory, false, false, false},
+};
+
+START_TEST(kernels_probe_answers)
+{
+	struct tu_snap s = tu_snap();
+
+	memset(&move_seen, 0, sizeof(move_seen));
+	move_seen.refill = probe_kernels[_i].refill;
+	mmapkit__kernel_pretend(0, 0);
+	mmapkit__kernel_reprobe(probe_kernels[_i].move);
+	ck_assert_int_eq(mmapkit__kernel_has(MMAPKIT__F_MREMAP_CHECKS_FIRST),
+			 probe_kernels[_i].checks_first);
+	ck_assert_int_eq(mmapkit__kernel_has(MMAPKIT__F_MREMAP_MULTI_VMA), probe_kernels[_i].several);
+	mmapkit__kernel_reprobe(NULL);
+	ck_assert_ptr_nonnull(move_seen.src);
+	/* its own memory freed, the other thread's untouched */
+	ck_assert(!any_mapped(move_seen.src, move_seen.len));
+	if (move_seen.other) {
+		ck_assert_int_eq(move_seen.other[0], 0x5a);
+		ck_assert(!any_mapped(move_seen.dst + pgsz(), move_seen.len - pgsz()));
+		ck_assert_int_eq(munmap(move_seen.other, pgsz()), 0);
+	} else {
+		ck_assert(!any_mapped(move_seen.dst, move_seen.len));
+	}
+	TU_ASSERT_NO_LEAK(s);
+}
+END_TEST
+
 /* After each test, also a failed one: no pretence, no other thread. */
 static void forget_pretence(void)
 {
 	mmapkit__kernel_pretend(0, 0);
+	mmapkit__kernel_reprobe(NULL);
 	mmapkit__fault_delay(0);
 	if (foreign_running) {
 		atomic_store(&foreign.stop, true);
@@ -517,5 +617,6 @@ Suite *suite_kernels(void)
 	tcase_set_tags(tc, "novalgrind"); /* valgrind's mremap moves one segment per call */
 	tcase_add_checked_fixture(tc, NULL, forget_pretence);
 	tcase_add_test(tc, kernels_probe);
+	tcase_add_loop_test(tc, kernels_probe_answers, 0, (int)TU_LEN(probe_kernels));
 	return s;
 }
