@@ -472,6 +472,62 @@ START_TEST(kernels_walk)
 }
 END_TEST
 
+/*
+ * What mmapkit_punch(3) BUGS says of a kernel that unmaps first (the 6.1
+ * model): the zeros are written into the file pages, which stay mapped from
+ * the file with every attribute; MMAPKIT_ADV_DONTNEED and revert show the
+ * file again; pages replaced under another kernel cannot be reverted there.
+ */
+START_TEST(kernels_in_place)
+{
+	size_t pg = pgsz();
+	const char *path = tu_file(NPAGES * pg);
+	struct fx f = {0};
+	struct vma_page v[NPAGES];
+	unsigned char *p;
+
+	mmapkit__kernel_pretend(6, 1);
+	ck_assert_int_eq(mmapkit_file_private(&f.m, path, 0, NPAGES * pg, MMAPKIT_DONTFORK), 0);
+	p = mmapkit_ptr(f.m);
+	f.lo = p;
+	ck_assert_int_eq(mmapkit_advise(f.m, 2 * pg, pg, MMAPKIT_ADV_RANDOM), 0);
+	mmapkit__fault_reset();
+	ck_assert_int_eq(mmapkit_punch(f.m, pg, 2 * pg), 0);
+	ck_assert_uint_eq(mmapkit__fault_total(), 0);
+	for (size_t i = pg; i < 3 * pg; i++)
+		TU_BYTE_EQ(p[i], 0, i);
+	TU_BYTE_EQ(p[pg - 1], tu_pattern(pg - 1), pg - 1);
+	TU_BYTE_EQ(p[3 * pg], tu_pattern(3 * pg), 3 * pg);
+	/* written in place: still mapped from the file, attributes untouched */
+	memset(v, 0, sizeof(v));
+	fault_walk_smaps(p, NPAGES, vma_page, v);
+	ck_assert(v[1].file && v[2].file);
+	ck_assert_ptr_nonnull(strstr(v[2].flags, " rr "));
+	ck_assert_ptr_nonnull(strstr(v[1].flags, " dc "));
+	/* DONTNEED shows the file again, as revert does */
+	ck_assert_int_eq(mmapkit_advise(f.m, pg, pg, MMAPKIT_ADV_DONTNEED), 0);
+	TU_BYTE_EQ(p[pg], tu_pattern(pg), pg);
+	ck_assert_int_eq(mmapkit_revert(f.m, 2 * pg, pg), 0);
+	TU_BYTE_EQ(p[2 * pg], tu_pattern(2 * pg), 2 * pg);
+	/* a read-only whole page: refused before anything changes */
+	ck_assert_int_eq(mmapkit_protect(f.m, pg, pg, MMAPKIT_PROT_READ), 0);
+	ck_assert_int_eq(mmapkit_punch(f.m, 0, 3 * pg), -EACCES);
+	TU_BYTE_EQ(p[0], tu_pattern(0), 0);
+	TU_BYTE_EQ(p[2 * pg], tu_pattern(2 * pg), 2 * pg);
+	/* pages replaced by another kernel's punch: never re-mapped here */
+	mmapkit__kernel_pretend(6, 17);
+	ck_assert_int_eq(mmapkit_punch(f.m, 3 * pg, pg), 0);
+	mmapkit__kernel_pretend(6, 1);
+	mmapkit__fault_reset();
+	ck_assert_int_eq(mmapkit_revert(f.m, 3 * pg, pg), -EOPNOTSUPP);
+	ck_assert_uint_eq(mmapkit__fault_total(), 0);
+	TU_BYTE_EQ(p[3 * pg], 0, 3 * pg);
+	check_recorded(&f, "in place");
+	mmapkit_unmap(f.m);
+	mmapkit__kernel_pretend(0, 0);
+}
+END_TEST
+
 /* The probes answer for this kernel what its version says (6.18 here: both present). */
 START_TEST(kernels_probe)
 {
@@ -613,6 +669,9 @@ Suite *suite_kernels(void)
 	tcase_set_tags(tc, "novalgrind");
 	tcase_add_checked_fixture(tc, NULL, forget_pretence);
 	tcase_add_loop_test(tc, kernels_walk, 0, (int)(nkcases * NMODELS));
+	tc = tu_tcase(s, "in place", 0);
+	tcase_add_checked_fixture(tc, NULL, forget_pretence);
+	tcase_add_test(tc, kernels_in_place);
 	tc = tu_tcase(s, "probe", 0);
 	tcase_set_tags(tc, "novalgrind"); /* valgrind's mremap moves one segment per call */
 	tcase_add_checked_fixture(tc, NULL, forget_pretence);
