@@ -3,6 +3,7 @@
 #ifndef MMAPKIT_INTERNAL_H
 #define MMAPKIT_INTERNAL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -190,7 +191,8 @@ struct mmapkit_map {
 	int fd;                 /* owned descriptor, -1 for anonymous kinds */
 	char *created_path;     /* file this handle created, for SYNC_FULL (where /proc
 				 * cannot say where it is now); else NULL */
-	bool dir_synced;        /* created_path's directory entry made durable */
+	atomic_bool dir_synced; /* created_path's directory entry made durable; atomic:
+				 * concurrent mmapkit_sync calls may set it */
 	pid_t pid;              /* process whose pages the runs describe; kept (and
 				 * read) only while some page is DONTFORK (fork.c) */
 	uint32_t attr_any;      /* union of every run's attributes */

@@ -2,6 +2,15 @@
 /*
  * mmapkit_sync: write-back of a shared file range, and for SYNC_FULL the file
  * and the directory entry of a file the handle created.
+ *
+ * SYNC_ASYNC starts the write-back with sync_file_range(SYNC_FILE_RANGE_WRITE):
+ * Linux's msync(MS_ASYNC) starts no I/O at all.  With SYNC_INVALIDATE an
+ * msync(MS_ASYNC | MS_INVALIDATE) comes first, for the kernel's check of
+ * locked pages (-EBUSY), so that a refused call has started nothing.
+ *
+ * Concurrent syncs of one handle are safe: the only handle state a sync
+ * changes is dir_synced, an atomic flag (two racing first SYNC_FULLs may both
+ * sync the directory, which is harmless).
  */
 #define _GNU_SOURCE
 #include <bsd/string.h>
@@ -10,6 +19,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <sys/mman.h>
 
 #include "internal.h"
@@ -63,8 +73,29 @@ static int sync_dir(mmapkit_map *m, const char *call)
 		err = mmapkit__fail_sys(errno, call, "fsync", "directory %s", dir);
 	mmapkit__sys.close(fd);
 	if (!err)
-		m->dir_synced = true;
+		atomic_store_explicit(&m->dir_synced, true, memory_order_release);
 	return err;
+}
+
+/*
+ * SYNC_ASYNC: start writing the pages holding the range to the file, without
+ * waiting.  sync_file_range() takes file offsets: the page p's is the file
+ * offset of the mapping's first page plus p pages.
+ */
+static int start_writeback(mmapkit_map *m, const char *call, const struct mmapkit__span *s,
+			   size_t off, unsigned how)
+{
+	uint64_t first = m->offset - m->delta + (uint64_t)s->p0 * m->gran;
+	size_t n = mmapkit__pages_len(m, s->p0, s->p1);
+
+	if ((how & MMAPKIT_SYNC_INVALIDATE) &&
+	    mmapkit__sys.msync(mmapkit__page_addr(m, s->p0), n, MS_ASYNC | MS_INVALIDATE) < 0)
+		return mmapkit__fail_sys(errno, call, "msync", "range %zu+%zu", off, s->z - s->a);
+	if (mmapkit__sys.sync_file_range(m->fd, (off_t)first, (off_t)n, SYNC_FILE_RANGE_WRITE) < 0)
+		return mmapkit__fail_sys(errno, call, "sync_file_range",
+					 "range %zu+%zu (file bytes %llu+%zu)", off, s->z - s->a,
+					 (unsigned long long)first, n);
+	return 0;
 }
 
 #define SYNC_KNOWN (MMAPKIT_SYNC_ASYNC | MMAPKIT_SYNC_INVALIDATE | MMAPKIT_SYNC_FULL)
@@ -91,15 +122,16 @@ int mmapkit_sync(mmapkit_map *m, size_t off, size_t len, unsigned how)
 		return err;
 	if (s.a == s.z) /* an empty range: nothing to write back, not even the size */
 		return 0;
-	flags = (how & MMAPKIT_SYNC_ASYNC ? MS_ASYNC : MS_SYNC) |
-		(how & MMAPKIT_SYNC_INVALIDATE ? MS_INVALIDATE : 0);
+	if (how & MMAPKIT_SYNC_ASYNC)
+		return start_writeback(m, call, &s, off, how);
+	flags = MS_SYNC | (how & MMAPKIT_SYNC_INVALIDATE ? MS_INVALIDATE : 0);
 	if (mmapkit__sys.msync(mmapkit__page_addr(m, s.p0), mmapkit__pages_len(m, s.p0, s.p1), flags) < 0)
 		return mmapkit__fail_sys(errno, call, "msync", "range %zu+%zu", off, s.z - s.a);
 	if (!(how & MMAPKIT_SYNC_FULL))
 		return 0;
 	if (mmapkit__sys.fsync(m->fd) < 0)
 		return mmapkit__fail_sys(errno, call, "fsync", "fd %d", m->fd);
-	if (m->created_path && !m->dir_synced)
+	if (m->created_path && !atomic_load_explicit(&m->dir_synced, memory_order_acquire))
 		return sync_dir(m, call);
 	return 0;
 }

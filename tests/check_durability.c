@@ -17,13 +17,14 @@
  * valgrind, 40 rounds unless MMAPKIT_DURABILITY_ROUNDS says otherwise.
  */
 #define _GNU_SOURCE
+#include <bsd/stdlib.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -102,31 +103,19 @@ static bool next_report(int rfd, unsigned *seq)
 	return n == (ssize_t)sizeof(*seq);
 }
 
-#ifndef SYS_cachestat
-#define SYS_cachestat 451
-#endif
-
-/* cachestat(2)'s structures, not in every distribution's headers yet. */
-struct cs_range {
-	uint64_t off, len;
-};
-
-struct cs_stat {
-	uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted;
-};
-
 static bool have_cachestat = true;
 
 /* The pages [0, end) hold no data that is not on the disk. */
 static void assert_clean(unsigned round, int fd, uint64_t end)
 {
-	struct cs_range r = {0, end};
-	struct cs_stat cs;
+	struct tu_cachestat cs;
+	int err;
 
 	if (!have_cachestat || end == 0)
 		return;
-	if (syscall(SYS_cachestat, fd, &r, &cs, 0) < 0) {
-		ck_assert_int_eq(errno, ENOSYS);
+	err = tu_cachestat(fd, 0, end, &cs);
+	if (err) {
+		ck_assert_int_eq(err, -ENOSYS);
 		have_cachestat = false;
 		printf("durability: no cachestat(2): written-back check skipped\n");
 		return;
@@ -198,9 +187,14 @@ static unsigned round_once(unsigned round, unsigned kill_after)
 
 static unsigned env_uint(const char *name, unsigned dflt)
 {
-	const char *v = getenv(name);
+	const char *v = getenv(name), *why = NULL;
+	unsigned n;
 
-	return v && *v ? (unsigned)strtoul(v, NULL, 0) : dflt;
+	if (!v || !*v)
+		return dflt;
+	n = (unsigned)strtonum(v, 0, UINT_MAX, &why);
+	ck_assert_msg(!why, "%s=%s: %s", name, v, why);
+	return n;
 }
 
 START_TEST(killed_writer_keeps_synced_records)
@@ -235,6 +229,136 @@ START_TEST(killed_writer_keeps_synced_records)
 }
 END_TEST
 
+/* ---- at the storage: an ext4 image on a loop device ---- */
+
+#define FILE_PAGES 6
+#define ASYNC_BOUND_MS 2000 /* msync(MS_ASYNC) left a page unwritten this long */
+
+static const unsigned storage_modes[] = {
+	0,
+	MMAPKIT_SYNC_FULL,
+	MMAPKIT_SYNC_ASYNC,
+	MMAPKIT_SYNC_ASYNC | MMAPKIT_SYNC_INVALIDATE,
+};
+
+static const char *mode_name(unsigned how)
+{
+	switch (how) {
+	case 0:
+		return "how 0";
+	case MMAPKIT_SYNC_FULL:
+		return "MMAPKIT_SYNC_FULL";
+	case MMAPKIT_SYNC_ASYNC:
+		return "MMAPKIT_SYNC_ASYNC";
+	default:
+		return "MMAPKIT_SYNC_ASYNC|MMAPKIT_SYNC_INVALIDATE";
+	}
+}
+
+/* Pages of fd's bytes [a, z) dirty or under write-back; -1 without cachestat(2). */
+static long long unclean_pages(int fd, uint64_t a, uint64_t z, bool dirty_only)
+{
+	struct tu_cachestat cs;
+	int err = tu_cachestat(fd, a, z - a, &cs);
+
+	TU_CHILD_OK(err == 0 || err == -ENOSYS);
+	if (err)
+		return -1;
+	return (long long)(cs.nr_dirty + (dirty_only ? 0 : cs.nr_writeback));
+}
+
+static double ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) * 1e3 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/*
+ * Until mmapkit_sync, bytes written through the mapping are in the page cache
+ * only: the device (the image, read at the blocks FIEMAP names) holds the old
+ * bytes, and cachestat counts the range's pages dirty.  Once it returns (for
+ * SYNC_ASYNC: within ASYNC_BOUND_MS, polled) the device holds the new bytes
+ * and no page of the range is dirty or under write-back.
+ */
+static void sync_reaches(const struct tu_ext4 *fs, int fd, mmapkit_map *m, size_t off, size_t n,
+			 unsigned how, const unsigned char *old, const unsigned char *want)
+{
+	uint64_t page = mmapkit_page_size(), fa = mmapkit_offset(m) + off;
+	uint64_t pa = fa / page * page, pz = (fa + n + page - 1) / page * page;
+	long long dirty = unclean_pages(fd, pa, pz, true);
+	struct timespec t0;
+	int on;
+
+	TU_CHILD_OK(tu_on_device(fs, fd, pa, old + pa, pz - pa) == (old ? 1 : -1));
+	TU_CHILD_OK(dirty == -1 || dirty == (long long)((pz - pa) / page));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	TU_CHILD_OK(mmapkit_sync(m, off, n, how) == 0);
+	do {
+		on = tu_on_device(fs, fd, pa, want + pa, pz - pa);
+		dirty = unclean_pages(fd, pa, pz, false);
+		if ((how & MMAPKIT_SYNC_ASYNC) && (on != 1 || dirty > 0))
+			usleep(1000);
+		else
+			break;
+	} while (ms_since(&t0) < ASYNC_BOUND_MS);
+	if (on != 1 || dirty > 0)
+		fprintf(stderr, "durability: %s: after %.0f ms the device %s the new bytes, "
+				"%lld pages unclean\n",
+			mode_name(how), ms_since(&t0), on == 1 ? "holds" : "lacks", dirty);
+	TU_CHILD_OK(on == 1);
+	TU_CHILD_OK(dirty <= 0);
+	printf("durability: %s: %llu bytes on the device after %.1f ms%s\n", mode_name(how),
+	       (unsigned long long)(pz - pa), ms_since(&t0),
+	       dirty < 0 ? " (no cachestat: dirty counts not checked)" : ", none dirty");
+}
+
+static void storage_child(const struct tu_ext4 *fs)
+{
+	unsigned how = storage_modes[*(const int *)fs->arg];
+	size_t page = mmapkit_page_size(), fsize = FILE_PAGES * page;
+	/* the mapping starts one byte into the second page: file offsets are not mapping offsets */
+	uint64_t map_off = page + 1;
+	size_t off = page + 100, n = 2 * page;
+	unsigned char *old = malloc(fsize + page), *want = malloc(fsize + page);
+	char path[4352];
+	mmapkit_map *m = NULL;
+	int fd;
+
+	TU_CHILD_OK(old && want);
+	snprintf(path, sizeof(path), "%s/data", fs->mnt);
+	tu_fill_pattern(old, 0, fsize);
+	memcpy(want, old, fsize);
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	TU_CHILD_OK(fd >= 0);
+	TU_CHILD_OK(pwrite(fd, old, fsize, 0) == (ssize_t)fsize && fsync(fd) == 0);
+	TU_CHILD_OK(tu_on_device(fs, fd, 0, old, fsize) == 1); /* FIEMAP names the right blocks */
+	TU_CHILD_OK(mmapkit_file_shared(&m, path, map_off, 0, 0) == 0);
+	for (size_t i = 0; i < n; i++)
+		want[map_off + off + i] = tu_other(map_off + off + i);
+	memcpy((unsigned char *)mmapkit_ptr(m) + off, want + map_off + off, n);
+	sync_reaches(fs, fd, m, off, n, how, old, want);
+	mmapkit_unmap(m);
+	if (how == MMAPKIT_SYNC_FULL) {
+		/* a page the file grows by has no block at all until the sync */
+		TU_CHILD_OK(mmapkit_file_shared(&m, path, 0, fsize + page, MMAPKIT_GROW) == 0);
+		for (size_t i = fsize; i < fsize + page; i++)
+			want[i] = ((unsigned char *)mmapkit_ptr(m))[i] = tu_other(i);
+		sync_reaches(fs, fd, m, fsize, page, how, NULL, want);
+		mmapkit_unmap(m);
+	}
+	close(fd);
+	free(old);
+	free(want);
+}
+
+START_TEST(sync_reaches_device)
+{
+	tu_ext4_run("durability", storage_child, &_i);
+}
+END_TEST
+
 Suite *suite_durability(void)
 {
 	Suite *s = suite_create("durability");
@@ -243,5 +367,7 @@ Suite *suite_durability(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, killed_writer_keeps_synced_records);
 	suite_add_tcase(s, tc);
+	tc = tu_tcase(s, "storage", 30);
+	tcase_add_loop_test(tc, sync_reaches_device, 0, (int)TU_LEN(storage_modes));
 	return s;
 }

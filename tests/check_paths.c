@@ -11,7 +11,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/fs.h>
-#include <linux/loop.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -680,106 +679,6 @@ END_TEST
 
 #define BLK_FILE_SIZE (1024 * 1024 + 4096)
 
-struct loopdev {
-	const char *file; /* the backing file, tu_pattern data */
-	ino_t ino;	  /* ... and its identity, to tell whether the device is still bound */
-	dev_t dev;
-	char path[32];	  /* /dev/loopN */
-	int fd;		  /* the device, held open until detached */
-	char step[64];	  /* the step that failed, for the skip note */
-};
-
-/*
- * Binds with LO_FLAGS_AUTOCLEAR: the kernel detaches the device at its last
- * close, so even a test process killed by its timeout leaves none bound.
- * LOOP_CONFIGURE (Linux 5.8) does it in one step, older kernels in two.
- */
-static int loop_bind(int lfd, int bfd)
-{
-	struct loop_config cfg = {.fd = (__u32)bfd, .info.lo_flags = LO_FLAGS_AUTOCLEAR};
-	struct loop_info64 info = {.lo_flags = LO_FLAGS_AUTOCLEAR};
-	int err;
-
-	if (ioctl(lfd, LOOP_CONFIGURE, &cfg) == 0)
-		return 0;
-	if (errno != EINVAL && errno != ENOTTY)
-		return errno;
-	if (ioctl(lfd, LOOP_SET_FD, bfd) < 0)
-		return errno;
-	if (ioctl(lfd, LOOP_SET_STATUS64, &info) == 0)
-		return 0;
-	err = errno;
-	ioctl(lfd, LOOP_CLR_FD, 0);
-	return err;
-}
-
-/* Binds a free loop device to ld->file: 0, or the errno of the step ld->step names. */
-static int loop_attach(struct loopdev *ld)
-{
-	int ctl, bfd, n, err = EBUSY;
-
-	snprintf(ld->step, sizeof(ld->step), "open /dev/loop-control");
-	ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
-	if (ctl < 0)
-		return errno;
-	bfd = open(ld->file, O_RDWR | O_CLOEXEC);
-	if (bfd < 0) {
-		err = errno;
-		snprintf(ld->step, sizeof(ld->step), "open the backing file");
-	}
-	/* Another process may bind the free device first: ours then fails with EBUSY. */
-	for (int tries = 0; bfd >= 0 && err == EBUSY && tries < 8; tries++) {
-		snprintf(ld->step, sizeof(ld->step), "ioctl(LOOP_CTL_GET_FREE)");
-		n = ioctl(ctl, LOOP_CTL_GET_FREE);
-		if (n < 0) {
-			err = errno;
-			break;
-		}
-		snprintf(ld->path, sizeof(ld->path), "/dev/loop%d", n);
-		snprintf(ld->step, sizeof(ld->step), "open %s", ld->path);
-		ld->fd = open(ld->path, O_RDWR | O_CLOEXEC);
-		if (ld->fd < 0) {
-			err = errno;
-			break;
-		}
-		snprintf(ld->step, sizeof(ld->step), "binding %s", ld->path);
-		err = loop_bind(ld->fd, bfd);
-		if (err) {
-			close(ld->fd);
-			ld->fd = -1;
-		}
-	}
-	if (bfd >= 0)
-		close(bfd); /* the device holds its own reference */
-	close(ctl);
-	return err;
-}
-
-/* LOOP_CLR_FD, then our close, the last one, detaches (synchronously since Linux 6.0). */
-static int loop_detach(struct loopdev *ld)
-{
-	int err = ioctl(ld->fd, LOOP_CLR_FD, 0) < 0 ? errno : 0;
-
-	close(ld->fd);
-	ld->fd = -1;
-	return err;
-}
-
-/* Is ld->path bound to ld->file?  (Not when unbound, nor when bound to another file.) */
-static bool loop_bound(const struct loopdev *ld)
-{
-	struct loop_info64 info = {0}; /* defined for valgrind, which may not know the ioctl */
-	int fd = open(ld->path, O_RDONLY | O_CLOEXEC);
-	bool bound;
-
-	if (fd < 0)
-		return false; /* ENXIO while it is being torn down */
-	bound = ioctl(fd, LOOP_GET_STATUS64, &info) == 0 && info.lo_inode == ld->ino &&
-		info.lo_device == ld->dev;
-	close(fd);
-	return bound;
-}
-
 /* Do the n bytes of the backing file at off equal want? */
 static bool file_holds(const char *file, uint64_t off, const unsigned char *want, size_t n)
 {
@@ -801,7 +700,7 @@ static int map_path(int shared, mmapkit_map **m, const char *path, uint64_t off,
 }
 
 /* len 0 maps exactly the device (its BLKGETSIZE64 size), holding the file's bytes. */
-static void blk_whole(const struct loopdev *ld, const unsigned char *want, uint64_t size)
+static void blk_whole(const struct tu_loop *ld, const unsigned char *want, uint64_t size)
 {
 	struct stat dev, st;
 	mmapkit_map *m = NULL;
@@ -838,7 +737,7 @@ static int blk_refused(int shared, const char *path, uint64_t off, size_t len, u
 }
 
 /* A block device cannot grow: past its end is -ERANGE, with MMAPKIT_GROW too. */
-static void blk_range(const struct loopdev *ld, int dfd, uint64_t size)
+static void blk_range(const struct tu_loop *ld, int dfd, uint64_t size)
 {
 	char why[96];
 	mmapkit_map *m = NULL;
@@ -870,7 +769,7 @@ static void blk_range(const struct loopdev *ld, int dfd, uint64_t size)
 }
 
 /* A write through file_shared is in the backing file once mmapkit_sync returns. */
-static void blk_write(const struct loopdev *ld, unsigned char *want)
+static void blk_write(const struct tu_loop *ld, unsigned char *want)
 {
 	uint64_t off = 100 * page() + 13;
 	size_t n = 2 * page();
@@ -887,7 +786,7 @@ static void blk_write(const struct loopdev *ld, unsigned char *want)
 }
 
 /* fd_shared over our own descriptor of the device: the whole device, writes reach the file. */
-static void blk_fd(const struct loopdev *ld, int dfd, unsigned char *want, uint64_t size)
+static void blk_fd(const struct tu_loop *ld, int dfd, unsigned char *want, uint64_t size)
 {
 	mmapkit_map *m = NULL;
 	unsigned char *p;
@@ -905,7 +804,7 @@ static void blk_fd(const struct loopdev *ld, int dfd, unsigned char *want, uint6
 
 static void blk_child(void *arg)
 {
-	const struct loopdev *ld = arg;
+	const struct tu_loop *ld = arg;
 	unsigned char *want = malloc(BLK_FILE_SIZE);
 	uint64_t size = 0;
 	struct tu_snap s;
@@ -913,7 +812,7 @@ static void blk_child(void *arg)
 
 	TU_CHILD_OK(want != NULL);
 	tu_fill_pattern(want, 0, BLK_FILE_SIZE);
-	TU_CHILD_OK(loop_bound(ld));
+	TU_CHILD_OK(tu_loop_bound(ld));
 	dfd = open(ld->path, O_RDWR | O_CLOEXEC);
 	TU_CHILD_OK(dfd >= 0);
 	TU_CHILD_OK(ioctl(dfd, BLKGETSIZE64, &size) == 0);
@@ -934,8 +833,7 @@ static void blk_child(void *arg)
  */
 START_TEST(block_device)
 {
-	struct loopdev ld = {.fd = -1};
-	struct stat st;
+	struct tu_loop ld = {.fd = -1};
 	int err, status;
 	bool bound;
 
@@ -944,11 +842,8 @@ START_TEST(block_device)
 		return;
 	}
 	ld.file = tu_file(BLK_FILE_SIZE);
-	ck_assert_int_eq(stat(ld.file, &st), 0);
-	ld.ino = st.st_ino;
-	ld.dev = st.st_dev;
-	err = loop_attach(&ld);
-	if (err == EPERM || err == EACCES || err == ENODEV || err == ENXIO || err == ENOENT) {
+	err = tu_loop_attach(&ld);
+	if (tu_loop_unavailable(err)) {
 		printf("paths: no loop device (%s: %s); block_device skipped\n", ld.step,
 		       strerror(err));
 		unlink(ld.file);
@@ -956,8 +851,8 @@ START_TEST(block_device)
 	}
 	ck_assert_msg(err == 0, "%s: %s", ld.step, strerror(err));
 	status = tu_child(blk_child, &ld);
-	err = loop_detach(&ld);
-	bound = loop_bound(&ld);
+	err = tu_loop_detach(&ld);
+	bound = tu_loop_bound(&ld);
 	ck_assert_int_eq(unlink(ld.file), 0);
 	ck_assert_msg(TU_EXITED(status, 0), "child status 0x%x", status);
 	ck_assert_msg(err == 0, "ioctl(LOOP_CLR_FD) on %s: %s", ld.path, strerror(err));

@@ -293,4 +293,64 @@ void tu_fault_calls(unsigned *calls);
 	for (int sys = 0; sys < MMAPKIT__SYS_COUNT; sys++)                                  \
 		for (unsigned nth = 1; nth <= (calls)[sys]; nth++)
 
+/* ---- storage (tu_storage.c): bytes on the device, not in the page cache ---- */
+
+/* A loop device over a file of our own. */
+struct tu_loop {
+	const char *file; /* the backing file (set by the caller) */
+	ino_t ino;	  /* ... and its identity, to tell whether the device is still bound */
+	dev_t dev;
+	char path[32];	  /* /dev/loopN */
+	int fd;		  /* the device, held open until detached */
+	char step[64];	  /* the step that failed, for a skip note */
+};
+/*
+ * Binds a free loop device to ld->file with LO_FLAGS_AUTOCLEAR (the kernel
+ * detaches it at the last close, even if the test dies): 0, or the errno of
+ * the step ld->step names; tu_loop_unavailable(err) says whether that means
+ * "no loop devices here" (a skip) rather than a failure.
+ */
+int tu_loop_attach(struct tu_loop *ld);
+bool tu_loop_unavailable(int err);
+int tu_loop_detach(struct tu_loop *ld);
+/* Is ld->path bound to ld->file?  (Not when unbound, nor when bound to another file.) */
+bool tu_loop_bound(const struct tu_loop *ld);
+
+/* A fresh ext4 file system (4 KiB blocks) on a loop device over an image file. */
+struct tu_ext4 {
+	const char *image; /* the loop device's backing file: what reached the device */
+	const char *dev;   /* /dev/loopN */
+	const char *mnt;   /* where it is mounted, in the child's own mount namespace */
+	void *arg;	   /* tu_ext4_run's */
+};
+/*
+ * Makes the image (mkfs.ext4), attaches it, and runs fn in a tu_child() that
+ * mounts the file system in a mount namespace of its own (so that it is
+ * unmounted however the child ends); then detaches the device and removes the
+ * image and the mount point, on every path.  fn checks with TU_CHILD_OK.
+ * Returns true when fn ran and the child exited 0 (else the test fails);
+ * false, after printing why ("who: ...; skipped"), when it cannot run: not
+ * root, no mkfs.ext4, no loop device, no ext4.
+ */
+bool tu_ext4_run(const char *who, void (*fn)(const struct tu_ext4 *fs), void *arg);
+/*
+ * FS_IOC_FIEMAP (without FIEMAP_FLAG_SYNC, which would write the file back):
+ * the device offset of fd's byte at off; false when it has no written block
+ * of its own (a hole, delayed allocation, unwritten, inline).
+ */
+bool tu_fiemap(int fd, uint64_t off, uint64_t *dev_off);
+/*
+ * The n bytes of fd at off, read from fs->image at the blocks FIEMAP names:
+ * 1 when they are want[0, n), 0 when they differ, -1 when a block is missing.
+ * For fn of tu_ext4_run only (checks with TU_CHILD_OK).
+ */
+int tu_on_device(const struct tu_ext4 *fs, int fd, uint64_t off, const unsigned char *want,
+		 size_t n);
+/* cachestat(2) (Linux 6.5): the page cache's view of fd's bytes [off, off + len). */
+struct tu_cachestat {
+	uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted;
+};
+/* 0, or -errno (-ENOSYS before 6.5 and under valgrind 3.19). */
+int tu_cachestat(int fd, uint64_t off, uint64_t len, struct tu_cachestat *cs);
+
 #endif
