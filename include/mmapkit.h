@@ -17,6 +17,11 @@
  *    empty range (nothing is done, no system call is made) and MMAPKIT_TO_END
  *    means "from off to the end of the mapping".  The library rounds to pages
  *    itself and never touches a byte outside the named range.
+ *  - Threads: distinct handles may be used from different threads at once.
+ *    On one handle, the accessors and mmapkit_sync() may run concurrently
+ *    with each other; a call that changes the handle (unmap, protect,
+ *    punch, revert, lock, unlock, advise) must not run concurrently with any
+ *    other call on it.
  *
  * The header is self-contained, compiles as C99 and C++ (MMAPKIT_AT needs C11
  * or C++11) and is FFI-safe: no inline functions, no struct passed by value,
@@ -73,7 +78,7 @@ enum mmapkit_kind {
 #define MMAPKIT_GUARD 0x0800u      /* an inaccessible guard page before and after */
 
 /** mmapkit_sync() modes; 0 writes back and waits. */
-#define MMAPKIT_SYNC_ASYNC 0x1u      /* schedule the write-back and return */
+#define MMAPKIT_SYNC_ASYNC 0x1u      /* start the write-back now and return */
 #define MMAPKIT_SYNC_INVALIDATE 0x2u /* also invalidate other mappings (MS_INVALIDATE) */
 #define MMAPKIT_SYNC_FULL 0x4u       /* also fsync size, metadata and a created file's entry */
 
@@ -202,7 +207,10 @@ MMAPKIT_API const char *mmapkit_version(void);
  */
 #define MMAPKIT_TO_END ((size_t)-1)
 
-/** MMAPKIT_FILE_SHARED only: write dirty pages back (how: MMAPKIT_SYNC_*). */
+/**
+ * MMAPKIT_FILE_SHARED only: write dirty pages back (how: MMAPKIT_SYNC_*).
+ * Safe to call concurrently on one handle.
+ */
 MMAPKIT_API int mmapkit_sync(mmapkit_map *m, size_t off, size_t len, unsigned how);
 /** madvise() with an MMAPKIT_ADV_* value checked against the kind. */
 MMAPKIT_API int mmapkit_advise(mmapkit_map *m, size_t off, size_t len, int advice);

@@ -240,11 +240,86 @@ START_TEST(threads_churn)
 }
 END_TEST
 
+/* ---- one handle, synced from every thread at once ---- */
+
+#define SYNC_ROUNDS 40
+
+struct syncer {
+	mmapkit_map *m;
+	int id;
+	pthread_barrier_t *barrier;
+	int err;
+	unsigned dir_syncs; /* readlink calls: this thread synced the directory */
+};
+
+/*
+ * mmapkit_sync may run concurrently on one handle: each thread writes its own
+ * page and syncs it, half of them with SYNC_FULL, whose first call on a
+ * created file also syncs the directory and records that in the handle.
+ */
+static void *syncer_main(void *arg)
+{
+	struct syncer *t = arg;
+	size_t page = mmapkit_page_size();
+	static const unsigned hows[] = {MMAPKIT_SYNC_FULL, 0, MMAPKIT_SYNC_FULL,
+					MMAPKIT_SYNC_ASYNC};
+
+	memset((unsigned char *)mmapkit_ptr(t->m) + (size_t)t->id * page, t->id + 1, page);
+	pthread_barrier_wait(t->barrier);
+	mmapkit__fault_reset();
+	t->err = mmapkit_sync(t->m, (size_t)t->id * page, page, hows[t->id % 4]);
+	t->dir_syncs = mmapkit__fault_calls(MMAPKIT__SYS_READLINK);
+	return NULL;
+}
+
+START_TEST(threads_sync_one_handle)
+{
+	size_t page = mmapkit_page_size();
+	struct syncer t[NTHREADS];
+	pthread_t tid[NTHREADS];
+	pthread_barrier_t barrier;
+	unsigned most = 0;
+
+	ck_assert_int_eq(pthread_barrier_init(&barrier, NULL, NTHREADS), 0);
+	for (int round = 0; round < SYNC_ROUNDS; round++) {
+		const char *path = tu_path("synced");
+		mmapkit_map *m = NULL;
+		unsigned dir_syncs = 0;
+
+		ck_assert_int_eq(mmapkit_file_shared(&m, path, 0, NTHREADS * page,
+						     MMAPKIT_CREATE | MMAPKIT_GROW), 0);
+		for (int i = 0; i < NTHREADS; i++) {
+			t[i] = (struct syncer){.m = m, .id = i, .barrier = &barrier};
+			ck_assert_int_eq(pthread_create(&tid[i], NULL, syncer_main, &t[i]), 0);
+		}
+		for (int i = 0; i < NTHREADS; i++) {
+			ck_assert_int_eq(pthread_join(tid[i], NULL), 0);
+			ck_assert_msg(t[i].err == 0, "round %d thread %d: %d", round, i, t[i].err);
+			dir_syncs += t[i].dir_syncs;
+		}
+		/* at least one SYNC_FULL synced the directory; now it is recorded as done */
+		ck_assert_uint_ge(dir_syncs, 1);
+		most = dir_syncs > most ? dir_syncs : most;
+		mmapkit__fault_reset();
+		ck_assert_int_eq(mmapkit_sync(m, 0, 1, MMAPKIT_SYNC_FULL), 0);
+		ck_assert_uint_eq(mmapkit__fault_calls(MMAPKIT__SYS_READLINK), 0);
+		for (size_t i = 0; i < NTHREADS * page; i++)
+			TU_BYTE_EQ(((unsigned char *)mmapkit_ptr(m))[i], i / page + 1, i);
+		mmapkit_unmap(m);
+		ck_assert_int_eq(unlink(path), 0);
+	}
+	pthread_barrier_destroy(&barrier);
+	printf("threads: %d rounds of %d concurrent syncs of one handle; up to %u directory "
+	       "syncs in a round\n", SYNC_ROUNDS, NTHREADS, most);
+}
+END_TEST
+
 Suite *suite_threads(void)
 {
 	Suite *s = suite_create("threads");
 	TCase *tc = tu_tcase(s, "threads", 60);
 
 	tcase_add_test(tc, threads_churn);
+	tcase_add_test(tc, threads_sync_one_handle);
 	return s;
 }
