@@ -75,6 +75,12 @@ static int check_advice(const mmapkit_map *m, const char *call, int advice)
 								  : "MMAPKIT_ADV_POPULATE_WRITE");
 	if ((m->flags & MMAPKIT_HUGETLB) && a->no_locked && !a->destructive)
 		return mmapkit__wrong_kind(m, call, "the kernel does not age MMAPKIT_HUGETLB pages");
+	/* the kernel keeps huge pages in a file of its own: these are for anonymous memory */
+	if ((m->flags & MMAPKIT_HUGETLB) &&
+	    (advice == MMAPKIT_ADV_FREE || advice == MMAPKIT_ADV_WIPEONFORK))
+		return mmapkit__wrong_kind(m, call, advice == MMAPKIT_ADV_FREE
+			? "MMAPKIT_ADV_FREE does not apply to MMAPKIT_HUGETLB pages; use MMAPKIT_ADV_DONTNEED"
+			: "MMAPKIT_ADV_WIPEONFORK does not apply to MMAPKIT_HUGETLB pages");
 	return 0;
 }
 

@@ -523,33 +523,6 @@ END_TEST
 
 /* ---- HUGETLB ---- */
 
-static bool write_long(const char *path, long v)
-{
-	FILE *f = fopen(path, "we");
-	bool ok;
-
-	if (!f)
-		return false;
-	ok = fprintf(f, "%ld\n", v) > 0;
-	return fclose(f) == 0 && ok;
-}
-
-static const char nr_huge[] = "/proc/sys/vm/nr_hugepages";
-
-static long huge_page_kb(void)
-{
-	FILE *f = fopen("/proc/meminfo", "re");
-	char line[256];
-	long kb = 0;
-
-	ck_assert_ptr_nonnull(f);
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "Hugepagesize: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
-}
-
 static int make_anon(int c, mmapkit_map **m, size_t len, unsigned flags)
 {
 	return tu_make(c, m, NULL, -1, 0, len, flags);
@@ -616,29 +589,32 @@ static int huge_one(int c, size_t hp, unsigned flags)
 }
 
 /*
- * HUGETLB needs configured huge pages.  As root, the test sets a few for
- * itself and restores the old count before it asserts anything.
+ * HUGETLB needs configured huge pages.  As root, the test reserves a few for
+ * itself and gives them back before it asserts anything.
  */
 START_TEST(ctor_hugetlb)
 {
 	const int *cs = tu_anon_ctors;
-	long old = read_long(nr_huge), kb = huge_page_kb();
+	size_t hp = tu_huge_page_size();
 	int errs[2 * TU_LEN(tu_anon_ctors)];
+	char why[128];
 	size_t n = 0;
+	long got;
 
-	ck_assert_int_gt(kb, 0);
-	if (old == 0 && read_long("/proc/sys/vm/nr_overcommit_hugepages") == 0)
+	ck_assert_uint_gt(hp, 0);
+	if (read_long("/proc/sys/vm/nr_hugepages") == 0 &&
+	    read_long("/proc/sys/vm/nr_overcommit_hugepages") == 0)
 		huge_none();
-	if (!write_long(nr_huge, old + 4) || read_long(nr_huge) < old + 4) {
-		write_long(nr_huge, old);
-		return; /* not root, or no memory for huge pages: nothing more to test */
+	got = tu_huge_reserve(4, why, sizeof(why));
+	if (!got) {
+		printf("ctor: %s; HUGETLB mappings not tested\n", why);
+		return;
 	}
 	for (size_t i = 0; i < TU_LEN(tu_anon_ctors); i++) {
-		errs[n++] = huge_one(cs[i], (size_t)kb * 1024, 0);
-		errs[n++] = huge_one(cs[i], (size_t)kb * 1024, MMAPKIT_GUARD | MMAPKIT_POPULATE);
+		errs[n++] = huge_one(cs[i], hp, 0);
+		errs[n++] = huge_one(cs[i], hp, MMAPKIT_GUARD | MMAPKIT_POPULATE);
 	}
-	ck_assert(write_long(nr_huge, old));
-	ck_assert_int_eq(read_long(nr_huge), old);
+	ck_assert(tu_huge_release(got));
 	for (size_t i = 0; i < n; i++)
 		ck_assert_msg(errs[i] == 0, "%s HUGETLB case %zu: %d (%s)",
 			      tu_ctors[cs[i / 2]].name, i, errs[i],

@@ -709,3 +709,80 @@ void tu_child_fail(const char *file, int line, const char *what)
 	fprintf(stderr, "%s:%d: in child: %s (errmsg: %s)\n", file, line, what, mmapkit_errmsg());
 	_exit(1);
 }
+
+/* ---- huge pages ---- */
+
+static const char nr_hugepages[] = "/proc/sys/vm/nr_hugepages";
+
+static long read_count(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	long v = -1;
+
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld", &v) != 1)
+		v = -1;
+	fclose(f);
+	return v;
+}
+
+static bool write_count(const char *path, long v)
+{
+	FILE *f = fopen(path, "we");
+	bool ok;
+
+	if (!f)
+		return false;
+	ok = fprintf(f, "%ld\n", v) > 0;
+	return fclose(f) == 0 && ok;
+}
+
+size_t tu_huge_page_size(void)
+{
+	FILE *f = fopen("/proc/meminfo", "re");
+	char line[256];
+	unsigned long kb = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Hugepagesize: %lu kB", &kb) == 1)
+			break;
+	fclose(f);
+	return (size_t)kb * 1024;
+}
+
+long tu_huge_reserve(long n, char *why, size_t cap)
+{
+	long old = read_count(nr_hugepages), now;
+
+	if (old < 0 || !tu_huge_page_size()) {
+		snprintf(why, cap, "no hugetlb support (%s)", nr_hugepages);
+		return 0;
+	}
+	if (geteuid() != 0) {
+		snprintf(why, cap, "not root: cannot reserve huge pages in %s", nr_hugepages);
+		return 0;
+	}
+	if (!write_count(nr_hugepages, old + n)) {
+		snprintf(why, cap, "writing %s failed: %s", nr_hugepages, strerror(errno));
+		return 0;
+	}
+	now = read_count(nr_hugepages);
+	if (now < old + n) {
+		snprintf(why, cap, "only %ld of %ld huge pages could be reserved", now - old, n);
+		tu_huge_release(now > old ? now - old : 0);
+		return 0;
+	}
+	return n;
+}
+
+bool tu_huge_release(long got)
+{
+	long now = read_count(nr_hugepages);
+
+	if (got == 0)
+		return true;
+	return now >= got && write_count(nr_hugepages, now - got);
+}

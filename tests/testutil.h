@@ -293,6 +293,20 @@ void tu_fault_calls(unsigned *calls);
 	for (int sys = 0; sys < MMAPKIT__SYS_COUNT; sys++)                                  \
 		for (unsigned nth = 1; nth <= (calls)[sys]; nth++)
 
+/* ---- huge pages (MMAPKIT_HUGETLB) ---- */
+
+/* The default huge page size in bytes (/proc/meminfo's Hugepagesize); 0 if none. */
+size_t tu_huge_page_size(void);
+/*
+ * Adds n huge pages to /proc/sys/vm/nr_hugepages and returns how many the
+ * kernel really added (fewer when memory is short; 0 and why, when it cannot:
+ * not root, no hugetlb).  tu_huge_release gives them back, relative to the
+ * count then (other processes may change it meanwhile): call it on every path,
+ * before asserting anything; false if the count could not be written.
+ */
+long tu_huge_reserve(long n, char *why, size_t cap);
+bool tu_huge_release(long got);
+
 /* ---- storage (tu_storage.c): bytes on the device, not in the page cache ---- */
 
 /* A loop device over a file of our own. */
