@@ -191,7 +191,9 @@ static int open_path(struct ctor *b)
 	int fd = mmapkit__sys.open(o->path, oflags, 0);
 
 	if (fd < 0 && errno == ENOENT && (o->flags & MMAPKIT_CREATE)) {
-		fd = mmapkit__sys.open(o->path, oflags | O_CREAT | O_EXCL, o->mode ? o->mode : 0600);
+		/* O_EXCL opens only a new regular file, never a FIFO: no O_NONBLOCK to clear */
+		fd = mmapkit__sys.open(o->path, (oflags & ~O_NONBLOCK) | O_CREAT | O_EXCL,
+				       o->mode ? o->mode : 0600);
 		b->created = fd >= 0;
 		if (fd < 0 && errno == EEXIST) /* created by someone else meanwhile */
 			fd = mmapkit__sys.open(o->path, oflags, 0);
@@ -233,9 +235,9 @@ static int stat_fd(struct ctor *b)
 {
 	struct stat st;
 
-	if (b->created) { /* we just made it: an empty regular file */
+	if (b->created) { /* we just made it: an empty regular file, opened blocking */
 		b->sized = b->regular = true;
-		return clear_nonblock(b, needs_write_fd(&b->o) ? O_RDWR : O_RDONLY);
+		return 0;
 	}
 	if (mmapkit__sys.fstat(b->m->fd, &st) < 0)
 		return mmapkit__fail_sys(errno, b->call, "fstat", "%s", b->name);

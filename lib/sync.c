@@ -124,8 +124,16 @@ int mmapkit_sync(mmapkit_map *m, size_t off, size_t len, unsigned how)
 		return 0;
 	if (how & MMAPKIT_SYNC_ASYNC)
 		return start_writeback(m, call, &s, off, how);
-	flags = MS_SYNC | (how & MMAPKIT_SYNC_INVALIDATE ? MS_INVALIDATE : 0);
-	if (mmapkit__sys.msync(mmapkit__page_addr(m, s.p0), mmapkit__pages_len(m, s.p0, s.p1), flags) < 0)
+	/*
+	 * SYNC_FULL: fsync writes every dirty page of the file, the mapping's
+	 * included (msync(MS_SYNC) is an fsync of the range on Linux), so an
+	 * msync first would only repeat part of it; with SYNC_INVALIDATE an
+	 * msync(MS_INVALIDATE) that writes nothing comes first, for its check.
+	 */
+	flags = (how & MMAPKIT_SYNC_FULL ? 0 : MS_SYNC) |
+		(how & MMAPKIT_SYNC_INVALIDATE ? MS_INVALIDATE : 0);
+	if (flags &&
+	    mmapkit__sys.msync(mmapkit__page_addr(m, s.p0), mmapkit__pages_len(m, s.p0, s.p1), flags) < 0)
 		return mmapkit__fail_sys(errno, call, "msync", "range %zu+%zu", off, s.z - s.a);
 	if (!(how & MMAPKIT_SYNC_FULL))
 		return 0;
