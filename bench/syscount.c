@@ -69,7 +69,11 @@ static const char *const names[] = {
 	[SYS_clock_gettime] = "clock_gettime", [SYS_mincore] = "mincore",
 	[SYS_shmget] = "shmget",	 [SYS_shmat] = "shmat",	      [SYS_shmdt] = "shmdt",
 	[SYS_memfd_create] = "memfd_create", [SYS_getcwd] = "getcwd",
-	[SYS_sched_yield] = "sched_yield",
+	[SYS_sched_yield] = "sched_yield", [SYS_sync_file_range] = "sync_file_range",
+#ifdef SYS_readlink
+	[SYS_readlink] = "readlink",
+#endif
+	[SYS_readlinkat] = "readlinkat",
 };
 
 const char *sc_name(int nr)

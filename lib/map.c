@@ -255,7 +255,7 @@ static int stat_fd(struct ctor *b)
 		return mmapkit__fail(ENODEV, "%s: %s: a FIFO, socket or other object that cannot be mapped",
 				     b->call, b->name);
 	}
-	return b->opened ? clear_nonblock(b, needs_write_fd(&b->o) ? O_RDWR : O_RDONLY) : 0;
+	return 0;
 }
 
 /*
@@ -500,6 +500,9 @@ static int ctor_build(struct ctor *b)
 			err = refuse_pseudo_file(b);
 		if (!err)
 			err = fit_range(b);
+		/* after the checks, so that a refused range costs no fcntl */
+		if (!err && b->opened && !b->created)
+			err = clear_nonblock(b, needs_write_fd(&b->o) ? O_RDWR : O_RDONLY);
 	}
 	if (!err)
 		err = layout(b);
