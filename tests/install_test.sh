@@ -33,6 +33,11 @@ cache() {
 }
 
 cc=$(cache CMAKE_C_COMPILER cc)
+# The version, from the one place it is written.
+ver=$(sed -n 's/^#define MMAPKIT_VERSION_STRING "\(.*\)"$/\1/p' "$src/include/mmapkit.h")
+maj=${ver%%.*}
+min=${ver#*.}
+min=${min%%.*}
 libdir=$(cache CMAKE_INSTALL_LIBDIR lib)
 incdir=$(cache CMAKE_INSTALL_INCLUDEDIR include)
 mandir=$(cache CMAKE_INSTALL_MANDIR share/man)
@@ -50,16 +55,16 @@ cmake --install "$build" --prefix "$prefix" >"$work/install.log"
 lib=$prefix/$libdir
 cmp -s "$src/include/mmapkit.h" "$prefix/$incdir/mmapkit.h" ||
 	bad "$incdir/mmapkit.h missing or different from include/mmapkit.h"
-if [ -f "$lib/libmmapkit.so.0.1.0" ] && [ ! -L "$lib/libmmapkit.so.0.1.0" ]; then
-	soname=$(readelf -d "$lib/libmmapkit.so.0.1.0" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
-	[ "$soname" = libmmapkit.so.0 ] || bad "installed SONAME is '$soname'"
+if [ -f "$lib/libmmapkit.so.$ver" ] && [ ! -L "$lib/libmmapkit.so.$ver" ]; then
+	soname=$(readelf -d "$lib/libmmapkit.so.$ver" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+	[ "$soname" = "libmmapkit.so.$maj" ] || bad "installed SONAME is '$soname'"
 else
-	bad "$libdir/libmmapkit.so.0.1.0 is not a regular file"
+	bad "$libdir/libmmapkit.so.$ver is not a regular file"
 fi
-[ "$(readlink "$lib/libmmapkit.so.0" 2>/dev/null)" = libmmapkit.so.0.1.0 ] ||
-	bad "$libdir/libmmapkit.so.0 is not a symlink to libmmapkit.so.0.1.0"
-[ "$(readlink "$lib/libmmapkit.so" 2>/dev/null)" = libmmapkit.so.0 ] ||
-	bad "$libdir/libmmapkit.so is not a symlink to libmmapkit.so.0"
+[ "$(readlink "$lib/libmmapkit.so.$maj" 2>/dev/null)" = "libmmapkit.so.$ver" ] ||
+	bad "$libdir/libmmapkit.so.$maj is not a symlink to libmmapkit.so.$ver"
+[ "$(readlink "$lib/libmmapkit.so" 2>/dev/null)" = "libmmapkit.so.$maj" ] ||
+	bad "$libdir/libmmapkit.so is not a symlink to libmmapkit.so.$maj"
 # (grep -q reads a variable, not a pipe: under pipefail an early exit would fail the pipe.)
 if [ -f "$lib/libmmapkit.a" ]; then
 	syms=$(nm "$lib/libmmapkit.a" 2>/dev/null)
@@ -75,13 +80,18 @@ fi
 pc=$lib/pkgconfig/mmapkit.pc
 if [ -f "$pc" ]; then
 	grep -qx 'Requires.private: libbsd' "$pc" || bad "mmapkit.pc lacks Requires.private: libbsd"
-	grep -qx 'Version: 0.1.0' "$pc" || bad "mmapkit.pc version is not 0.1.0"
+	grep -qx "Version: $ver" "$pc" || bad "mmapkit.pc version is not $ver"
 else
 	bad "$libdir/pkgconfig/mmapkit.pc missing"
 fi
 for f in mmapkitConfig.cmake mmapkitConfigVersion.cmake mmapkitTargets.cmake; do
 	[ -f "$lib/cmake/mmapkit/$f" ] || bad "$libdir/cmake/mmapkit/$f missing"
 done
+# The exported targets name no target of the build (PkgConfig::LIBBSD): the package
+# finds libbsd itself.
+if grep -q 'PkgConfig::' "$lib/cmake/mmapkit/mmapkitTargets.cmake" 2>/dev/null; then
+	bad "mmapkitTargets.cmake names a PkgConfig:: target the consumer would have to make"
+fi
 # Man pages: each one in docs/man is installed, and each public function has one.
 for sect in 3 7; do
 	for page in "$src"/docs/man/man$sect/*.$sect; do
@@ -161,6 +171,26 @@ if cmake -S "$src/tests/consumer" -B "$work/cmake" -DCMAKE_PREFIX_PATH="$prefix"
 else
 	cat "$work/cmake.log" >&2
 	bad "the CMake consumer project failed to configure or build"
+fi
+
+# 0.x: only the same minor version is compatible (SameMinorVersion); later, the same major.
+want_found() { # requested-version yes|no
+	local d=$work/find-$1
+	mkdir -p "$d/src"
+	printf '%s\n' 'cmake_minimum_required(VERSION 3.18)' 'project(v NONE)' \
+		"find_package(mmapkit $1 CONFIG)" 'message(STATUS "mmapkit_FOUND=${mmapkit_FOUND}")' \
+		>"$d/src/CMakeLists.txt"
+	cmake -S "$d/src" -B "$d/b" -DCMAKE_PREFIX_PATH="$prefix" >"$d/log" 2>&1
+	if ! grep -q "mmapkit_FOUND=$([ "$2" = yes ] && echo 1 || echo 0)" "$d/log"; then
+		bad "find_package(mmapkit $1) with $ver installed: expected found=$2"
+	fi
+}
+want_found "$maj.$min" yes
+want_found "$ver" yes
+want_found "$maj.$((min + 1))" no
+want_found "$((maj + 1)).0" no
+if [ "$maj" -eq 0 ] && [ "$min" -gt 0 ]; then
+	want_found "0.$((min - 1))" no
 fi
 
 if [ "$fail" -ne 0 ]; then
