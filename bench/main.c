@@ -5,6 +5,8 @@
  * in full, the test suite runs `mmapkit_bench --smoke`.
  */
 #define _GNU_SOURCE
+#include <bsd/libutil.h>
+#include <bsd/stdlib.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -38,7 +40,8 @@ static void usage(FILE *f)
 	      "  --rounds N            timed rounds per case of small operations (default 31; smoke 2)\n"
 	      "  --big-rounds N        timed rounds per case of big operations (default 13; smoke 2)\n"
 	      "  --min-ms X            shortest measurement of a small operation (default 5)\n"
-	      "  --size BYTES          the big size of sections 3, 4, 6 (default 1 GiB; smoke 8 MiB)\n"
+	      "  --size BYTES          the big size of sections 3, 4, 6 (default 1 GiB; smoke 8 MiB;\n"
+	      "                        units accepted: 64K, 8M, 1G)\n"
 	      "  --dir DIR             scratch directory on a disk file system ($TMPDIR or /var/tmp)\n"
 	      "  --shm-dir DIR         tmpfs directory for section 6 (default /dev/shm)\n"
 	      "  --sections LIST       count,create,checksum,touch,ipc,punch (default all)\n"
@@ -93,6 +96,46 @@ static void defaults(struct opts *o)
 		o->sections = "count,create,checksum,touch,ipc,punch";
 }
 
+/* A number on the command line: checked (strtonum), else a one-line error and exit 2. */
+static long long num_arg(const char *opt, const char *s, long long lo, long long hi)
+{
+	const char *why = NULL;
+	long long v = strtonum(s, lo, hi, &why);
+
+	if (why) {
+		fprintf(stderr, "mmapkit_bench: --%s %s: %s (%lld to %lld)\n", opt, s, why, lo, hi);
+		exit(2);
+	}
+	return v;
+}
+
+/* A size: bytes, or with a unit (8M, 1G: expand_number). */
+static size_t size_arg(const char *opt, const char *s)
+{
+	uint64_t v;
+
+	if (expand_number(s, &v) < 0 || v == 0 || v > SIZE_MAX / 2) {
+		fprintf(stderr, "mmapkit_bench: --%s %s: not a size (bytes, or 64K, 8M, 1G)\n", opt, s);
+		exit(2);
+	}
+	return (size_t)v;
+}
+
+/* Milliseconds, fractions allowed: a whole decimal number and nothing after it. */
+static double ms_arg(const char *opt, const char *s)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !(v > 0 && v <= 60000)) {
+		fprintf(stderr, "mmapkit_bench: --%s %s: not a time in ms (0 to 60000)\n", opt, s);
+		exit(2);
+	}
+	return v;
+}
+
 static void parse(struct opts *o, int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -110,11 +153,11 @@ static void parse(struct opts *o, int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (ch) {
 		case 's': o->smoke = true; break;
-		case 'c': o->cpu = atoi(optarg); break;
-		case 'r': o->rounds = atoi(optarg); break;
-		case 'R': o->big_rounds = atoi(optarg); break;
-		case 'm': o->min_ms = atof(optarg); break;
-		case 'z': o->big = (size_t)strtoull(optarg, NULL, 0); break;
+		case 'c': o->cpu = (int)num_arg("cpu", optarg, 0, CPU_SETSIZE - 1); break;
+		case 'r': o->rounds = (int)num_arg("rounds", optarg, 1, MAX_ROUNDS); break;
+		case 'R': o->big_rounds = (int)num_arg("big-rounds", optarg, 1, MAX_ROUNDS); break;
+		case 'm': o->min_ms = ms_arg("min-ms", optarg); break;
+		case 'z': o->big = size_arg("size", optarg); break;
 		case 'd': snprintf(o->dir, sizeof(o->dir), "%s", optarg); break;
 		case 'S': snprintf(o->shm_dir, sizeof(o->shm_dir), "%s", optarg); break;
 		case 'x': o->sections = optarg; break;

@@ -14,46 +14,12 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "example_util.h"
+
 #define LEN (16u << 20)       /* the buffer */
 #define HOLE_OFF (4u << 20)   /* the hole punched into it */
 #define HOLE_LEN (8u << 20)
 #define FILL 0xab
-
-static int failures;
-
-static void check(int ok, const char *claim)
-{
-	printf("  %-62s %s\n", claim, ok ? "yes" : "NO - FAILED");
-	failures += !ok;
-}
-
-/* Sizes in binary units: "0 B", "8 MiB", "1.5 GiB". */
-static const char *human(uint64_t bytes, char *buf, size_t cap)
-{
-	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-	double v = (double)bytes;
-	unsigned u = 0;
-
-	while (v >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
-		v /= 1024;
-		u++;
-	}
-	snprintf(buf, cap, v == (double)(uint64_t)v ? "%.0f %s" : "%.1f %s", v, units[u]);
-	return buf;
-}
-
-/* Bytes of [addr, addr + len) backed by memory right now, from mincore(). */
-static uint64_t resident(const void *addr, size_t len)
-{
-	static unsigned char vec[LEN / 4096 + 1];
-	size_t page = mmapkit_page_size(), n = (len + page - 1) / page, r = 0;
-
-	if (n > sizeof(vec) || mincore((void *)addr, len, vec) != 0)
-		return UINT64_MAX;
-	for (size_t i = 0; i < n; i++)
-		r += vec[i] & 1;
-	return (uint64_t)r * page;
-}
 
 static void show_resident(const char *when, const unsigned char *p, uint64_t want)
 {

@@ -17,6 +17,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#define EXAMPLE_CLAIM_WIDTH 66
+#include "example_util.h"
+
 #define CHILDREN 4
 #define ADDS 100000
 
@@ -25,14 +28,6 @@ struct board {
 	atomic_ulong counter;             /* every child adds to this */
 	unsigned long own_copy[CHILDREN]; /* each child's view of its private counter */
 };
-
-static int failures;
-
-static void check(int ok, const char *claim)
-{
-	printf("  %-66s %s\n", claim, ok ? "yes" : "NO - FAILED");
-	failures += !ok;
-}
 
 static void child(int id, struct board *b, unsigned long *priv)
 {

@@ -19,16 +19,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#define EXAMPLE_CLAIM_WIDTH 60
+#include "example_util.h"
+
 static const char sample[] = "greeting = hello\nvolume = 3\n";
 static const char patch[] = "HOLA!";
-
-static int failures;
-
-static void check(int ok, const char *claim)
-{
-	printf("  %-60s %s\n", claim, ok ? "yes" : "NO - FAILED");
-	failures += !ok;
-}
 
 /* A temporary file holding sample; its name goes to path. */
 static int make_sample(char *path, size_t cap)

@@ -23,6 +23,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#define EXAMPLE_CLAIM_WIDTH 58
+#include "example_util.h"
+
 #define MAGIC "mmapkit file_shared example\n"
 #define RUNS "runs: "
 #define PID "last pid: "
@@ -31,14 +34,6 @@ static const char template[] = MAGIC RUNS "0000000000\n" PID "0000000000\n";
 #define FILE_LEN (sizeof(template) - 1)
 #define RUNS_AT (sizeof(MAGIC) - 1 + sizeof(RUNS) - 1)
 #define PID_AT (RUNS_AT + DIGITS + 1 + sizeof(PID) - 1)
-
-static int failures;
-
-static void check(int ok, const char *claim)
-{
-	printf("  %-58s %s\n", claim, ok ? "yes" : "NO - FAILED");
-	failures += !ok;
-}
 
 /* Is path missing or empty (fresh), this example's file (ok), or someone else's (-1)? */
 static int inspect(const char *path, bool *fresh)

@@ -20,13 +20,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static int failures;
-
-static void check(int ok, const char *claim)
-{
-	printf("  %-64s %s\n", claim, ok ? "yes" : "NO - FAILED");
-	failures += !ok;
-}
+#define EXAMPLE_CLAIM_WIDTH 64
+#include "example_util.h"
 
 /* In a child: fill the buffer from `from` for `n` bytes, one byte at a time. */
 static int fill_in_child(unsigned char *buf, long from, long n)

@@ -21,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "example_util.h"
+
 #define ROUNDS 100000
 #define SPINS 2000 /* loads before sleeping: the other side often answers within that */
 
@@ -36,14 +38,6 @@ struct chan {
 };
 
 _Static_assert(sizeof(_Atomic uint32_t) == sizeof(uint32_t), "a futex word is 32 bits");
-
-static int failures;
-
-static void check(int ok, const char *claim)
-{
-	printf("  %-62s %s\n", claim, ok ? "yes" : "NO - FAILED");
-	failures += !ok;
-}
 
 static long futex(_Atomic uint32_t *word, int op, uint32_t val)
 {

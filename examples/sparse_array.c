@@ -17,50 +17,13 @@
 #include <stdio.h>
 #include <sys/mman.h>
 
+#define EXAMPLE_CLAIM_WIDTH 64
+#include "example_util.h"
+
 #define GIB (1ull << 30)
 #define LEN (64 * GIB)
 #define WRITES 64                        /* one element in every GiB */
 #define STRIDE (GIB / sizeof(uint64_t))  /* elements per GiB */
-
-static int failures;
-
-static void check(int ok, const char *claim)
-{
-	printf("  %-64s %s\n", claim, ok ? "yes" : "NO - FAILED");
-	failures += !ok;
-}
-
-/* Sizes in binary units: "0 B", "256 KiB", "1.5 GiB". */
-static const char *human(uint64_t bytes, char *buf, size_t cap)
-{
-	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-	double v = (double)bytes;
-	unsigned u = 0;
-
-	while (v >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
-		v /= 1024;
-		u++;
-	}
-	snprintf(buf, cap, v == (double)(uint64_t)v ? "%.0f %s" : "%.1f %s", v, units[u]);
-	return buf;
-}
-
-/* Bytes of [addr, addr + len) backed by memory, from mincore() in slices. */
-static uint64_t resident(const void *addr, uint64_t len)
-{
-	static unsigned char vec[65536]; /* pages per call */
-	uint64_t page = mmapkit_page_size(), pages = (len + page - 1) / page, r = 0;
-
-	for (uint64_t i = 0; i < pages; i += sizeof(vec)) {
-		uint64_t n = pages - i < sizeof(vec) ? pages - i : sizeof(vec);
-
-		if (mincore((char *)addr + i * page, n * page, vec) != 0)
-			return UINT64_MAX;
-		for (uint64_t j = 0; j < n; j++)
-			r += vec[j] & 1;
-	}
-	return r * page;
-}
 
 static void step(const char *what, const uint64_t *a, uint64_t want)
 {

@@ -10,6 +10,8 @@
  * MMAPKIT_PRETEND_KERNEL=6.1 in the environment.
  */
 #define _GNU_SOURCE
+#include <bsd/stdlib.h>
+#include <bsd/string.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -175,16 +177,38 @@ void mmapkit__kernel_force(enum mmapkit__feature f, int has)
 	__atomic_store_n(&forced[f], has < 0 ? 0 : has ? 2 : 1, __ATOMIC_RELAXED);
 }
 
+/*
+ * MMAPKIT_PRETEND_KERNEL=MAJOR.MINOR.  A value that is not one is said on
+ * stderr (the test build only) and ignored: a suite run must not believe it
+ * pretends when it does not.
+ */
 static void pretend_from_env(void)
 {
-	const char *v;
-	unsigned major, minor;
+	const char *v, *why = NULL;
+	char buf[32], *dot;
+	long long major = 0, minor = 0;
 
 	if (__atomic_exchange_n(&pretend_read, 1, __ATOMIC_RELAXED))
 		return;
 	v = getenv("MMAPKIT_PRETEND_KERNEL");
-	if (v && sscanf(v, "%u.%u", &major, &minor) == 2)
-		mmapkit__kernel_pretend(major, minor);
+	if (!v || !*v)
+		return;
+	strlcpy(buf, v, sizeof(buf));
+	dot = strchr(buf, '.');
+	if (!dot)
+		why = "no MAJOR.MINOR";
+	else
+		*dot = '\0';
+	if (!why)
+		major = strtonum(buf, 1, 99, &why);
+	if (!why)
+		minor = strtonum(dot + 1, 0, 999, &why);
+	if (why) {
+		fprintf(stderr, "mmapkit (test build): MMAPKIT_PRETEND_KERNEL=%s: %s; ignored\n", v,
+			why);
+		return;
+	}
+	mmapkit__kernel_pretend((unsigned)major, (unsigned)minor);
 }
 
 void mmapkit__kernel_reprobe(void *(*move)(void *old, size_t old_len, size_t new_len, int flags,

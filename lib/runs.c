@@ -4,7 +4,10 @@
  * run lasting until the next one starts.  Protect, lock and advice split and
  * merge runs; punch and revert read them to rebuild replaced pages exactly.
  */
+#include <bsd/stdlib.h>
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,25 +35,28 @@ void mmapkit__runs_free(mmapkit_map *m)
 	m->runs = NULL;
 }
 
-/* Make room for `extra` more runs, so that a later runs_set cannot fail. */
+/*
+ * Make room for `extra` more runs, so that a later runs_set cannot fail.
+ * reallocarray checks the size multiplication; the doubling stops short of
+ * overflowing (a run count that large fails with -ENOMEM).
+ */
 int mmapkit__runs_reserve(mmapkit_map *m, size_t extra)
 {
-	size_t cap = m->cap;
+	size_t cap = m->cap, need = m->nruns + extra;
+	bool inline_runs = m->runs == m->inline_runs;
 	struct mmapkit__run *r;
 
-	if (m->nruns + extra <= cap)
+	if (need <= cap)
 		return 0;
-	while (cap < m->nruns + extra)
-		cap *= 2;
-	if (m->runs == m->inline_runs) {
-		r = malloc(cap * sizeof(*r));
-		if (r)
-			memcpy(r, m->runs, m->nruns * sizeof(*r));
-	} else {
-		r = realloc(m->runs, cap * sizeof(*r));
-	}
+	if (need < m->nruns) /* extra overflowed */
+		return -ENOMEM;
+	while (cap < need)
+		cap = cap <= SIZE_MAX / 2 ? cap * 2 : need;
+	r = reallocarray(inline_runs ? NULL : m->runs, cap, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
+	if (inline_runs)
+		memcpy(r, m->runs, m->nruns * sizeof(*r));
 	m->runs = r;
 	m->cap = cap;
 	return 0;

@@ -16,6 +16,7 @@
  * "stress_threads: N passed, M failed" and exits non-zero on any failure.
  */
 #define _GNU_SOURCE
+#include <bsd/stdlib.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -283,15 +284,28 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-static unsigned arg(char **argv, int argc, int i, unsigned dflt)
+/* Argument i, checked (strtonum): a bad one ends the program naming it (exit 2). */
+static unsigned arg(char **argv, int argc, int i, unsigned dflt, unsigned lo, unsigned hi)
 {
-	return argc > i ? (unsigned)strtoul(argv[i], NULL, 0) : dflt;
+	const char *why = NULL;
+	unsigned v;
+
+	if (argc <= i)
+		return dflt;
+	v = (unsigned)strtonum(argv[i], lo, hi, &why);
+	if (why) {
+		fprintf(stderr, "stress_threads: argument %d, %s: %s (%u to %u)\n", i, argv[i], why,
+			lo, hi);
+		exit(2);
+	}
+	return v;
 }
 
 int main(int argc, char **argv)
 {
-	unsigned nworkers = arg(argv, argc, 1, 8), cycles = arg(argv, argc, 2, 10000);
-	unsigned nreaders = arg(argv, argc, 3, 2);
+	unsigned nworkers = arg(argv, argc, 1, 8, 1, 256);
+	unsigned cycles = arg(argv, argc, 2, 10000, 1, 100000000);
+	unsigned nreaders = arg(argv, argc, 3, 2, 0, 256);
 	pthread_t *tids = calloc(nworkers + nreaders, sizeof(*tids));
 	struct worker *ws = calloc(nworkers, sizeof(*ws));
 	const char *base = getenv("TMPDIR");
