@@ -103,7 +103,8 @@ static void sync_full_body(const struct tu_ext4 *fs)
 	snprintf(path, sizeof(path), "%s/data", fs->mnt);
 	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	TU_CHILD_OK(fd >= 0);
-	TU_CHILD_OK(write(fd, want, 2 * page) == (ssize_t)(2 * page) && fsync(fd) == 0);
+	TU_CHILD_OK(pwrite(fd, want, page, 0) == (ssize_t)page);
+	TU_CHILD_OK(pwrite(fd, want, page, (off_t)page) == (ssize_t)page && fsync(fd) == 0);
 	s = tu_snap();
 	TU_CHILD_OK(mmapkit_file_shared(&m, path, 0, 4 * page, 0) == -ERANGE);
 	TU_CHILD_OK(m == NULL && strstr(mmapkit_errmsg(), "MMAPKIT_GROW"));

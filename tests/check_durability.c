@@ -291,7 +291,7 @@ static void sync_reaches(const struct tu_ext4 *fs, int fd, mmapkit_map *m, size_
 	struct timespec t0;
 	int on;
 
-	TU_CHILD_OK(tu_on_device(fs, fd, pa, old + pa, pz - pa) == (old ? 1 : -1));
+	TU_CHILD_OK(tu_on_device(fs, fd, pa, old ? old + pa : NULL, pz - pa) == (old ? 1 : -1));
 	TU_CHILD_OK(dirty == -1 || dirty == (long long)((pz - pa) / page));
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	TU_CHILD_OK(mmapkit_sync(m, off, n, how) == 0);

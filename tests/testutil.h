@@ -355,7 +355,8 @@ bool tu_ext4_run(const char *who, void (*fn)(const struct tu_ext4 *fs), void *ar
 bool tu_fiemap(int fd, uint64_t off, uint64_t *dev_off);
 /*
  * The n bytes of fd at off, read from fs->image at the blocks FIEMAP names:
- * 1 when they are want[0, n), 0 when they differ, -1 when a block is missing.
+ * 1 when they are want[0, n), 0 when they differ (or want is NULL), -1 when a
+ * block is missing.
  * For fn of tu_ext4_run only (checks with TU_CHILD_OK).
  */
 int tu_on_device(const struct tu_ext4 *fs, int fd, uint64_t off, const unsigned char *want,
