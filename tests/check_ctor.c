@@ -18,19 +18,6 @@
 
 #include "testutil.h"
 
-static long read_long(const char *path)
-{
-	FILE *f = fopen(path, "re");
-	long v = -1;
-
-	if (!f)
-		return -1;
-	if (fscanf(f, "%ld", &v) != 1)
-		v = -1;
-	fclose(f);
-	return v;
-}
-
 /*
  * AddressSanitizer intercepts mlock() and makes it a no-op, so under it a
  * locked mapping is neither "lo" nor resident.
@@ -49,7 +36,7 @@ static long read_long(const char *path)
 /* MAP_NORESERVE shows as "nr" unless the system never overcommits. */
 static bool noreserve_shows(void)
 {
-	return read_long("/proc/sys/vm/overcommit_memory") != 2;
+	return tu_read_long("/proc/sys/vm/overcommit_memory") != 2;
 }
 
 /* The handle's descriptor is its own, close-on-exec, and refers to the file. */
@@ -602,8 +589,8 @@ START_TEST(ctor_hugetlb)
 	long got;
 
 	ck_assert_uint_gt(hp, 0);
-	if (read_long("/proc/sys/vm/nr_hugepages") == 0 &&
-	    read_long("/proc/sys/vm/nr_overcommit_hugepages") == 0)
+	if (tu_read_long("/proc/sys/vm/nr_hugepages") == 0 &&
+	    tu_read_long("/proc/sys/vm/nr_overcommit_hugepages") == 0)
 		huge_none();
 	got = tu_huge_reserve(4, why, sizeof(why));
 	if (!got) {

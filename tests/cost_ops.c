@@ -45,26 +45,27 @@ static void undo_all(struct cost_env *e)
 		perror("cost_ops: truncate");
 }
 
-/* Both sides get a shared mapping of the whole file, every page dirty. */
-static int both_file_shared(struct cost_env *e)
+/* Both sides get a mapping of the whole file, every page written. */
+static int both_file(struct cost_env *e, int shared)
 {
 	e->len = FILE_PAGES * e->page;
-	e->p = mmap(NULL, e->len, RW, MAP_SHARED, e->fd, 0);
-	if (e->p == MAP_FAILED || mmapkit_file_shared(&e->m, e->file, 0, 0, 0))
+	e->p = mmap(NULL, e->len, RW, shared ? MAP_SHARED : MAP_PRIVATE, e->fd, 0);
+	if (e->p == MAP_FAILED ||
+	    (shared ? mmapkit_file_shared : mmapkit_file_private)(&e->m, e->file, 0, 0, 0))
 		return -1;
-	memset(e->p, 1, e->len);
+	memset(e->p, 1 + shared, e->len);
+	memset(mmapkit_ptr(e->m), 1 + shared, e->len);
 	return 0;
+}
+
+static int both_file_shared(struct cost_env *e)
+{
+	return both_file(e, 1);
 }
 
 static int both_file_private(struct cost_env *e)
 {
-	e->len = FILE_PAGES * e->page;
-	e->p = mmap(NULL, e->len, RW, MAP_PRIVATE, e->fd, 0);
-	if (e->p == MAP_FAILED || mmapkit_file_private(&e->m, e->file, 0, 0, 0))
-		return -1;
-	memset(e->p, 2, e->len);
-	memset(mmapkit_ptr(e->m), 2, e->len);
-	return 0;
+	return both_file(e, 0);
 }
 
 static int both_anon(struct cost_env *e, int shared)

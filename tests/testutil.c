@@ -714,7 +714,7 @@ void tu_child_fail(const char *file, int line, const char *what)
 
 static const char nr_hugepages[] = "/proc/sys/vm/nr_hugepages";
 
-static long read_count(const char *path)
+long tu_read_long(const char *path)
 {
 	FILE *f = fopen(path, "re");
 	long v = -1;
@@ -755,7 +755,7 @@ size_t tu_huge_page_size(void)
 
 long tu_huge_reserve(long n, char *why, size_t cap)
 {
-	long old = read_count(nr_hugepages), now;
+	long old = tu_read_long(nr_hugepages), now;
 
 	if (old < 0 || !tu_huge_page_size()) {
 		snprintf(why, cap, "no hugetlb support (%s)", nr_hugepages);
@@ -769,7 +769,7 @@ long tu_huge_reserve(long n, char *why, size_t cap)
 		snprintf(why, cap, "writing %s failed: %s", nr_hugepages, strerror(errno));
 		return 0;
 	}
-	now = read_count(nr_hugepages);
+	now = tu_read_long(nr_hugepages);
 	if (now < old + n) {
 		snprintf(why, cap, "only %ld of %ld huge pages could be reserved", now - old, n);
 		tu_huge_release(now > old ? now - old : 0);
@@ -780,7 +780,7 @@ long tu_huge_reserve(long n, char *why, size_t cap)
 
 bool tu_huge_release(long got)
 {
-	long now = read_count(nr_hugepages);
+	long now = tu_read_long(nr_hugepages);
 
 	if (got == 0)
 		return true;

@@ -295,6 +295,8 @@ void tu_fault_calls(unsigned *calls);
 
 /* ---- huge pages (MMAPKIT_HUGETLB) ---- */
 
+/* The number a file such as /proc/sys/vm/nr_hugepages starts with; -1 if none. */
+long tu_read_long(const char *path);
 /* The default huge page size in bytes (/proc/meminfo's Hugepagesize); 0 if none. */
 size_t tu_huge_page_size(void);
 /*
