@@ -28,7 +28,8 @@ if ! diff -u "$src/debian/libmmapkit0.symbols" <(bash "$src/scripts/deb-symbols.
 	bad "debian/libmmapkit0.symbols is not current: scripts/deb-symbols.sh > debian/libmmapkit0.symbols"
 fi
 # The package version is the project version.
-pv=$(sed -n 's/^project(mmapkit VERSION \([0-9.]*\).*/\1/p' "$src/CMakeLists.txt")
+# (written once, in the header; CMakeLists.txt reads it from there)
+pv=$(sed -n 's/^#define MMAPKIT_VERSION_STRING "\([0-9.]*\)"$/\1/p' "$src/include/mmapkit.h")
 dv=$(dpkg-parsechangelog -l "$src/debian/changelog" -S Version)
 [ "$pv" = "$dv" ] || bad "debian/changelog version $dv is not the project version $pv"
 
