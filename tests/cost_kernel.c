@@ -63,6 +63,7 @@ static const struct {
 	{"munlock", {SYS_munlock, -1, -1}},
 	{"readlink", {SYS_readlink, SYS_readlinkat, -1}},
 	{"sync_file_range", {SYS_sync_file_range, -1, -1}},
+	{"getpid", {SYS_getpid, -1, -1}},
 };
 
 static char dir[4096];

@@ -155,11 +155,18 @@ static int lib_guarded(struct cost_env *e)
 	return mmapkit_anon_private(&e->m, e->page, MMAPKIT_GUARD);
 }
 
+/*
+ * DONTFORK pages are not in a fork() child: a program that must not touch
+ * them there records which process has them (getpid) and checks it later.
+ */
 static int hand_locked_advised(struct cost_env *e)
 {
+	pid_t owner;
+
 	e->len = 2 * e->page;
 	e->p = mmap(NULL, e->len, RW, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	return fail_if(e->p == MAP_FAILED || madvise(e->p, e->len, MADV_DONTFORK) < 0 ||
+	owner = getpid();
+	return fail_if(e->p == MAP_FAILED || owner <= 0 || madvise(e->p, e->len, MADV_DONTFORK) < 0 ||
 		       madvise(e->p, e->len, MADV_DONTDUMP) < 0 || mlock(e->p, e->len) < 0);
 }
 
@@ -501,7 +508,7 @@ const struct cost_op cost_ops[] = {
 	 undo_all},
 	{"mmapkit_anon_private(page, GUARD)", "mmap mmap", NULL, hand_guarded, lib_guarded,
 	 undo_all},
-	{"mmapkit_anon_private(2 pages, DONTFORK|DONTDUMP|LOCK)", "mmap madvise madvise mlock",
+	{"mmapkit_anon_private(2 pages, DONTFORK|DONTDUMP|LOCK)", "mmap getpid madvise madvise mlock",
 	 NULL, hand_locked_advised, lib_locked_advised, undo_all},
 	{"mmapkit_file_shared(file, 0, 0, 0)", "open fstat fcntl mmap", NULL, hand_file_shared,
 	 lib_file_shared, undo_all},
