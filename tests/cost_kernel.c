@@ -186,11 +186,11 @@ int main(void)
 			failed++;
 			continue;
 		}
-		why = matches_raw(hand, op->raw);
+		why = matches_raw(hand, cost_raw(op));
 		if (*why) {
 			seq_text(hand, got, sizeof(got));
 			printf("FAIL %s: by hand \"%s\", the table says \"%s\": %s\n", op->call, got,
-			       op->raw, why);
+			       cost_raw(op), why);
 			failed++;
 			continue;
 		}

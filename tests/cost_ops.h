@@ -10,6 +10,7 @@
 #ifndef MMAPKIT_COST_OPS_H
 #define MMAPKIT_COST_OPS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "mmapkit.h"
@@ -34,6 +35,12 @@ struct cost_op {
 	 * of the library's call table (open, fstat, fcntl, mmap, ...).
 	 */
 	const char *raw;
+	/*
+	 * Before Linux 6.12 a failing mmap(MAP_FIXED) or mremap(MREMAP_FIXED)
+	 * may unmap its destination: where a careful program then works in place
+	 * instead, its sequence there (NULL: the same as raw).
+	 */
+	const char *raw_before_6_12;
 	int (*setup)(struct cost_env *e);   /* uncounted, before either side; may be NULL */
 	int (*by_hand)(struct cost_env *e); /* the hand-written sequence: 0, or -1 */
 	int (*lib)(struct cost_env *e);     /* the mmapkit call: 0, or its error */
@@ -46,6 +53,15 @@ extern const size_t cost_nops;
 /* Makes the files in dir (which must exist); 0 or -1. */
 int cost_env_init(struct cost_env *e, const char *dir);
 void cost_env_free(struct cost_env *e);
+
+/*
+ * Whether the hand-written sequences take the path of Linux 6.12 on (from
+ * uname); cost_fixed_is_safe_set() overrides it (the test build asks the
+ * library's own probe).  cost_raw(op) is the sequence for the kernel at hand.
+ */
+bool cost_fixed_is_safe(void);
+void cost_fixed_is_safe_set(int safe);
+const char *cost_raw(const struct cost_op *op);
 
 /* The number of words of raw equal to name. */
 unsigned cost_raw_count(const char *raw, const char *name);
