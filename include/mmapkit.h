@@ -45,9 +45,9 @@ extern "C" {
 #endif
 
 #define MMAPKIT_VERSION_MAJOR 0
-#define MMAPKIT_VERSION_MINOR 1
+#define MMAPKIT_VERSION_MINOR 2
 #define MMAPKIT_VERSION_PATCH 0
-#define MMAPKIT_VERSION_STRING "0.1.0"
+#define MMAPKIT_VERSION_STRING "0.2.0"
 
 /** Opaque mapping handle.  Create with a constructor, release with mmapkit_unmap(). */
 typedef struct mmapkit_map mmapkit_map;

@@ -32,7 +32,7 @@ END_TEST
 
 START_TEST(access_version_page_size)
 {
-	ck_assert_str_eq(mmapkit_version(), "0.1.0");
+	ck_assert_str_eq(mmapkit_version(), "0.2.0");
 	ck_assert_str_eq(mmapkit_version(), MMAPKIT_VERSION_STRING);
 	ck_assert_int_eq(MMAPKIT_VERSION_MAJOR, 0);
 	ck_assert_int_eq(MMAPKIT_VERSION_MINOR, 1);

@@ -5,7 +5,7 @@
 # Installs the build tree into a temporary prefix, checks the installed files,
 # then builds tests/consumer/consumer.c against the installed tree as users
 # would: once with pkg-config, once as a CMake project using
-# find_package(mmapkit 0.1 CONFIG REQUIRED) (shared and static targets), and
+# find_package(mmapkit 0.2 CONFIG REQUIRED) (shared and static targets), and
 # runs each, comparing its output with tests/consumer/expected.txt.
 set -euo pipefail
 
@@ -155,7 +155,7 @@ else
 	bad "building consumer.c with pkg-config failed"
 fi
 
-# CMake: find_package(mmapkit 0.1 CONFIG REQUIRED), shared and static targets.
+# CMake: find_package(mmapkit 0.2 CONFIG REQUIRED), shared and static targets.
 if cmake -S "$src/tests/consumer" -B "$work/cmake" -DCMAKE_PREFIX_PATH="$prefix" \
 	-DCMAKE_C_COMPILER="$cc" -DCMAKE_C_FLAGS="${san[*]} -Wall -Wextra -Werror" \
 	-DCMAKE_BUILD_TYPE=Release >"$work/cmake.log" 2>&1 &&

@@ -31,9 +31,9 @@ __all__ = [
 # ---- constants: the values of include/mmapkit.h, spelled out (they never change) ----
 
 VERSION_MAJOR = 0
-VERSION_MINOR = 1
+VERSION_MINOR = 2
 VERSION_PATCH = 0
-VERSION_STRING = "0.1.0"
+VERSION_STRING = "0.2.0"
 
 ANON_PRIVATE = 1
 ANON_SHARED = 2

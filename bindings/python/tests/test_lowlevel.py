@@ -285,7 +285,7 @@ class TestCalls(TempDirTest):
     def test_page_size_version_strerror(self):
         self.assertEqual(lib.mmapkit_page_size(), PAGE)
         self.assertEqual(mmapkit.page_size(), PAGE)
-        self.assertEqual(lib.mmapkit_version(), b"0.1.0")
+        self.assertEqual(lib.mmapkit_version(), b"0.2.0")
         self.assertEqual(mmapkit.strerror(errno.EINVAL), os.strerror(errno.EINVAL))
         self.assertEqual(mmapkit.strerror(-errno.ERANGE), os.strerror(errno.ERANGE))
         self.assertEqual(mmapkit.strerror(0), "Success")
