@@ -230,7 +230,8 @@ int mmapkit_receive(mmapkit_map **out, int sock, unsigned required_seals, unsign
 	err = receive_msg(call, sock, &in);
 	if (err)
 		return err;
-	if (in.n == 0 && in.nfds == 0 && !in.flags)
+	/* (a message of 0 bytes on a SOCK_SEQPACKET socket looks the same) */
+	if (in.n == 0 && in.nfds == 0 && !(in.flags & (MSG_TRUNC | MSG_CTRUNC)))
 		return mmapkit__fail(ECONNRESET, "%s: the peer closed the connection", call);
 	err = check_msg(call, &in);
 	if (!err)

@@ -293,4 +293,31 @@ void tu_fault_calls(unsigned *calls);
 	for (int sys = 0; sys < MMAPKIT__SYS_COUNT; sys++)                                  \
 		for (unsigned nth = 1; nth <= (calls)[sys]; nth++)
 
+/* ---- sharing between processes ---- */
+
+/* A connected AF_UNIX SOCK_SEQPACKET pair, close-on-exec. */
+void tu_socketpair(int sv[2]);
+/* A named shm name unique to this process and call ("/mmapkit-test-PID-N"); 64 slots. */
+const char *tu_shm_name(void);
+/* Whether /dev/shm holds that name now. */
+bool tu_shm_exists(const char *name);
+
+/*
+ * A small fault walk for one call (test build): setup() makes a fresh state,
+ * run() makes the call; a first run learns its system calls and must succeed
+ * (then ok() checks and cleans up).  Then every call position but close (a
+ * cleanup step) fails with each errno of errs (0-terminated) in turn: run()
+ * must return exactly -errno, name the call in its message, and leave the
+ * process's descriptors and mappings as setup() left them; failed() checks
+ * the rest and cleans up.  Returns the number of failure points.
+ */
+struct tu_walk {
+	const char *name;
+	void (*setup)(void *ctx);
+	int (*run)(void *ctx);
+	void (*ok)(void *ctx);
+	void (*failed)(void *ctx, const char *what);
+};
+unsigned tu_fault_walk(const struct tu_walk *w, void *ctx, const int *errs);
+
 #endif
