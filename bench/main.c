@@ -27,6 +27,7 @@ static const struct {
 } sections[] = {
 	{"count", bench_count}, {"create", bench_create}, {"checksum", bench_checksum},
 	{"touch", bench_touch}, {"ipc", bench_ipc},	  {"punch", bench_punch},
+	{"share", bench_share},
 };
 
 static void usage(FILE *f)
@@ -41,7 +42,7 @@ static void usage(FILE *f)
 	      "  --size BYTES          the big size of sections 3, 4, 6 (default 1 GiB; smoke 8 MiB)\n"
 	      "  --dir DIR             scratch directory on a disk file system ($TMPDIR or /var/tmp)\n"
 	      "  --shm-dir DIR         tmpfs directory for section 6 (default /dev/shm)\n"
-	      "  --sections LIST       count,create,checksum,touch,ipc,punch (default all)\n"
+	      "  --sections LIST       count,create,checksum,touch,ipc,punch,share (default all)\n"
 	      "  --out DIR             write results.csv, tables.md, summary.md and plot data there\n"
 	      "  --peer NAME=COMMAND   a peer program (bench/peers/); run as `COMMAND serve|count`\n"
 	      "  --peer-missing NAME=WHY  a peer that could not be built, reported as missing\n",
@@ -90,7 +91,7 @@ static void defaults(struct opts *o)
 		snprintf(o->shm_dir, sizeof(o->shm_dir), "%s",
 			 writable_tmpfs("/dev/shm") ? "/dev/shm" : o->dir);
 	if (!o->sections)
-		o->sections = "count,create,checksum,touch,ipc,punch";
+		o->sections = "count,create,checksum,touch,ipc,punch,share";
 }
 
 static void parse(struct opts *o, int argc, char **argv)
@@ -182,6 +183,8 @@ int main(int argc, char **argv)
 	/* Counting first: the tracer waits for any child, so no peer may run yet. */
 	if (wanted(&o, "count"))
 		bench_count(&o);
+	if (wanted(&o, "share"))
+		bench_share_count(&o);
 	for (int i = 0; i < o.npeers; i++)
 		peer_start(&o.peers[i]);
 	for (size_t i = 1; i < sizeof(sections) / sizeof(sections[0]); i++)

@@ -63,15 +63,19 @@ static void pause_a_little(unsigned *spins)
 
 static void produce(struct counters *c, unsigned char *ring)
 {
-	uint64_t w = 0;
+	uint64_t w = 0, r = 0;
 	unsigned char buf[MAXMSG];
 
 	for (uint64_t i = 0; i < MESSAGES; i++) {
 		size_t len = message(i, buf);
 		unsigned spins = 0;
 
-		while (w + len - atomic_load_explicit(&c->read, memory_order_acquire) > RING)
-			pause_a_little(&spins);
+		/* the consumer's position is read again only when the ring looks full */
+		while (w + len - r > RING) {
+			r = atomic_load_explicit(&c->read, memory_order_acquire);
+			if (w + len - r > RING)
+				pause_a_little(&spins);
+		}
 		memcpy(ring + w % RING, buf, len); /* one span, also across the wrap */
 		w += len;
 		atomic_store_explicit(&c->written, w, memory_order_release);
