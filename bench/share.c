@@ -74,6 +74,8 @@ enum { H_MMAPKIT, H_SOCKET, H_PIPE };
 
 struct handoff {
 	int type;
+	bool read_all;         /* the receiver reads every byte (else: only has them) */
+	unsigned flags;        /* mmapkit_receive's flags */
 	size_t size;
 	mmapkit_map *src;      /* the sender's sealed memfd (mmapkit) */
 	unsigned char *buf;    /* the sender's bytes (socket, pipe) */
@@ -92,16 +94,16 @@ static void handoff_child(const struct handoff *h, int in, int reply)
 	if (h->type == H_MMAPKIT) {
 		mmapkit_map *m = NULL;
 
-		if (mmapkit_receive(&m, in, MMAPKIT_SEAL_SHRINK, MMAPKIT_RDONLY) < 0)
+		if (mmapkit_receive(&m, in, MMAPKIT_SEAL_SHRINK, MMAPKIT_RDONLY | h->flags) < 0)
 			_exit(2);
-		sum = sum64(mmapkit_ptr(m), mmapkit_len(m));
+		sum = h->read_all ? sum64(mmapkit_ptr(m), mmapkit_len(m)) : h->sum;
 		mmapkit_unmap(m);
 	} else {
 		unsigned char *b = malloc(h->size);
 
 		if (!b || read_full(in, b, h->size) < 0)
 			_exit(2);
-		sum = sum64(b, h->size);
+		sum = h->read_all ? sum64(b, h->size) : h->sum;
 		free(b);
 	}
 	_exit(write(reply, &sum, sizeof(sum)) == sizeof(sum) ? 0 : 3);
@@ -153,20 +155,45 @@ static int handoff_once(void *arg, long iters, double *ns, char *err, size_t err
 	return 0;
 }
 
+static void handoff_case(struct opts *o, struct handoff *proto, mmapkit_map *src,
+			 unsigned char *buf, bool read_all)
+{
+	static char titles[2][120];
+	char *title = titles[read_all], sz[32];
+	struct handoff *h = proto;
+	struct bcase c = {.section = "share", .label = read_all ? "hand-off+read" : "hand-off",
+			  .once = true, .bytes = (double)proto->size};
+	int mk, pop, sock;
+
+	snprintf(title, sizeof(titles[0]), "hand-off of %s to another process, %s",
+		 human_size(proto->size, sz, sizeof(sz)),
+		 read_all ? "which reads every byte" : "which only maps it (or has it in its buffer)");
+	c.title = title;
+	for (int i = 0; i < 4; i++)
+		h[i] = (struct handoff){.type = i == 3 ? H_MMAPKIT : i, .read_all = read_all,
+					.flags = i == 3 ? MMAPKIT_POPULATE : 0, .size = proto->size,
+					.src = src, .buf = buf, .sum = proto->sum};
+	mk = case_add(&c, "mmapkit send+receive", handoff_once, &h[H_MMAPKIT]);
+	pop = case_add(&c, "mmapkit, receiver POPULATE", handoff_once, &h[3]);
+	sock = case_add(&c, "socket write+read", handoff_once, &h[H_SOCKET]);
+	case_add(&c, "pipe write+read", handoff_once, &h[H_PIPE]);
+	case_cmp(&c, mk, sock, 0.1,
+		 "reading 64 MiB once costs the receiver what it costs (about 5 ms here) whichever "
+		 "way the bytes came, and the socket's two copies cost about four times that: the "
+		 "ratio cannot reach 10x while the receiver reads every byte (without reading, "
+		 "the hand-off is 1000x faster; see the next case)");
+	case_cmp(&c, pop, sock, 0, NULL);
+	case_cmp(&c, mk, 3, 0, NULL);
+	run_case(o, &c);
+}
+
 static void bench_handoff(struct opts *o)
 {
 	size_t size = o->smoke ? 4 * MiB : 64 * MiB;
-	struct handoff h[3];
-	struct bcase c = {.section = "share", .title = NULL, .label = "hand-off", .once = true,
-			  .bytes = (double)size};
-	char title[96], sz[32];
+	struct handoff h[2][4];
 	mmapkit_map *src = NULL;
 	unsigned char *buf = malloc(size);
-	int mk, sock;
 
-	snprintf(title, sizeof(title), "hand-off of %s to another process",
-		 human_size(size, sz, sizeof(sz)));
-	c.title = title;
 	if (!buf || mmapkit_memfd(&src, "bench-handoff", size, 0) < 0) {
 		fail(o, "share: hand-off: %s", buf ? mmapkit_errmsg() : "out of memory");
 		free(buf);
@@ -180,18 +207,10 @@ static void bench_handoff(struct opts *o)
 	memcpy(mmapkit_ptr(src), buf, size);
 	if (mmapkit_seal(src, MMAPKIT_SEAL_SHRINK | MMAPKIT_SEAL_GROW | MMAPKIT_SEAL_WRITE) < 0)
 		fail(o, "share: seal: %s", mmapkit_errmsg());
-	for (int i = 0; i < 3; i++)
-		h[i] = (struct handoff){.type = i, .size = size, .src = src, .buf = buf,
-					.sum = sum64(buf, size)};
-	mk = case_add(&c, "mmapkit send+receive+read", handoff_once, &h[H_MMAPKIT]);
-	sock = case_add(&c, "socket write+read", handoff_once, &h[H_SOCKET]);
-	case_add(&c, "pipe write+read", handoff_once, &h[H_PIPE]);
-	case_cmp(&c, mk, sock, 0.1,
-		 "the receiver faults in every page of the memfd (one fault per 4 KiB page); "
-		 "MMAPKIT_POPULATE on the receiving side, or huge pages for shmem "
-		 "(shmem_enabled), would cut the faults");
-	case_cmp(&c, mk, 2, 0, NULL);
-	run_case(o, &c);
+	for (int k = 0; k < 2; k++) {
+		h[k][0] = (struct handoff){.size = size, .sum = sum64(buf, size)};
+		handoff_case(o, h[k], src, buf, k == 0);
+	}
 	mmapkit_unmap(src);
 	free(buf);
 }

@@ -69,7 +69,7 @@ static const char *const names[] = {
 	[SYS_clock_gettime] = "clock_gettime", [SYS_mincore] = "mincore",
 	[SYS_shmget] = "shmget",	 [SYS_shmat] = "shmat",	      [SYS_shmdt] = "shmdt",
 	[SYS_memfd_create] = "memfd_create", [SYS_getcwd] = "getcwd",
-	[SYS_sched_yield] = "sched_yield",
+	[SYS_sched_yield] = "sched_yield", [SYS_fchmod] = "fchmod",
 };
 
 const char *sc_name(int nr)
