@@ -335,36 +335,21 @@ START_TEST(shm_create_faults)
 }
 END_TEST
 
-struct memfd_walk {
-	mmapkit_map *m;
-};
-
-static void memfd_setup(void *ctx)
-{
-	((struct memfd_walk *)ctx)->m = (mmapkit_map *)ctx;
-}
-
 static int memfd_run(void *ctx)
 {
-	return mmapkit_memfd(&((struct memfd_walk *)ctx)->m, "walk", 2 * pg(),
-			     MMAPKIT_GUARD | MMAPKIT_POPULATE);
+	return mmapkit_memfd(ctx, "walk", 2 * pg(), MMAPKIT_GUARD | MMAPKIT_POPULATE);
 }
 
 static void memfd_ok(void *ctx)
 {
-	mmapkit_unmap(((struct memfd_walk *)ctx)->m);
-}
-
-static void memfd_failed(void *ctx, const char *what)
-{
-	ck_assert_msg(((struct memfd_walk *)ctx)->m == NULL, "%s: *out is not NULL", what);
+	mmapkit_unmap(*(mmapkit_map **)ctx);
 }
 
 START_TEST(memfd_faults)
 {
-	static const struct tu_walk walk = {"mmapkit_memfd", memfd_setup, memfd_run, memfd_ok,
-					    memfd_failed};
-	struct memfd_walk w;
+	static const struct tu_walk walk = {"mmapkit_memfd", tu_walk_out_setup, memfd_run,
+					    memfd_ok, tu_walk_out_failed};
+	mmapkit_map *w;
 	unsigned points = tu_fault_walk(&walk, &w, (const int[]){ENOMEM, EMFILE, EPERM, 0});
 
 	ck_assert_uint_ge(points, 12); /* memfd_create, ftruncate, mmap x2 */
@@ -819,32 +804,22 @@ START_TEST(receive_refuses)
 	/* required seals missing: -EPERM, and the descriptor is closed */
 	expect_refused(sv[1], MMAPKIT_SEAL_SHRINK, 0, EPERM, "seals", "unsealed memfd, SHRINK required");
 
-	/* not mmapkit's message */
-	w = ok;
-	w.magic ^= 1;
-	send_raw(sv[0], &w, sizeof(w), &memfd, 1);
-	expect_refused(sv[1], 0, 0, EBADMSG, "magic", "wrong magic");
-	w = ok;
-	w.version = 2;
-	send_raw(sv[0], &w, sizeof(w), &memfd, 1);
-	expect_refused(sv[1], 0, 0, EBADMSG, "version", "version 2");
-	w = ok;
-	w.kind = 3;
-	send_raw(sv[0], &w, sizeof(w), &memfd, 1);
-	expect_refused(sv[1], 0, 0, EBADMSG, "kind", "kind 3");
-	w = ok;
-	w.length = 0;
-	send_raw(sv[0], &w, sizeof(w), &memfd, 1);
-	expect_refused(sv[1], 0, 0, EBADMSG, "range", "length 0");
-	w = ok;
-	w.offset = UINT64_MAX - 5;
-	send_raw(sv[0], &w, sizeof(w), &memfd, 1);
-	expect_refused(sv[1], 0, 0, EBADMSG, "overflows", "offset overflows");
-	w = ok;
-	w.kind = 2;
-	w.length = pg() + 1;
-	send_raw(sv[0], &w, sizeof(w), &memfd, 1);
-	expect_refused(sv[1], 0, 0, EBADMSG, "ring", "ring of an odd length");
+	/* not mmapkit's message: each header field wrong in turn */
+	const struct {
+		struct wire w;
+		const char *why, *what;
+	} bad[] = {
+		{{WIRE_MAGIC ^ 1, 1, 1, 0, 2 * pg()}, "magic", "wrong magic"},
+		{{WIRE_MAGIC, 2, 1, 0, 2 * pg()}, "version", "version 2"},
+		{{WIRE_MAGIC, 1, 3, 0, 2 * pg()}, "kind", "kind 3"},
+		{{WIRE_MAGIC, 1, 1, 0, 0}, "range", "length 0"},
+		{{WIRE_MAGIC, 1, 1, UINT64_MAX - 5, 2 * pg()}, "overflows", "offset overflows"},
+		{{WIRE_MAGIC, 1, 2, 0, pg() + 1}, "ring", "ring of an odd length"},
+	};
+	for (size_t i = 0; i < TU_LEN(bad); i++) {
+		send_raw(sv[0], &bad[i].w, sizeof(bad[i].w), &memfd, 1);
+		expect_refused(sv[1], 0, 0, EBADMSG, bad[i].why, bad[i].what);
+	}
 	/* truncated, too long, no descriptor, several descriptors */
 	send_raw(sv[0], &ok, 10, &memfd, 1);
 	expect_refused(sv[1], 0, 0, EBADMSG, "10 bytes", "truncated");

@@ -778,3 +778,13 @@ unsigned tu_fault_walk(const struct tu_walk *w, void *ctx, const int *errs)
 	}
 	return points;
 }
+
+void tu_walk_out_setup(void *ctx)
+{
+	*(mmapkit_map **)ctx = (mmapkit_map *)ctx;
+}
+
+void tu_walk_out_failed(void *ctx, const char *what)
+{
+	ck_assert_msg(*(mmapkit_map **)ctx == NULL, "%s: *out is not NULL", what);
+}

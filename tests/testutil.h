@@ -319,5 +319,11 @@ struct tu_walk {
 	void (*failed)(void *ctx, const char *what);
 };
 unsigned tu_fault_walk(const struct tu_walk *w, void *ctx, const int *errs);
+/*
+ * setup and failed for a constructor whose ctx is its mmapkit_map *out: out
+ * starts not NULL (the call must set it), and is NULL after every failure.
+ */
+void tu_walk_out_setup(void *ctx);
+void tu_walk_out_failed(void *ctx, const char *what);
 
 #endif
