@@ -168,11 +168,62 @@ START_TEST(ring_refuses_punch_revert)
 	ck_assert_int_eq(mmapkit_revert(m, 0, pg()), -EINVAL);
 	ck_assert_uint_eq(p[5], 9);
 	ck_assert_uint_eq(p[2 * pg() + 5], 9);
-	/* the non-destructive operations work */
-	ck_assert_int_eq(mmapkit_advise(m, 0, MMAPKIT_TO_END, MMAPKIT_ADV_SEQUENTIAL), 0);
-	ck_assert_int_eq(mmapkit_lock(m, 0, MMAPKIT_TO_END, 0), 0);
-	ck_assert_int_eq(mmapkit_unlock(m, 0, MMAPKIT_TO_END), 0);
 	mmapkit_unmap(m);
+}
+END_TEST
+
+static void ring_dontfork_child(void *arg)
+{
+	const unsigned char *p = arg;
+	unsigned char v;
+
+	/* neither copy is in the child */
+	TU_CHILD_OK(mincore((void *)p, mmapkit_page_size(), &v) < 0 && errno == ENOMEM);
+	TU_CHILD_OK(mincore((void *)(p + 2 * mmapkit_page_size()), mmapkit_page_size(), &v) < 0);
+}
+
+/* Range operations take the whole ring and act on both copies alike. */
+START_TEST(ring_range_operations)
+{
+	struct tu_snap s = tu_snap();
+	mmapkit_map *m = NULL;
+	size_t n = 2 * pg();
+	unsigned char *p;
+	char perms[5];
+	int st;
+
+	ck_assert_int_eq(mmapkit_ring(&m, n, 0), 0);
+	p = mmapkit_ptr(m);
+	/* part of a ring would leave its copies different */
+	ck_assert_int_eq(mmapkit_protect(m, 0, pg(), MMAPKIT_PROT_READ), -EINVAL);
+	tu_assert_errmsg("mmapkit_protect", TU_NUMS("whole ring"), "partial protect");
+	ck_assert_int_eq(mmapkit_lock(m, pg(), MMAPKIT_TO_END, 0), -EINVAL);
+	ck_assert_int_eq(mmapkit_advise(m, 1, n - 1, MMAPKIT_ADV_DONTFORK), -EINVAL);
+	ck_assert_int_eq(mmapkit_protect(m, 0, 0, MMAPKIT_PROT_READ), 0); /* empty: nothing */
+	ck_assert_int_eq(mmapkit_protect(m, 0, n + 1, MMAPKIT_PROT_READ), -ERANGE);
+	/* the whole ring: both copies */
+	ck_assert_int_eq(mmapkit_protect(m, 0, MMAPKIT_TO_END, MMAPKIT_PROT_READ), 0);
+	tu_perms(p, perms);
+	ck_assert_str_eq(perms, "r--s");
+	tu_perms(p + n, perms);
+	ck_assert_str_eq(perms, "r--s");
+	ck_assert_int_eq(mmapkit_protect(m, 0, n, MMAPKIT_PROT_READ | MMAPKIT_PROT_WRITE), 0);
+	tu_perms(p + n + pg(), perms);
+	ck_assert_str_eq(perms, "rw-s");
+	ck_assert_int_eq(mmapkit_advise(m, 0, MMAPKIT_TO_END, MMAPKIT_ADV_SEQUENTIAL), 0);
+	ck_assert(tu_has_vmflag(p + n, "sr"));
+	ck_assert_int_eq(mmapkit_lock(m, 0, MMAPKIT_TO_END, 0), 0);
+	ck_assert(tu_has_vmflag(p, "lo"));
+	ck_assert(tu_has_vmflag(p + n, "lo"));
+	ck_assert_int_eq(mmapkit_unlock(m, 0, MMAPKIT_TO_END), 0);
+	ck_assert(!tu_has_vmflag(p + n, "lo"));
+	ck_assert_int_eq(mmapkit_advise(m, 0, MMAPKIT_TO_END, MMAPKIT_ADV_DONTFORK), 0);
+	st = tu_child(ring_dontfork_child, p);
+	ck_assert_msg(TU_EXITED(st, 0), "child status 0x%x", st);
+	p[1] = 7;
+	ck_assert_uint_eq(p[n + 1], 7);
+	mmapkit_unmap(m);
+	TU_ASSERT_NO_LEAK(s);
 }
 END_TEST
 
@@ -405,6 +456,7 @@ Suite *suite_ring(void)
 	tcase_add_test(tc, ring_at_spans_wrap);
 	tcase_add_test(tc, ring_unmap_releases);
 	tcase_add_test(tc, ring_refuses_punch_revert);
+	tcase_add_test(tc, ring_range_operations);
 	tcase_add_test(tc, ring_fork);
 	tcase_add_test(tc, ring_send_receive);
 	tcase_add_test(tc, ring_faults);
