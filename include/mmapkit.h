@@ -271,7 +271,8 @@ MMAPKIT_API int mmapkit_receive(mmapkit_map **out, int sock, unsigned required_s
 /**
  * An MMAPKIT_ANON_SHARED ring of len bytes (a multiple of the page size)
  * mapped twice back to back: byte len + i is byte i.  mmapkit_at() accepts
- * spans up to 2 * len; punch and revert are -EINVAL.
+ * spans up to 2 * len; punch and revert are -EINVAL; the other range
+ * operations take the whole ring only and act on both copies.
  */
 MMAPKIT_API int mmapkit_ring(mmapkit_map **out, size_t len, unsigned flags);
 
