@@ -1009,6 +1009,61 @@ START_TEST(receive_faults)
 }
 END_TEST
 
+struct send_walk {
+	mmapkit_map *m;
+	int sv[2];
+};
+
+static void send_setup(void *ctx)
+{
+	struct send_walk *w = ctx;
+
+	tu_socketpair(w->sv);
+	ck_assert_int_eq(fcntl(w->sv[1], F_SETFL, O_NONBLOCK), 0);
+}
+
+static int send_run(void *ctx)
+{
+	struct send_walk *w = ctx;
+
+	return mmapkit_send(w->m, w->sv[0]);
+}
+
+static void send_ok(void *ctx)
+{
+	struct send_walk *w = ctx;
+	mmapkit_map *r = NULL;
+
+	ck_assert_int_eq(mmapkit_receive(&r, w->sv[1], 0, 0), 0);
+	mmapkit_unmap(r);
+	close(w->sv[0]);
+	close(w->sv[1]);
+}
+
+static void send_failed(void *ctx, const char *what)
+{
+	struct send_walk *w = ctx;
+	mmapkit_map *r = NULL;
+
+	/* nothing was sent */
+	ck_assert_msg(mmapkit_receive(&r, w->sv[1], 0, 0) == -EAGAIN, "%s: a message arrived",
+		      what);
+	close(w->sv[0]);
+	close(w->sv[1]);
+}
+
+START_TEST(send_faults)
+{
+	static const struct tu_walk walk = {"mmapkit_send", send_setup, send_run, send_ok,
+					    send_failed};
+	struct send_walk w = {.m = memfd_pattern(pg(), 0)};
+	unsigned points = tu_fault_walk(&walk, &w, (const int[]){ENOBUFS, EPIPE, EAGAIN, 0});
+
+	ck_assert_uint_eq(points, 3); /* one sendmsg */
+	mmapkit_unmap(w.m);
+}
+END_TEST
+
 /*
  * The point of it all: a receiver that demands SHRINK cannot fault, because
  * the sender cannot shrink the file any more.  Without the seal the same
@@ -1237,6 +1292,7 @@ Suite *suite_share(void)
 	tcase_add_test(tc, receive_ctrunc);
 	tcase_add_test(tc, send_errors);
 	tcase_add_test(tc, receive_faults);
+	tcase_add_test(tc, send_faults);
 	tcase_add_test(tc, shrink_seal_prevents_sigbus);
 
 	tc = tu_tcase(s, "peer", 30);
