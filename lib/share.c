@@ -265,7 +265,10 @@ int mmapkit_seal(mmapkit_map *m, unsigned seals)
 		return 0;
 	remap = (seals & MMAPKIT_SEAL_WRITE) && m->map_len;
 	if (remap) { /* learn first whether the remap can help at all */
-		err = mmapkit__seals_get(call, m->fd, &now);
+		/* a fork() child lacking DONTFORK pages must not map over their addresses */
+		err = mmapkit__fork_check(m, call, 0, m->map_len / m->gran);
+		if (!err)
+			err = mmapkit__seals_get(call, m->fd, &now);
 		if (err)
 			return err;
 		if (now & MMAPKIT_SEAL_SEAL)

@@ -552,6 +552,27 @@ START_TEST(seal_write_keeps_attributes)
 }
 END_TEST
 
+static void seal_in_child(void *arg)
+{
+	mmapkit_map *m = arg;
+
+	TU_CHILD_OK(mmapkit_seal(m, MMAPKIT_SEAL_WRITE) == -EFAULT);
+	TU_CHILD_OK(strstr(mmapkit_errmsg(), "not in this process") != NULL);
+	TU_CHILD_OK(mmapkit_seals(m) == 0);
+}
+
+/* A fork() child whose handle lacks its DONTFORK pages: the remap is refused, nothing mapped. */
+START_TEST(seal_write_in_dontfork_child)
+{
+	mmapkit_map *m = memfd_pattern(2 * pg(), MMAPKIT_DONTFORK);
+	int st = tu_child(seal_in_child, m);
+
+	ck_assert_msg(TU_EXITED(st, 0), "child status 0x%x", st);
+	ck_assert_int_eq(mmapkit_seal(m, MMAPKIT_SEAL_WRITE), 0); /* the parent has the pages */
+	mmapkit_unmap(m);
+}
+END_TEST
+
 struct seal_walk {
 	mmapkit_map *m;
 };
@@ -1283,6 +1304,7 @@ Suite *suite_share(void)
 	tcase_add_loop_test(tc, seal_matrix, 0, (int)ALL_SEALS + 1);
 	tcase_add_test(tc, seal_write_busy);
 	tcase_add_test(tc, seal_write_keeps_attributes);
+	tcase_add_test(tc, seal_write_in_dontfork_child);
 	tcase_add_test(tc, seal_faults);
 	tcase_add_test(tc, seal_errors);
 

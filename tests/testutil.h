@@ -306,7 +306,7 @@ bool tu_shm_exists(const char *name);
  * A small fault walk for one call (test build): setup() makes a fresh state,
  * run() makes the call; a first run learns its system calls and must succeed
  * (then ok() checks and cleans up).  Then every call position but close (a
- * cleanup step) fails with each errno of errs (0-terminated) in turn: run()
+ * cleanup step) and getpid (which cannot fail) fails with each errno of errs (0-terminated) in turn: run()
  * must return exactly -errno, name the call in its message, and leave the
  * process's descriptors and mappings as setup() left them; failed() checks
  * the rest and cleans up.  Returns the number of failure points.
