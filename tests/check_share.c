@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -1166,16 +1167,51 @@ static void peer_put(int s, int h, size_t off, unsigned v)
 	ck_assert_msg(strcmp(ans, "ok") == 0, "peer: \"%s\" to \"%s\"", ans, cmd);
 }
 
+/*
+ * Start the peer (fork + exec) and accept its connection on a listening
+ * socket in the abstract namespace (no path, whatever TMPDIR's length).
+ */
+static int peer_spawn(const char *shm, const char *seals, pid_t *pid)
+{
+	static unsigned serial;
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	char name[80];
+	socklen_t alen;
+	int ls, s;
+
+	snprintf(name, sizeof(name), "mmapkit-test-share-%ld-%u", (long)getpid(), serial++);
+	memcpy(a.sun_path + 1, name, strlen(name)); /* sun_path[0] == 0: abstract */
+	alen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(name));
+	ls = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(ls, 0);
+	ck_assert_int_eq(bind(ls, (struct sockaddr *)&a, alen), 0);
+	ck_assert_int_eq(listen(ls, 1), 0);
+	*pid = fork();
+	ck_assert_int_ge(*pid, 0);
+	if (*pid == 0) {
+		char arg[96];
+
+		snprintf(arg, sizeof(arg), "@%s", name);
+		signal(SIGALRM, SIG_DFL);
+		alarm(20); /* survives exec: the peer cannot hang the test */
+		execl(share_peer_path(), "mmapkit_share_peer", arg, shm, seals, (char *)NULL);
+		_exit(127);
+	}
+	s = accept4(ls, NULL, NULL, SOCK_CLOEXEC);
+	ck_assert_int_ge(s, 0);
+	close(ls);
+	return s;
+}
+
 START_TEST(peer_receives_memfd_shm_ring)
 {
-	struct sockaddr_un a = {.sun_family = AF_UNIX};
 	const char *name = tu_shm_name();
 	size_t nm = 3 * pg() + 1, ns = 2 * pg(), nr = 4 * pg();
 	mmapkit_map *mf = memfd_pattern(nm, 0), *sh = NULL, *ring = NULL;
 	unsigned char *pm = mmapkit_ptr(mf), *ps, *pr;
 	size_t l[4];
 	char ans[256], seals[16];
-	int ls, s, st;
+	int s, st;
 	pid_t pid;
 
 	ck_assert_int_eq(mmapkit_seal(mf, MMAPKIT_SEAL_SHRINK | MMAPKIT_SEAL_GROW), 0);
@@ -1185,24 +1221,8 @@ START_TEST(peer_receives_memfd_shm_ring)
 	pr = mmapkit_ptr(ring);
 	tu_fill_pattern(ps, 1000, ns);
 	tu_fill_pattern(pr, 5000, nr);
-	snprintf(a.sun_path, sizeof(a.sun_path), "%s/share-%ld.sock", tu_dir(), (long)getpid());
-	unlink(a.sun_path);
-	ls = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	ck_assert_int_ge(ls, 0);
-	ck_assert_int_eq(bind(ls, (struct sockaddr *)&a, sizeof(a)), 0);
-	ck_assert_int_eq(listen(ls, 1), 0);
 	snprintf(seals, sizeof(seals), "%u", MMAPKIT_SEAL_SHRINK);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		signal(SIGALRM, SIG_DFL);
-		alarm(20); /* survives exec: the peer cannot hang the test */
-		execl(share_peer_path(), "mmapkit_share_peer", a.sun_path, name, seals,
-		      (char *)NULL);
-		_exit(127);
-	}
-	s = accept4(ls, NULL, NULL, SOCK_CLOEXEC);
-	ck_assert_int_ge(s, 0);
+	s = peer_spawn(name, seals, &pid);
 	ck_assert_int_eq(mmapkit_send(mf, s), 0);
 	ck_assert_int_eq(mmapkit_send(sh, s), 0);
 	ck_assert_int_eq(mmapkit_send(ring, s), 0);
@@ -1240,8 +1260,6 @@ START_TEST(peer_receives_memfd_shm_ring)
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
 	ck_assert_msg(TU_EXITED(st, 0), "peer status 0x%x (127: exec failed)", st);
 	close(s);
-	close(ls);
-	unlink(a.sun_path);
 	mmapkit_unmap(mf);
 	mmapkit_unmap(sh);
 	mmapkit_unmap(ring);
@@ -1252,35 +1270,18 @@ END_TEST
 /* The peer demands SHRINK of an unsealed memfd: it refuses with -EPERM. */
 START_TEST(peer_refuses_unsealed)
 {
-	struct sockaddr_un a = {.sun_family = AF_UNIX};
 	mmapkit_map *mf = memfd_pattern(pg(), 0);
 	char ans[256];
-	int ls, s, st;
+	int s, st;
 	pid_t pid;
 
-	snprintf(a.sun_path, sizeof(a.sun_path), "%s/share-r-%ld.sock", tu_dir(), (long)getpid());
-	unlink(a.sun_path);
-	ls = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	ck_assert_int_eq(bind(ls, (struct sockaddr *)&a, sizeof(a)), 0);
-	ck_assert_int_eq(listen(ls, 1), 0);
-	pid = fork();
-	if (pid == 0) {
-		signal(SIGALRM, SIG_DFL);
-		alarm(20);
-		execl(share_peer_path(), "mmapkit_share_peer", a.sun_path, "/unused", "1",
-		      (char *)NULL);
-		_exit(127);
-	}
-	s = accept4(ls, NULL, NULL, SOCK_CLOEXEC);
-	ck_assert_int_ge(s, 0);
+	s = peer_spawn("/unused", "1", &pid);
 	ck_assert_int_eq(mmapkit_send(mf, s), 0);
 	ck_assert_int_gt(recv(s, ans, sizeof(ans) - 1, 0), 0);
 	ck_assert_msg(strncmp(ans, "err -1 ", 7) == 0, "peer: %s", ans); /* -EPERM */
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
 	ck_assert(TU_EXITED(st, 2));
 	close(s);
-	close(ls);
-	unlink(a.sun_path);
 	mmapkit_unmap(mf);
 }
 END_TEST

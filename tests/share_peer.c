@@ -7,6 +7,7 @@
  * one-packet commands on the socket, answering each with one packet:
  *
  *   usage: mmapkit_share_peer SOCKET SHM-NAME REQUIRED-SEALS
+ *   (SOCKET: a path, or @NAME for NAME in the abstract namespace)
  *   (after connecting)  -> "ready L0 L1 L2 L3"  or "err -ERRNO MESSAGE" (exits 2)
  *   r H OFF             -> "v BYTE"        byte OFF of handle H (mmapkit_at)
  *   w H OFF BYTE        -> "ok"            store BYTE at OFF of handle H
@@ -17,6 +18,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +76,7 @@ static int serve(int s, mmapkit_map **h)
 int main(int argc, char **argv)
 {
 	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	socklen_t alen = sizeof(a);
 	mmapkit_map *h[NH] = {0};
 	char out[256];
 	int s, err = 0, rc;
@@ -83,8 +86,12 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	strcpy(a.sun_path, argv[1]);
+	if (argv[1][0] == '@') { /* abstract: a leading 0 byte, and no terminator */
+		a.sun_path[0] = '\0';
+		alen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(argv[1]));
+	}
 	s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (s < 0 || connect(s, (struct sockaddr *)&a, sizeof(a)) < 0) {
+	if (s < 0 || connect(s, (struct sockaddr *)&a, alen) < 0) {
 		perror("mmapkit_share_peer: connect");
 		return 2;
 	}
