@@ -523,6 +523,8 @@ START_TEST(seal_write_keeps_attributes)
 	/* pages of differing protection are moved into place with one mremap */
 	if (tu_skip_mremap_across("seal_write_keeps_attributes"))
 		return;
+	if (_i) /* 6.1: one mremap per stretch of equal attributes */
+		mmapkit__kernel_pretend(6, 1);
 	m = memfd_pattern(n, MMAPKIT_LOCK | MMAPKIT_DONTDUMP | MMAPKIT_GUARD);
 	p = mmapkit_ptr(m);
 
@@ -550,6 +552,7 @@ START_TEST(seal_write_keeps_attributes)
 		ck_assert(tu_read_faults(p + n));
 	}
 	mmapkit_unmap(m);
+	mmapkit__kernel_pretend(0, 0);
 }
 END_TEST
 
@@ -630,8 +633,17 @@ START_TEST(seal_faults)
 
 	if (tu_skip_mremap_across("seal_faults"))
 		return;
+	/*
+	 * 6.12: one mremap per stretch (checked before it unmaps), so a failure can
+	 * stop after the first stretch and the moved one must be put back.  (On
+	 * the 6.1 model a failing move has unmapped its destination: mmapkit_seal(3),
+	 * BUGS.)
+	 */
+	if (_i)
+		mmapkit__kernel_pretend(6, 12);
 	points = tu_fault_walk(&walk, &w, (const int[]){ENOMEM, EAGAIN, 0});
-	printf("share: mmapkit_seal(WRITE): %u failure points\n", points);
+	mmapkit__kernel_pretend(0, 0);
+	printf("share: mmapkit_seal(WRITE)%s: %u failure points\n", _i ? ", as 6.12" : "", points);
 	ck_assert_uint_ge(points, 10);
 }
 END_TEST
@@ -1304,9 +1316,9 @@ Suite *suite_share(void)
 	tc = tu_tcase(s, "seal", 30);
 	tcase_add_loop_test(tc, seal_matrix, 0, (int)ALL_SEALS + 1);
 	tcase_add_test(tc, seal_write_busy);
-	tcase_add_test(tc, seal_write_keeps_attributes);
+	tcase_add_loop_test(tc, seal_write_keeps_attributes, 0, 2);
 	tcase_add_test(tc, seal_write_in_dontfork_child);
-	tcase_add_test(tc, seal_faults);
+	tcase_add_loop_test(tc, seal_faults, 0, 2);
 	tcase_add_test(tc, seal_errors);
 
 	tc = tu_tcase(s, "send", 30);
