@@ -149,8 +149,8 @@ START_TEST(memfd_noexec_both_kernels)
 
 	if (_i == 0 && !want)
 		printf("share: this kernel has no MFD_NOEXEC_SEAL: the 6.3 path is not run\n");
-	if (_i == 1)
-		mmapkit__kernel_pretend(6, 1);
+	/* the kernel as it is (whatever MMAPKIT_PRETEND_KERNEL says), or 6.1 */
+	mmapkit__kernel_pretend(_i ? 6 : 0, _i ? 1 : 0);
 	mmapkit__fault_reset();
 	ck_assert_int_eq(mmapkit_memfd(&m, NULL, pg(), 0), 0);
 	ck_assert_uint_eq(mmapkit__fault_calls(MMAPKIT__SYS_MEMFD_CREATE), 1);
@@ -639,8 +639,7 @@ START_TEST(seal_faults)
 	 * the 6.1 model a failing move has unmapped its destination: mmapkit_seal(3),
 	 * BUGS.)
 	 */
-	if (_i)
-		mmapkit__kernel_pretend(6, 12);
+	mmapkit__kernel_pretend(_i ? 6 : 0, _i ? 12 : 0); /* the kernel as it is, or 6.12 */
 	points = tu_fault_walk(&walk, &w, (const int[]){ENOMEM, EAGAIN, 0});
 	mmapkit__kernel_pretend(0, 0);
 	printf("share: mmapkit_seal(WRITE)%s: %u failure points\n", _i ? ", as 6.12" : "", points);
