@@ -1297,6 +1297,84 @@ START_TEST(peer_refuses_unsealed)
 }
 END_TEST
 
+/* ---- cost: the system calls the same work done well by hand makes ---- */
+
+static void expect_calls(const char *what, unsigned total, const int *sys, const unsigned *n,
+			 size_t k)
+{
+	ck_assert_msg(mmapkit__fault_total() == total, "%s: %u system calls, want %u", what,
+		      mmapkit__fault_total(), total);
+	for (size_t i = 0; i < k; i++)
+		ck_assert_msg(mmapkit__fault_calls(sys[i]) == n[i], "%s: %u %s, want %u", what,
+			      mmapkit__fault_calls(sys[i]), mmapkit__sys_name(sys[i]), n[i]);
+}
+
+#define EXPECT_CALLS(what, total, ...)                                                      \
+	do {                                                                                \
+		const int s_[] = {__VA_ARGS__};                                             \
+		unsigned n_[TU_LEN(s_) / 2];                                                \
+		int k_[TU_LEN(s_) / 2];                                                     \
+		for (size_t i_ = 0; i_ < TU_LEN(s_) / 2; i_++) {                            \
+			k_[i_] = s_[2 * i_];                                                \
+			n_[i_] = (unsigned)s_[2 * i_ + 1];                                  \
+		}                                                                           \
+		expect_calls(what, total, k_, n_, TU_LEN(s_) / 2);                          \
+	} while (0)
+
+START_TEST(share_cost)
+{
+	const char *name = tu_shm_name();
+	mmapkit_map *m = NULL, *r = NULL, *ring = NULL;
+	int sv[2];
+
+	tu_socketpair(sv);
+	mmapkit__fault_reset();
+	ck_assert_int_eq(mmapkit_memfd(&m, "cost", 2 * pg(), 0), 0);
+	EXPECT_CALLS("mmapkit_memfd", 3, MMAPKIT__SYS_MEMFD_CREATE, 1, MMAPKIT__SYS_FTRUNCATE, 1,
+		     MMAPKIT__SYS_MMAP, 1);
+	mmapkit__fault_reset();
+	ck_assert_int_eq(mmapkit_seal(m, MMAPKIT_SEAL_SHRINK | MMAPKIT_SEAL_GROW), 0);
+	EXPECT_CALLS("mmapkit_seal(SHRINK|GROW)", 1, MMAPKIT__SYS_FCNTL, 1);
+	mmapkit__fault_reset();
+	ck_assert_uint_ne(mmapkit_seals(m), 0);
+	EXPECT_CALLS("mmapkit_seals", 1, MMAPKIT__SYS_FCNTL, 1);
+	mmapkit__fault_reset();
+	ck_assert_int_eq(mmapkit_send(m, sv[0]), 0);
+	EXPECT_CALLS("mmapkit_send", 1, MMAPKIT__SYS_SENDMSG, 1);
+	mmapkit__fault_reset();
+	ck_assert_int_eq(mmapkit_receive(&r, sv[1], MMAPKIT_SEAL_SHRINK, 0), 0);
+	EXPECT_CALLS("mmapkit_receive", 4, MMAPKIT__SYS_RECVMSG, 1, MMAPKIT__SYS_FSTAT, 1,
+		     MMAPKIT__SYS_FCNTL, 1, MMAPKIT__SYS_MMAP, 1);
+	mmapkit__fault_reset();
+	mmapkit_unmap(r);
+	EXPECT_CALLS("mmapkit_unmap", 2, MMAPKIT__SYS_MUNMAP, 1, MMAPKIT__SYS_CLOSE, 1);
+	/* SEAL_WRITE: learn the seals, open read-only, one mmap over the pages, close, seal */
+	mmapkit__fault_reset();
+	ck_assert_int_eq(mmapkit_seal(m, MMAPKIT_SEAL_WRITE), 0);
+	EXPECT_CALLS("mmapkit_seal(WRITE)", 5, MMAPKIT__SYS_FCNTL, 2, MMAPKIT__SYS_OPEN, 1,
+		     MMAPKIT__SYS_MMAP, 1, MMAPKIT__SYS_CLOSE, 1);
+	mmapkit_unmap(m);
+	mmapkit__fault_reset();
+	ck_assert_int_eq(mmapkit_shm_create(&m, name, pg(), 0), 0);
+	EXPECT_CALLS("mmapkit_shm_create", 3, MMAPKIT__SYS_OPEN, 1, MMAPKIT__SYS_FTRUNCATE, 1,
+		     MMAPKIT__SYS_MMAP, 1);
+	mmapkit_unmap(m);
+	mmapkit__fault_reset();
+	ck_assert_int_eq(mmapkit_shm_unlink(name), 0);
+	EXPECT_CALLS("mmapkit_shm_unlink", 1, MMAPKIT__SYS_UNLINK, 1);
+	/* a ring: the memfd, a reservation and the two copies over it */
+	mmapkit__fault_reset();
+	ck_assert_int_eq(mmapkit_ring(&ring, pg(), 0), 0);
+	EXPECT_CALLS("mmapkit_ring", 5, MMAPKIT__SYS_MEMFD_CREATE, 1, MMAPKIT__SYS_FTRUNCATE, 1,
+		     MMAPKIT__SYS_MMAP, 3);
+	mmapkit__fault_reset();
+	mmapkit_unmap(ring);
+	EXPECT_CALLS("mmapkit_unmap(ring)", 2, MMAPKIT__SYS_MUNMAP, 1, MMAPKIT__SYS_CLOSE, 1);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
 Suite *suite_share(void)
 {
 	Suite *s = suite_create("share");
@@ -1328,6 +1406,9 @@ Suite *suite_share(void)
 	tcase_add_test(tc, receive_faults);
 	tcase_add_test(tc, send_faults);
 	tcase_add_test(tc, shrink_seal_prevents_sigbus);
+
+	tc = tu_tcase(s, "cost", 0);
+	tcase_add_test(tc, share_cost);
 
 	tc = tu_tcase(s, "peer", 30);
 	tcase_add_test(tc, peer_receives_memfd_shm_ring);
