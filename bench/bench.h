@@ -158,6 +158,9 @@ int sc_trace(void (*fn)(void *), void *arg, char *const argv[], struct sc_result
 const char *sc_name(int nr);
 struct sc_rec *sc_find(struct sc_result *res, const char *variant, const char *op);
 
+/* ipc.c: parent and child CPUs (-1, -1 with one CPU); share.c uses it too. */
+void pick_cpus(const struct opts *o, int *parent, int *child);
+
 /* The sections. */
 void bench_count(struct opts *o);
 void bench_create(struct opts *o);
@@ -165,5 +168,8 @@ void bench_checksum(struct opts *o);
 void bench_touch(struct opts *o);
 void bench_ipc(struct opts *o);
 void bench_punch(struct opts *o);
+void bench_share(struct opts *o);
+/* share.c: the system calls of a named shm cycle; before any peer runs (as count). */
+void bench_share_count(struct opts *o);
 
 #endif

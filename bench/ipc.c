@@ -226,7 +226,7 @@ static int round_trips(void *arg, long iters, double *ns, char *err, size_t errl
  * then two cache-line transfers, which is what this section measures.  With
  * one CPU, nothing is pinned and every round trip goes through the futex.
  */
-static void pick_cpus(const struct opts *o, int *parent, int *child)
+void pick_cpus(const struct opts *o, int *parent, int *child)
 {
 	int first = -1;
 

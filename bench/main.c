@@ -29,6 +29,7 @@ static const struct {
 } sections[] = {
 	{"count", bench_count}, {"create", bench_create}, {"checksum", bench_checksum},
 	{"touch", bench_touch}, {"ipc", bench_ipc},	  {"punch", bench_punch},
+	{"share", bench_share},
 };
 
 static void usage(FILE *f)
@@ -44,7 +45,7 @@ static void usage(FILE *f)
 	      "                        units accepted: 64K, 8M, 1G)\n"
 	      "  --dir DIR             scratch directory on a disk file system ($TMPDIR or /var/tmp)\n"
 	      "  --shm-dir DIR         tmpfs directory for section 6 (default /dev/shm)\n"
-	      "  --sections LIST       count,create,checksum,touch,ipc,punch (default all)\n"
+	      "  --sections LIST       count,create,checksum,touch,ipc,punch,share (default all)\n"
 	      "  --out DIR             write results.csv, tables.md, summary.md and plot data there\n"
 	      "  --peer NAME=COMMAND   a peer program (bench/peers/); run as `COMMAND serve|count`\n"
 	      "  --peer-missing NAME=WHY  a peer that could not be built, reported as missing\n",
@@ -93,7 +94,7 @@ static void defaults(struct opts *o)
 		snprintf(o->shm_dir, sizeof(o->shm_dir), "%s",
 			 writable_tmpfs("/dev/shm") ? "/dev/shm" : o->dir);
 	if (!o->sections)
-		o->sections = "count,create,checksum,touch,ipc,punch";
+		o->sections = "count,create,checksum,touch,ipc,punch,share";
 }
 
 /* A number on the command line: checked (strtonum), else a one-line error and exit 2. */
@@ -225,6 +226,8 @@ int main(int argc, char **argv)
 	/* Counting first: the tracer waits for any child, so no peer may run yet. */
 	if (wanted(&o, "count"))
 		bench_count(&o);
+	if (wanted(&o, "share"))
+		bench_share_count(&o);
 	for (int i = 0; i < o.npeers; i++)
 		peer_start(&o.peers[i]);
 	for (size_t i = 1; i < sizeof(sections) / sizeof(sections[0]); i++)

@@ -74,6 +74,7 @@ static const char *const names[] = {
 	[SYS_readlink] = "readlink",
 #endif
 	[SYS_readlinkat] = "readlinkat",
+	[SYS_fchmod] = "fchmod",
 };
 
 const char *sc_name(int nr)

@@ -225,6 +225,65 @@ MMAPKIT_API int mmapkit_lock(mmapkit_map *m, size_t off, size_t len, unsigned ho
 /** Unlock the pages holding the range. */
 MMAPKIT_API int mmapkit_unlock(mmapkit_map *m, size_t off, size_t len);
 
+/*
+ * Sharing between processes (0.2).  Handles made here are ordinary
+ * MMAPKIT_FILE_SHARED handles (mmapkit_ring: MMAPKIT_ANON_SHARED); see
+ * mmapkit(7), "Sharing between processes".
+ */
+
+/** Seals of a sealable file (memfd, named shm on tmpfs): mmapkit_seal(), mmapkit_seals(). */
+#define MMAPKIT_SEAL_SHRINK 0x1u       /* the file can no longer shrink */
+#define MMAPKIT_SEAL_GROW 0x2u         /* the file can no longer grow */
+#define MMAPKIT_SEAL_WRITE 0x4u        /* nobody can write the file any more */
+#define MMAPKIT_SEAL_FUTURE_WRITE 0x8u /* existing writable mappings stay; no new writers */
+#define MMAPKIT_SEAL_SEAL 0x10u        /* no further seal can be added */
+
+/**
+ * A new memfd of len bytes (sealable, not executable, close-on-exec) mapped
+ * shared; name (NULL: "mmapkit", at most 249 bytes) shows in /proc/PID/maps.
+ */
+MMAPKIT_API int mmapkit_memfd(mmapkit_map **out, const char *name, size_t len, unsigned flags);
+/**
+ * POSIX named shared memory: name is "/" and 1 to 255 bytes without "/".
+ * Creates exclusively (-EEXIST), mode 0600, len bytes; a failure removes it.
+ */
+MMAPKIT_API int mmapkit_shm_create(mmapkit_map **out, const char *name, size_t len,
+				   unsigned flags);
+/** Maps [offset, offset+len) of an existing named shared memory object (len 0: to its end). */
+MMAPKIT_API int mmapkit_shm_open(mmapkit_map **out, const char *name, uint64_t offset,
+				 size_t len, unsigned flags);
+/** Removes the name of a named shared memory object; mappings of it stay valid. */
+MMAPKIT_API int mmapkit_shm_unlink(const char *name);
+/**
+ * Adds seals (MMAPKIT_SEAL_*) to the file of an MMAPKIT_FILE_SHARED handle;
+ * never removes one.  MMAPKIT_SEAL_WRITE first remaps the handle read-only in
+ * place (-EBUSY, handle unchanged, while another writable mapping exists).
+ */
+MMAPKIT_API int mmapkit_seal(mmapkit_map *m, unsigned seals);
+/** The file's seals now (MMAPKIT_SEAL_*); 0 for NULL or a file without seals. */
+MMAPKIT_API unsigned mmapkit_seals(const mmapkit_map *m);
+/**
+ * Sends the handle's descriptor, offset and length over a connected AF_UNIX
+ * socket in one message of mmapkit's own format (MMAPKIT_FILE_SHARED and rings).
+ */
+MMAPKIT_API int mmapkit_send(const mmapkit_map *m, int sock);
+/**
+ * Receives a message of mmapkit_send() and maps it (a ring as a ring).  The
+ * file's seals must include required_seals (-EPERM); the file must hold the
+ * range (-ERANGE); anything not mmapkit's message is -EBADMSG.  Every
+ * descriptor of a refused message is closed.  flags: constructor flags
+ * (MMAPKIT_RDONLY, ...); a file sealed against writing is mapped read-only.
+ */
+MMAPKIT_API int mmapkit_receive(mmapkit_map **out, int sock, unsigned required_seals,
+				unsigned flags);
+/**
+ * An MMAPKIT_ANON_SHARED ring of len bytes (a multiple of the page size)
+ * mapped twice back to back: byte len + i is byte i.  mmapkit_at() accepts
+ * spans up to 2 * len; punch and revert are -EINVAL; the other range
+ * operations take the whole ring only and act on both copies.
+ */
+MMAPKIT_API int mmapkit_ring(mmapkit_map **out, size_t len, unsigned flags);
+
 /* Errors. */
 
 /** Thread-local text of the last failure in this thread, naming the call and cause. */

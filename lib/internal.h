@@ -196,6 +196,7 @@ struct mmapkit_map {
 	pid_t pid;              /* process whose pages the runs describe; kept (and
 				 * read) only while some page is DONTFORK (fork.c) */
 	uint32_t attr_any;      /* union of every run's attributes */
+	bool ring;              /* mmapkit_ring: map_len is 2 * len, the same pages twice */
 	size_t nruns, cap;
 	struct mmapkit__run *runs; /* inline_runs or heap */
 	struct mmapkit__run inline_runs[MMAPKIT__INLINE_RUNS];
@@ -213,6 +214,35 @@ MMAPKIT__HIDDEN int mmapkit__fail_hint(int ret, const char *hint);
 MMAPKIT__HIDDEN size_t mmapkit__page(void);
 MMAPKIT__HIDDEN uint32_t mmapkit__prot_attr(int prot);
 MMAPKIT__HIDDEN int mmapkit__attr_prot(uint32_t attr);
+
+/*
+ * map.c: the constructor run behind the 0.2 constructors.  With a, the handle
+ * takes over a->fd (no duplicate; on failure the descriptor is left open, the
+ * caller's to clean up), of known size when a->sized (no fstat), mapped as a
+ * ring when a->ring.
+ */
+struct mmapkit__adopt {
+	int fd;
+	bool sized;
+	uint64_t size;
+	bool ring;
+};
+MMAPKIT__HIDDEN int mmapkit__ctor(mmapkit_map **out, const struct mmapkit_opts *o,
+				  const char *call, const struct mmapkit__adopt *a);
+
+/* ring.c: map a ring's pages (m->fd, m->len twice) at a new reservation. */
+MMAPKIT__HIDDEN int mmapkit__ring_pages(mmapkit_map *m, const char *call, int prot, int flags);
+MMAPKIT__HIDDEN int mmapkit__ring_check(const char *call, size_t len, unsigned flags);
+MMAPKIT__HIDDEN int mmapkit__ring_adopt(mmapkit_map **out, const char *call, int fd, size_t len,
+					unsigned flags);
+
+/* share.c */
+/* A new sealable memfd of len bytes; the descriptor, or -errno (message set). */
+MMAPKIT__HIDDEN int mmapkit__memfd_new(const char *call, const char *name, size_t len);
+/* fd's seals as MMAPKIT_SEAL_* bits (0 for a file that cannot be sealed); or -errno. */
+MMAPKIT__HIDDEN int mmapkit__seals_get(const char *call, int fd, unsigned *seals);
+/* The flags a received or new shared file handle may take (-EINVAL otherwise). */
+MMAPKIT__HIDDEN int mmapkit__share_flags(const char *call, unsigned flags);
 
 /* runs.c */
 MMAPKIT__HIDDEN void mmapkit__runs_init(mmapkit_map *m, uint32_t attr);
@@ -253,5 +283,11 @@ MMAPKIT__HIDDEN bool mmapkit__fork_unmap(mmapkit_map *m);
 MMAPKIT__HIDDEN bool mmapkit__replace_moves(void);
 MMAPKIT__HIDDEN int mmapkit__replace(mmapkit_map *m, const char *call, size_t p0, size_t p1,
 				     bool from_file, size_t *done);
+/*
+ * Every page of a shared file handle mapped again from fd, the protections
+ * less `drop`; *done as for mmapkit__replace.
+ */
+MMAPKIT__HIDDEN int mmapkit__replace_shared(mmapkit_map *m, const char *call, int fd,
+					    uint32_t drop, size_t *done);
 
 #endif

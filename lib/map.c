@@ -120,6 +120,7 @@ struct ctor {
 	bool opened;  /* the library opened the path (with O_NONBLOCK) */
 	bool sized;   /* file_size is meaningful (regular file or block device) */
 	bool regular; /* a regular file: MMAPKIT_GROW can extend it */
+	const struct mmapkit__adopt *adopt; /* a descriptor taken over (0.2 constructors) */
 };
 
 static int check_flags(const struct ctor *b)
@@ -171,7 +172,7 @@ static int check_args(const struct ctor *b)
 	if (o->offset > INT64_MAX || o->len > INT64_MAX - o->offset)
 		return mmapkit__fail(EOVERFLOW, "%s: offset %llu + len %zu overflows a file offset",
 				     b->call, (unsigned long long)o->offset, o->len);
-	if (is_file(o->kind) && !o->path && o->fd < 0)
+	if (is_file(o->kind) && !o->path && o->fd < 0 && !b->adopt)
 		return mmapkit__fail(EBADF, "%s: bad file descriptor %d", b->call, o->fd);
 	return check_flags(b);
 }
@@ -268,7 +269,7 @@ static int refuse_pseudo_file(struct ctor *b)
 	unsigned char byte;
 	ssize_t n;
 
-	if (!b->regular || b->created || b->file_size || b->o.len || b->o.offset)
+	if (!b->regular || b->created || b->adopt || b->file_size || b->o.len || b->o.offset)
 		return 0;
 	n = mmapkit__sys.pread(b->m->fd, &byte, 1, 0);
 	if (n < 0)
@@ -379,6 +380,9 @@ static int map_pages(struct ctor *b)
 	int f = map_flags(m);
 	int err;
 
+	if (m->ring)
+		return mmapkit__ring_pages(m, b->call, map_prot(m->flags),
+					   f & ~(MAP_ANONYMOUS | MAP_PRIVATE));
 	if (m->flags & MMAPKIT_GUARD) {
 		err = reserve_guarded(b, &at);
 		if (err)
@@ -459,7 +463,7 @@ static void ctor_undo(struct ctor *b)
 		mmapkit__sys.unlink(b->o.path);
 	else if (b->grown)
 		mmapkit__sys.ftruncate(m->fd, b->old_size);
-	if (m->fd >= 0)
+	if (m->fd >= 0 && !b->adopt) /* an adopted descriptor stays the caller's */
 		mmapkit__sys.close(m->fd);
 	free(m->created_path);
 	free(m);
@@ -484,6 +488,8 @@ static int layout(struct ctor *b)
 	if (m->delta + m->len > PTRDIFF_MAX - m->gran)
 		return mmapkit__fail(EOVERFLOW, "%s: len %zu is too large to map", b->call, m->len);
 	m->map_len = (m->delta + m->len + m->gran - 1) / m->gran * m->gran;
+	if (m->ring) /* len is a multiple of the page size, at most PTRDIFF_MAX / 2 */
+		m->map_len *= 2;
 	return 0;
 }
 
@@ -492,9 +498,15 @@ static int ctor_build(struct ctor *b)
 	mmapkit_map *m = b->m;
 	int err = 0;
 
+	if (b->adopt) {
+		m->fd = b->adopt->fd;
+		m->ring = b->adopt->ring;
+		b->file_size = b->adopt->size;
+		b->sized = b->regular = b->adopt->sized;
+	}
 	if (is_file(m->kind)) {
-		err = b->o.path ? open_path(b) : dup_fd(b);
-		if (!err)
+		err = b->adopt ? 0 : b->o.path ? open_path(b) : dup_fd(b);
+		if (!err && !b->sized)
 			err = stat_fd(b);
 		if (!err)
 			err = refuse_pseudo_file(b);
@@ -514,9 +526,10 @@ static int ctor_build(struct ctor *b)
 	return err;
 }
 
-static int ctor_run(mmapkit_map **out, const struct mmapkit_opts *opts, const char *call)
+static int ctor_run(mmapkit_map **out, const struct mmapkit_opts *opts, const char *call,
+		    const struct mmapkit__adopt *adopt)
 {
-	struct ctor b = {.call = call, .o = *opts};
+	struct ctor b = {.call = call, .o = *opts, .adopt = adopt};
 	mmapkit_map *m;
 	int err;
 
@@ -553,6 +566,12 @@ static int ctor_run(mmapkit_map **out, const struct mmapkit_opts *opts, const ch
 	mmapkit__runs_init(m, initial_attr(m->flags));
 	*out = m;
 	return 0;
+}
+
+int mmapkit__ctor(mmapkit_map **out, const struct mmapkit_opts *o, const char *call,
+		  const struct mmapkit__adopt *a)
+{
+	return ctor_run(out, o, call, a);
 }
 
 /* struct mmapkit_opts as 0.1 released it: the smallest sz ever accepted. */
@@ -603,7 +622,7 @@ int mmapkit_map_new(mmapkit_map **out, const struct mmapkit_opts *opts)
 	if (is_file(o.kind) && !o.path && o.fd == 0)
 		return mmapkit__fail(EINVAL, "%s: no path and no descriptor (fd 0 is never taken from opts; map descriptor 0 with mmapkit_fd_private or mmapkit_fd_shared)",
 				     call);
-	return ctor_run(out, &o, call);
+	return ctor_run(out, &o, call, NULL);
 }
 
 static int anon(mmapkit_map **out, int kind, size_t len, unsigned flags, const char *call)
@@ -612,7 +631,7 @@ static int anon(mmapkit_map **out, int kind, size_t len, unsigned flags, const c
 
 	if (!out)
 		return mmapkit__fail(EINVAL, "%s: out is NULL", call);
-	return ctor_run(out, &o, call);
+	return ctor_run(out, &o, call, NULL);
 }
 
 int mmapkit_anon_private(mmapkit_map **out, size_t len, unsigned flags)
@@ -636,7 +655,7 @@ static int path_ctor(mmapkit_map **out, int kind, const char *path, int fd, uint
 	*out = NULL;
 	if (fd == -1 && !path)
 		return mmapkit__fail(EINVAL, "%s: path is NULL", call);
-	return ctor_run(out, &o, call);
+	return ctor_run(out, &o, call, NULL);
 }
 
 int mmapkit_file_private(mmapkit_map **out, const char *path, uint64_t offset, size_t len,
@@ -723,6 +742,7 @@ void *mmapkit_at(const mmapkit_map *m, size_t off, size_t size, size_t align)
 {
 	const char *call = "mmapkit_at";
 	unsigned char *p;
+	size_t span;
 
 	if (!m) {
 		mmapkit__fail(EINVAL, "%s: handle is NULL", call);
@@ -732,9 +752,11 @@ void *mmapkit_at(const mmapkit_map *m, size_t off, size_t size, size_t align)
 		mmapkit__fail(EINVAL, "%s: align %zu is not a power of two", call, align);
 		return NULL;
 	}
-	if (off > m->len || size > m->len - off) {
-		mmapkit__fail(ERANGE, "%s: %zu bytes at offset %zu do not fit in the mapping (%zu bytes)",
-			      call, size, off, m->len);
+	/* a ring's bytes [len, 2 * len) are its bytes [0, len) again */
+	span = m->ring ? 2 * m->len : m->len;
+	if (off > span || size > span - off) {
+		mmapkit__fail(ERANGE, "%s: %zu bytes at offset %zu do not fit in the mapping (%zu bytes%s)",
+			      call, size, off, span, m->ring ? ", a ring mapped twice" : "");
 		return NULL;
 	}
 	p = (unsigned char *)mmapkit_ptr(m) + off;

@@ -142,6 +142,17 @@ static bool probe_multi_vma(void)
 	return probe_mremap() & 4;
 }
 
+/* memfd_create(MFD_NOEXEC_SEAL) on a scratch memfd: older kernels answer EINVAL. */
+static bool probe_mfd_noexec_seal(void)
+{
+	int fd = memfd_create("mmapkit-probe", MFD_CLOEXEC | MFD_ALLOW_SEALING | 0x0008U);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
 /*
  * Until a feature has a probe of its own it counts as absent: the library
  * then takes the path that works on every kernel.  The versions serve the
@@ -152,7 +163,7 @@ static const struct feature features[MMAPKIT__F_COUNT] = {
 					    probe_checks_first},
 	[MMAPKIT__F_MREMAP_MULTI_VMA] = {"mremap of several VMAs", 6, 17, probe_multi_vma},
 	[MMAPKIT__F_GUARD_INSTALL] = {"MADV_GUARD_INSTALL", 6, 13, NULL},
-	[MMAPKIT__F_MFD_NOEXEC_SEAL] = {"MFD_NOEXEC_SEAL", 6, 3, NULL},
+	[MMAPKIT__F_MFD_NOEXEC_SEAL] = {"MFD_NOEXEC_SEAL", 6, 3, probe_mfd_noexec_seal},
 	[MMAPKIT__F_CACHESTAT] = {"cachestat", 6, 5, NULL},
 	[MMAPKIT__F_PROCMAP_QUERY] = {"PROCMAP_QUERY", 6, 11, NULL},
 	[MMAPKIT__F_ANON_NAME] = {"PR_SET_VMA_ANON_NAME", 5, 17, NULL},

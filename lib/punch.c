@@ -175,6 +175,9 @@ int mmapkit_punch(mmapkit_map *m, size_t off, size_t len)
 
 	if (!m)
 		return mmapkit__null_handle(call);
+	if (m->ring)
+		return mmapkit__fail(EINVAL, "%s: not for a ring (mmapkit_ring): its pages are mapped twice",
+				     call);
 	err = check_destructive(m, call, off, len, &s);
 	if (err || s.a == s.z)
 		return err;

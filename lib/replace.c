@@ -22,6 +22,7 @@ struct repl {
 	unsigned char *at; /* replacement's first byte */
 	size_t p0;         /* page of the mapping that `at` stands for */
 	int prot0;         /* protection the replacement was created with */
+	uint32_t drop;     /* attributes left out of the replacement (MMAPKIT__A_WRITE) */
 	bool by_prot;      /* the lock walk also splits by protection */
 	size_t done;       /* pages [p0, done) are replaced */
 };
@@ -68,7 +69,7 @@ static int repl_fail(struct repl *r, const char *step, size_t len)
 
 static int apply_prot(struct repl *r, uint32_t val, unsigned char *addr, size_t len)
 {
-	int prot = mmapkit__attr_prot(val);
+	int prot = mmapkit__attr_prot(val & ~r->drop);
 
 	if (prot == r->prot0 || mmapkit__sys.mprotect(addr, len, prot) == 0)
 		return 0;
@@ -183,33 +184,29 @@ bool mmapkit__replace_moves(void)
 }
 
 /*
- * Replace pages [p0, p1) by fresh anonymous (or, from_file, file) pages with
- * the attributes the runs record.  On failure *done tells how far it got:
- * pages [p0, *done) are new, the rest are old, none unmapped.
+ * Pages [p0, p1) mapped again with flags from fd at foff, with the attributes
+ * the runs record less r->drop.  On failure *done tells how far it got: pages
+ * [p0, *done) are new, the rest are old, none unmapped.
  */
-int mmapkit__replace(mmapkit_map *m, const char *call, size_t p0, size_t p1, bool from_file,
-		     size_t *done)
+static int replace_with(struct repl *r, size_t p0, size_t p1, int flags, int fd, off_t foff,
+			size_t *done)
 {
+	mmapkit_map *m = r->m;
 	size_t len = (p1 - p0) * m->gran;
 	unsigned char *target = m->base + p0 * m->gran;
 	uint32_t first = m->runs[mmapkit__runs_find(m, p0)].attr;
 	uint32_t any = mmapkit__runs_any(m, p0, p1), all = mmapkit__runs_all(m, p0, p1);
-	off_t foff = (off_t)(m->offset - m->delta + p0 * m->gran);
-	int flags = MAP_PRIVATE | (from_file ? 0 : MAP_ANONYMOUS) |
-		    (m->flags & MMAPKIT_NORESERVE ? MAP_NORESERVE : 0);
-	int fd = from_file ? m->fd : -1;
-	struct repl r = {.m = m, .call = call, .p0 = p0, .prot0 = mmapkit__attr_prot(first),
-			 .done = p0};
 	void *p;
 	int err;
 
-	if (!from_file)
-		foff = 0;
+	r->p0 = p0;
+	r->prot0 = mmapkit__attr_prot(first & ~r->drop);
+	r->done = p0;
 	/* Nothing to carry over: the single mmap(MAP_FIXED) a careful caller would make. */
 	if (any == all && !(any & (MMAPKIT__A_LOCK | MMAPKIT__A_ADVICE))) {
-		p = mmapkit__sys.mmap(target, len, r.prot0, flags | MAP_FIXED, fd, foff);
+		p = mmapkit__sys.mmap(target, len, r->prot0, flags | MAP_FIXED, fd, foff);
 		*done = p == MAP_FAILED ? p0 : p1;
-		return p == MAP_FAILED ? repl_fail(&r, "mmap", len) : 0;
+		return p == MAP_FAILED ? repl_fail(r, "mmap", len) : 0;
 	}
 	/*
 	 * Locked pages would count twice against RLIMIT_MEMLOCK while the locked
@@ -217,24 +214,52 @@ int mmapkit__replace(mmapkit_map *m, const char *call, size_t p0, size_t p1, boo
 	 */
 	if ((any & MMAPKIT__A_LOCKED) && mmapkit__sys.munlock(target, len) < 0) {
 		*done = p0;
-		return repl_fail(&r, "munlock", len);
+		return repl_fail(r, "munlock", len);
 	}
-	p = mmapkit__sys.mmap(NULL, len, r.prot0, flags, fd, foff);
+	p = mmapkit__sys.mmap(NULL, len, r->prot0, flags, fd, foff);
 	if (p == MAP_FAILED) {
-		err = repl_fail(&r, "mmap", len);
+		err = repl_fail(r, "mmap", len);
 	} else {
-		r.at = p;
-		err = apply_all(&r, p0, p1);
+		r->at = p;
+		err = apply_all(r, p0, p1);
 		if (!err)
-			err = move_into_place(&r, p0, p1, len);
+			err = move_into_place(r, p0, p1, len);
 		/* only what was not moved: a moved stretch left a hole that is not ours */
 		if (err)
-			mmapkit__sys.munmap(r.at + (r.done - p0) * m->gran, (p1 - r.done) * m->gran);
+			mmapkit__sys.munmap(r->at + (r->done - p0) * m->gran, (p1 - r->done) * m->gran);
 	}
-	if (err && (any & MMAPKIT__A_LOCKED) && r.done < p1) {
-		r.at = target;
-		lock_all(&r, r.done, p1);
+	if (err && (any & MMAPKIT__A_LOCKED) && r->done < p1) {
+		r->at = target;
+		r->drop = 0;
+		lock_all(r, r->done, p1);
 	}
-	*done = r.done;
+	*done = r->done;
 	return err;
+}
+
+/*
+ * Replace pages [p0, p1) by fresh anonymous (or, from_file, file) pages with
+ * the attributes the runs record.  On failure *done tells how far it got:
+ * pages [p0, *done) are new, the rest are old, none unmapped.
+ */
+int mmapkit__replace(mmapkit_map *m, const char *call, size_t p0, size_t p1, bool from_file,
+		     size_t *done)
+{
+	struct repl r = {.m = m, .call = call};
+	off_t foff = (off_t)(m->offset - m->delta + p0 * m->gran);
+	int flags = MAP_PRIVATE | (from_file ? 0 : MAP_ANONYMOUS) |
+		    (m->flags & MMAPKIT_NORESERVE ? MAP_NORESERVE : 0);
+
+	return replace_with(&r, p0, p1, flags, from_file ? m->fd : -1, from_file ? foff : 0,
+			    done);
+}
+
+int mmapkit__replace_shared(mmapkit_map *m, const char *call, int fd, uint32_t drop,
+			    size_t *done)
+{
+	struct repl r = {.m = m, .call = call, .drop = drop};
+	int flags = MAP_SHARED | (m->flags & MMAPKIT_NORESERVE ? MAP_NORESERVE : 0);
+
+	return replace_with(&r, 0, m->map_len / m->gran, flags, fd,
+			    (off_t)(m->offset - m->delta), done);
 }

@@ -34,6 +34,16 @@ int mmapkit__span_resolve(const mmapkit_map *m, const char *call, size_t off, si
 	/* len 0 is an empty range: s stays all zero, and every caller returns before a call. */
 	if (len == 0)
 		return 0;
+	/*
+	 * A ring's pages are mapped twice: an operation on part of them would
+	 * leave the two copies different (protection, locks, fork advice), so a
+	 * range is the whole ring and covers both copies.
+	 */
+	if (m->ring && (off || len != m->len))
+		return mmapkit__fail(EINVAL, "%s: range %zu+%zu of a ring (mmapkit_ring): a ring takes the whole ring only (0 and MMAPKIT_TO_END), which covers both copies of its pages",
+				     call, off, len);
+	if (m->ring)
+		len = 2 * m->len;
 	g = m->gran;
 	s->a = m->delta + off;
 	s->z = s->a + len;

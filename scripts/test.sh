@@ -6,7 +6,8 @@
 #   2. clang build with AddressSanitizer + UndefinedBehaviorSanitizer (leaks detected):
 #      the Check suites in one process (CK_FORK=no, so LeakSanitizer sees every test)
 #      and the examples.
-#   3. ThreadSanitizer stress, valgrind memcheck of the unit suite, a bounded fuzz run.
+#   3. ThreadSanitizer stress, valgrind memcheck of the unit suite, bounded fuzz runs
+#      (operations on handles; mmapkit_receive of hostile messages).
 #
 # Set MMAPKIT_QUICK=1 to run stages 1 and 2 only.
 set -uo pipefail
@@ -74,8 +75,12 @@ if [[ -z ${MMAPKIT_QUICK:-} ]]; then
 		run_valgrind) stage "valgrind memcheck" bash "$top/tests/run_valgrind.sh" "$out/gcc" ;;
 		# A fixed seed: a red fuzz stage is reproducible from the log alone.
 		# Exploration with fresh seeds: tests/run_fuzz.sh SECONDS by hand.
-		run_fuzz) stage "fuzz (60 s, seed ${MMAPKIT_FUZZ_SEED:-1})" bash \
-			"$top/tests/run_fuzz.sh" 60 -seed="${MMAPKIT_FUZZ_SEED:-1}" ;;
+		run_fuzz)
+			stage "fuzz (60 s, seed ${MMAPKIT_FUZZ_SEED:-1})" bash \
+				"$top/tests/run_fuzz.sh" 60 -seed="${MMAPKIT_FUZZ_SEED:-1}"
+			# mmapkit_receive of hostile messages and descriptors
+			stage "fuzz receive (30 s, seed ${MMAPKIT_FUZZ_SEED:-1})" env FUZZ_HARNESS=receive \
+				bash "$top/tests/run_fuzz.sh" 30 -seed="${MMAPKIT_FUZZ_SEED:-1}" ;;
 		esac
 	done
 fi

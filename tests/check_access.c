@@ -35,7 +35,7 @@ START_TEST(access_version_page_size)
 	ck_assert_str_eq(mmapkit_version(), "0.2.0");
 	ck_assert_str_eq(mmapkit_version(), MMAPKIT_VERSION_STRING);
 	ck_assert_int_eq(MMAPKIT_VERSION_MAJOR, 0);
-	ck_assert_int_eq(MMAPKIT_VERSION_MINOR, 1);
+	ck_assert_int_eq(MMAPKIT_VERSION_MINOR, 2);
 	ck_assert_int_eq(MMAPKIT_VERSION_PATCH, 0);
 	ck_assert_uint_eq(mmapkit_page_size(), (size_t)sysconf(_SC_PAGESIZE));
 }

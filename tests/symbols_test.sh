@@ -3,8 +3,8 @@
 # symbols_test.sh LIB HEADER MAPFILE
 #
 # The shared library exports exactly the functions the public header declares,
-# each as NAME@@MMAPKIT_0.1, plus the version node itself; the version script
-# lists the same set; the SONAME is libmmapkit.so.0.
+# each as NAME@@MMAPKIT_0.1 or NAME@@MMAPKIT_0.2, plus the version nodes themselves;
+# the version script lists the same set; the SONAME is libmmapkit.so.0.
 set -euo pipefail
 
 if [ $# -ne 3 ]; then
@@ -13,6 +13,7 @@ if [ $# -ne 3 ]; then
 fi
 lib=$1 header=$2 map=$3
 node=MMAPKIT_0.1
+node2=MMAPKIT_0.2
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fail=0
@@ -43,8 +44,9 @@ fi
 nm -D --defined-only --with-symbol-versions "$lib" >"$tmp/nm"
 while read -r _addr type name; do
 	case "$type $name" in
-	"A $node") ;;
+	"A $node" | "A $node2") ;;
 	"T mmapkit_"*"@@$node") echo "${name%@@"$node"}" >>"$tmp/exported" ;;
+	"T mmapkit_"*"@@$node2") echo "${name%@@"$node2"}" >>"$tmp/exported" ;;
 	*) bad "unexpected dynamic symbol: $type $name" ;;
 	esac
 done <"$tmp/nm"
@@ -62,11 +64,11 @@ if nm -D --undefined-only "$lib" | grep -q 'mmapkit_'; then
 	bad "undefined mmapkit symbols: $(nm -D --undefined-only "$lib" | grep mmapkit_)"
 fi
 
-# The version script: one node, the same names under global:, local: * for the rest.
+# The version script: the nodes, the same names under their global:, local: * for the rest.
 if ! grep -qE "^$node[[:space:]]*\{" "$map"; then
 	bad "$map does not define node $node"
 fi
-sed -n '/global:/,/local:/p' "$map" | grep -oE 'mmapkit_[a-z0-9_]+' | sort >"$tmp/mapped"
+sed -n '/global:/,/^}/p' "$map" | grep -oE 'mmapkit_[a-z0-9_]+' | sort >"$tmp/mapped"
 if ! diff -u "$tmp/declared" "$tmp/mapped" >&2; then
 	bad "$map lists other functions than the header"
 fi

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -785,4 +786,82 @@ bool tu_huge_release(long got)
 	if (got == 0)
 		return true;
 	return now >= got && write_count(nr_hugepages, now - got);
+}
+
+/* ---- sharing between processes ---- */
+
+void tu_socketpair(int sv[2])
+{
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+}
+
+const char *tu_shm_name(void)
+{
+	static char names[64][64];
+	static unsigned n;
+	char *s = names[n % 64];
+
+	snprintf(s, sizeof(names[0]), "/mmapkit-test-%ld-%u", (long)getpid(), n);
+	n++;
+	return s;
+}
+
+bool tu_shm_exists(const char *name)
+{
+	char path[300];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/dev/shm%s", name);
+	return lstat(path, &st) == 0;
+}
+
+unsigned tu_fault_walk(const struct tu_walk *w, void *ctx, const int *errs)
+{
+	unsigned calls[MMAPKIT__SYS_COUNT], points = 0;
+	int r;
+
+	w->setup(ctx);
+	mmapkit__fault_reset();
+	r = w->run(ctx);
+	tu_fault_calls(calls);
+	ck_assert_msg(r == 0, "%s: %d: %s", w->name, r, mmapkit_errmsg());
+	w->ok(ctx);
+	TU_FOR_EACH_CALL(calls, sys, nth) {
+		if (sys == MMAPKIT__SYS_CLOSE || sys == MMAPKIT__SYS_GETPID) /* getpid cannot fail */
+			continue;
+		for (const int *e = errs; *e; e++, points++) {
+			char what[200];
+			struct tu_snap s;
+
+			snprintf(what, sizeof(what), "%s: %s #%u fails with %s", w->name,
+				 mmapkit__sys_name(sys), nth, strerrorname_np(*e));
+			w->setup(ctx);
+			s = tu_snap();
+			mmapkit__fault_arm(sys, nth, *e);
+			r = w->run(ctx);
+			ck_assert_msg(mmapkit__fault_fired(), "%s: did not fire", what);
+			mmapkit__fault_reset();
+			ck_assert_msg(r == -*e, "%s: returned %d (%s)", what, r, mmapkit_errmsg());
+			ck_assert_msg(strstr(mmapkit_errmsg(), mmapkit__sys_name(sys)),
+				      "%s: message \"%s\" does not name the call", what,
+				      mmapkit_errmsg());
+			ck_assert_msg(tu_count_fds() == s.fds, "%s: %d descriptors, were %d", what,
+				      tu_count_fds(), s.fds);
+			if (tu_maps_reliable())
+				ck_assert_msg(tu_count_maps() == s.maps, "%s: %d mappings, were %d",
+					      what, tu_count_maps(), s.maps);
+			w->failed(ctx, what);
+		}
+	}
+	return points;
+}
+
+void tu_walk_out_setup(void *ctx)
+{
+	*(mmapkit_map **)ctx = (mmapkit_map *)ctx;
+}
+
+void tu_walk_out_failed(void *ctx, const char *what)
+{
+	ck_assert_msg(*(mmapkit_map **)ctx == NULL, "%s: *out is not NULL", what);
 }

@@ -370,4 +370,37 @@ struct tu_cachestat {
 /* 0, or -errno (-ENOSYS before 6.5 and under valgrind 3.19). */
 int tu_cachestat(int fd, uint64_t off, uint64_t len, struct tu_cachestat *cs);
 
+/* ---- sharing between processes ---- */
+
+/* A connected AF_UNIX SOCK_SEQPACKET pair, close-on-exec. */
+void tu_socketpair(int sv[2]);
+/* A named shm name unique to this process and call ("/mmapkit-test-PID-N"); 64 slots. */
+const char *tu_shm_name(void);
+/* Whether /dev/shm holds that name now. */
+bool tu_shm_exists(const char *name);
+
+/*
+ * A small fault walk for one call (test build): setup() makes a fresh state,
+ * run() makes the call; a first run learns its system calls and must succeed
+ * (then ok() checks and cleans up).  Then every call position but close (a
+ * cleanup step) and getpid (which cannot fail) fails with each errno of errs (0-terminated) in turn: run()
+ * must return exactly -errno, name the call in its message, and leave the
+ * process's descriptors and mappings as setup() left them; failed() checks
+ * the rest and cleans up.  Returns the number of failure points.
+ */
+struct tu_walk {
+	const char *name;
+	void (*setup)(void *ctx);
+	int (*run)(void *ctx);
+	void (*ok)(void *ctx);
+	void (*failed)(void *ctx, const char *what);
+};
+unsigned tu_fault_walk(const struct tu_walk *w, void *ctx, const int *errs);
+/*
+ * setup and failed for a constructor whose ctx is its mmapkit_map *out: out
+ * starts not NULL (the call must set it), and is NULL after every failure.
+ */
+void tu_walk_out_setup(void *ctx);
+void tu_walk_out_failed(void *ctx, const char *what);
+
 #endif

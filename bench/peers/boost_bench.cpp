@@ -5,16 +5,25 @@
 //   boost_bench serve        answer the commands of bench/peer.c on stdin
 //   boost_bench count FILE   run each operation between the counter's marker system
 //                            calls (bench/syscount.c); FILE holds 64 KiB
+//   boost_bench mq SIZE N CAP  N messages of SIZE bytes through a message_queue of CAP
+//                            messages from this process to a forked consumer; prints
+//                            "ns T", wall-clock nanoseconds per message
+//   boost_bench shm-time N   N times shared_memory_object(create_only) + truncate +
+//                            mapped_region + destruction + remove; prints "ns T" per cycle
+//   boost_bench shm-count    that cycle 4 times between the counter's markers
 //
 // Only what Boost.Interprocess offers is measured, written the way its documentation
 // shows: file_mapping + mapped_region, anonymous_shared_memory, flush(), advise().
 #include <boost/interprocess/anonymous_shared_memory.hpp>
 #include <boost/interprocess/file_mapping.hpp>
 #include <boost/interprocess/mapped_region.hpp>
+#include <boost/interprocess/ipc/message_queue.hpp>
+#include <boost/interprocess/shared_memory_object.hpp>
 #include <boost/version.hpp>
 
 #include <unistd.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include <cstdint>
@@ -244,6 +253,93 @@ int serve()
 	return 0;
 }
 
+// ---- sharing between processes (section 7) ----
+
+long long wall_ns()
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+// Sequence numbers first in each message; the consumer checks them and exits 1 on a gap.
+int mq(std::size_t size, long n, std::size_t cap)
+{
+	std::string name = "mmapkit-bench-mq-" + std::to_string(getpid());
+	std::vector<unsigned char> msg(size), in(size);
+
+	bi::message_queue::remove(name.c_str());
+	bi::message_queue q(bi::create_only, name.c_str(), cap, size);
+	pid_t pid = fork();
+	if (pid == 0) {
+		for (long i = 0; i < n; i++) {
+			std::size_t got;
+			unsigned prio;
+			long seq;
+
+			q.receive(in.data(), size, got, prio);
+			std::memcpy(&seq, in.data(), sizeof(seq));
+			if (got != size || seq != i)
+				_exit(1);
+		}
+		_exit(0);
+	}
+	long long t0 = wall_ns();
+	for (long i = 0; i < n; i++) {
+		std::memcpy(msg.data(), &i, sizeof(i));
+		q.send(msg.data(), size, 0);
+	}
+	int st;
+	waitpid(pid, &st, 0);
+	long long t = wall_ns() - t0;
+	bi::message_queue::remove(name.c_str());
+	if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+		std::printf("error the consumer saw a wrong message\n");
+		return 1;
+	}
+	std::printf("ns %.3f\n", double(t) / double(n));
+	return 0;
+}
+
+int shm_serial;
+
+void shm_cycle()
+{
+	std::string name = "mmapkit-bench-boost-" + std::to_string(getpid()) + "-" +
+			   std::to_string(shm_serial++);
+	{
+		bi::shared_memory_object shm(bi::create_only, name.c_str(), bi::read_write);
+		shm.truncate(SZ);
+		bi::mapped_region r(shm, bi::read_write);
+	}
+	bi::shared_memory_object::remove(name.c_str());
+}
+
+int shm_time(long n)
+{
+	long long t0 = wall_ns();
+
+	for (long i = 0; i < n; i++)
+		shm_cycle();
+	std::printf("ns %.3f\n", double(wall_ns() - t0) / double(n));
+	return 0;
+}
+
+int shm_count()
+{
+	for (int rep = 0; rep < 4; rep++) {
+		mark(MARK_BEGIN, "boost|shm cycle");
+		try {
+			shm_cycle();
+		} catch (const std::exception &e) {
+			mark(MARK_ERR, e.what());
+		}
+		mark(MARK_END);
+	}
+	return 0;
+}
+
 } // namespace
 
 int main(int argc, char **argv)
@@ -252,6 +348,12 @@ int main(int argc, char **argv)
 		return serve();
 	if (argc >= 3 && std::string(argv[1]) == "count")
 		return count(argv[2]);
-	std::fprintf(stderr, "usage: boost_bench serve | count FILE\n");
+	if (argc >= 5 && std::string(argv[1]) == "mq")
+		return mq(std::stoul(argv[2]), std::stol(argv[3]), std::stoul(argv[4]));
+	if (argc >= 3 && std::string(argv[1]) == "shm-time")
+		return shm_time(std::stol(argv[2]));
+	if (argc >= 2 && std::string(argv[1]) == "shm-count")
+		return shm_count();
+	std::fprintf(stderr, "usage: boost_bench serve | count FILE | mq SIZE N CAP | shm-time N | shm-count\n");
 	return 2;
 }

@@ -5,6 +5,9 @@
   python_mmap_bench.py serve        answer the commands of bench/peer.c on stdin
   python_mmap_bench.py count FILE   run each operation between the counter's marker
                                     system calls (bench/syscount.c), FILE: 64 KiB
+  python_mmap_bench.py shm-time N   N times multiprocessing.shared_memory.SharedMemory
+                                    (create) + close + unlink; prints "ns T" per cycle
+  python_mmap_bench.py shm-count    that cycle 4 times between the counter's markers
 
 Only what the mmap module offers is measured; everything is done the way a Python
 program would do it (os.open + mmap.mmap, m.flush(), m.madvise()).
@@ -205,10 +208,44 @@ def serve():
         print(reply, flush=True)
 
 
+# ---- named shared memory (section 7) ----
+
+def shm_cycle(serial=[0]):
+    from multiprocessing import shared_memory
+    serial[0] += 1
+    name = "mmapkit-bench-py-%d-%d" % (os.getpid(), serial[0])
+    s = shared_memory.SharedMemory(name=name, create=True, size=SZ)
+    s.close()
+    s.unlink()
+
+
+def shm_time(n):
+    shm_cycle()  # imports, and starts the resource tracker: not part of a cycle
+    t0 = time.monotonic_ns()
+    for _ in range(n):
+        shm_cycle()
+    print("ns %.3f" % ((time.monotonic_ns() - t0) / n), flush=True)
+
+
+def shm_count():
+    shm_cycle()
+    for _ in range(4):
+        mark(MARK_BEGIN, b"python|shm cycle")
+        try:
+            shm_cycle()
+        except OSError as e:
+            mark(MARK_ERR, str(e).encode())
+        mark(MARK_END)
+
+
 if __name__ == "__main__":
     if len(sys.argv) >= 2 and sys.argv[1] == "serve":
         serve()
     elif len(sys.argv) >= 3 and sys.argv[1] == "count":
         count(sys.argv[2])
+    elif len(sys.argv) >= 3 and sys.argv[1] == "shm-time":
+        shm_time(int(sys.argv[2]))
+    elif len(sys.argv) >= 2 and sys.argv[1] == "shm-count":
+        shm_count()
     else:
         sys.exit(__doc__)

@@ -88,6 +88,13 @@ PROT_EXEC = 0x4
 
 LOCK_ONFAULT = 0x1
 
+# Seals of a shared file (mmapkit_seal, mmapkit_seals, mmapkit_receive).
+SEAL_SHRINK = 0x1
+SEAL_GROW = 0x2
+SEAL_WRITE = 0x4
+SEAL_FUTURE_WRITE = 0x8
+SEAL_SEAL = 0x10
+
 
 class Kind(enum.IntEnum):
     """enum mmapkit_kind."""
@@ -217,6 +224,15 @@ _PROTOTYPES = {
     "mmapkit_protect": (ctypes.c_int, [MapPtr, _size, _size, _uint], True),
     "mmapkit_lock": (ctypes.c_int, [MapPtr, _size, _size, _uint], True),
     "mmapkit_unlock": (ctypes.c_int, [MapPtr, _size, _size], True),
+    "mmapkit_memfd": (ctypes.c_int, [_out, _str, _size, _uint], True),
+    "mmapkit_shm_create": (ctypes.c_int, [_out, _str, _size, _uint], True),
+    "mmapkit_shm_open": (ctypes.c_int, [_out, _str, _u64, _size, _uint], True),
+    "mmapkit_shm_unlink": (ctypes.c_int, [_str], True),
+    "mmapkit_seal": (ctypes.c_int, [MapPtr, _uint], True),
+    "mmapkit_seals": (ctypes.c_uint, [MapPtr], False),
+    "mmapkit_send": (ctypes.c_int, [MapPtr, _int], True),
+    "mmapkit_receive": (ctypes.c_int, [_out, _int, _uint, _uint], True),
+    "mmapkit_ring": (ctypes.c_int, [_out, _size, _uint], True),
     "mmapkit_errmsg": (_str, [], False),
     "mmapkit_strerror": (_str, [_int], False),
 }

@@ -75,6 +75,12 @@ pub const MMAPKIT_PROT_EXEC: c_uint = 0x4;
 
 pub const MMAPKIT_LOCK_ONFAULT: c_uint = 0x1;
 
+pub const MMAPKIT_SEAL_SHRINK: c_uint = 0x1;
+pub const MMAPKIT_SEAL_GROW: c_uint = 0x2;
+pub const MMAPKIT_SEAL_WRITE: c_uint = 0x4;
+pub const MMAPKIT_SEAL_FUTURE_WRITE: c_uint = 0x8;
+pub const MMAPKIT_SEAL_SEAL: c_uint = 0x10;
+
 pub const MMAPKIT_TO_END: size_t = size_t::MAX;
 
 extern "C" {
@@ -128,6 +134,37 @@ extern "C" {
     pub fn mmapkit_protect(m: *mut mmapkit_map, off: size_t, len: size_t, prot: c_uint) -> c_int;
     pub fn mmapkit_lock(m: *mut mmapkit_map, off: size_t, len: size_t, how: c_uint) -> c_int;
     pub fn mmapkit_unlock(m: *mut mmapkit_map, off: size_t, len: size_t) -> c_int;
+
+    pub fn mmapkit_memfd(
+        out: *mut *mut mmapkit_map,
+        name: *const c_char,
+        len: size_t,
+        flags: c_uint,
+    ) -> c_int;
+    pub fn mmapkit_shm_create(
+        out: *mut *mut mmapkit_map,
+        name: *const c_char,
+        len: size_t,
+        flags: c_uint,
+    ) -> c_int;
+    pub fn mmapkit_shm_open(
+        out: *mut *mut mmapkit_map,
+        name: *const c_char,
+        offset: u64,
+        len: size_t,
+        flags: c_uint,
+    ) -> c_int;
+    pub fn mmapkit_shm_unlink(name: *const c_char) -> c_int;
+    pub fn mmapkit_seal(m: *mut mmapkit_map, seals: c_uint) -> c_int;
+    pub fn mmapkit_seals(m: *const mmapkit_map) -> c_uint;
+    pub fn mmapkit_send(m: *const mmapkit_map, sock: c_int) -> c_int;
+    pub fn mmapkit_receive(
+        out: *mut *mut mmapkit_map,
+        sock: c_int,
+        required_seals: c_uint,
+        flags: c_uint,
+    ) -> c_int;
+    pub fn mmapkit_ring(out: *mut *mut mmapkit_map, len: size_t, flags: c_uint) -> c_int;
 
     pub fn mmapkit_errmsg() -> *const c_char;
     pub fn mmapkit_strerror(err: c_int) -> *const c_char;
