@@ -76,6 +76,7 @@ enum mmapkit_kind {
 #define MMAPKIT_WIPEONFORK 0x0200u /* anonymous private: children see zeros */
 #define MMAPKIT_DONTDUMP 0x0400u   /* left out of core dumps */
 #define MMAPKIT_GUARD 0x0800u      /* an inaccessible guard page before and after */
+#define MMAPKIT_ALLOCATE 0x1000u   /* file kinds: allocate the range's blocks now (fallocate) */
 
 /** mmapkit_sync() modes; 0 writes back and waits. */
 #define MMAPKIT_SYNC_ASYNC 0x1u      /* start the write-back now and return */
@@ -283,6 +284,21 @@ MMAPKIT_API int mmapkit_receive(mmapkit_map **out, int sock, unsigned required_s
  * operations take the whole ring only and act on both copies.
  */
 MMAPKIT_API int mmapkit_ring(mmapkit_map **out, size_t len, unsigned flags);
+
+/*
+ * Copies that survive the backing store (0.2).  Copy n bytes between the range
+ * at off and buf; where the backing cannot supply a page (the file was
+ * truncated by another process, an I/O error, no space to allocate the page)
+ * the call returns -EFAULT instead of the process dying of SIGBUS, and
+ * mmapkit_errmsg() says which page and why.  -ERANGE outside the mapping;
+ * -EACCES for mmapkit_write on an MMAPKIT_RDONLY handle (or pages protected
+ * against the access).  The first call installs a SIGBUS handler that passes
+ * every other fault on to the handler installed before it (see mmapkit(7)).
+ */
+/** Copy n bytes at off in the range to buf. */
+MMAPKIT_API int mmapkit_read(const mmapkit_map *m, size_t off, void *buf, size_t n);
+/** Copy n bytes from buf to off in the range. */
+MMAPKIT_API int mmapkit_write(mmapkit_map *m, size_t off, const void *buf, size_t n);
 
 /* Errors. */
 

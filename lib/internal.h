@@ -7,8 +7,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/types.h>
 
 #include "mmapkit.h"
@@ -50,8 +52,13 @@ enum mmapkit__sysno {
 	MMAPKIT__SYS_CACHESTAT,
 	MMAPKIT__SYS_PRCTL,
 	MMAPKIT__SYS_GETPID,
+	MMAPKIT__SYS_SIGACTION,
+	MMAPKIT__SYS_FSTATFS,
 	MMAPKIT__SYS_COUNT
 };
+
+struct sigaction; /* <signal.h> declares it only for POSIX sources */
+struct statfs;
 
 struct mmapkit__sys {
 	int (*open)(const char *path, int flags, mode_t mode);
@@ -85,6 +92,8 @@ struct mmapkit__sys {
 	int (*prctl)(int option, unsigned long a2, unsigned long a3, unsigned long a4,
 		     unsigned long a5);
 	pid_t (*getpid)(void); /* never fails; only for handles with DONTFORK pages (fork.c) */
+	int (*sigaction)(int sig, const struct sigaction *act, struct sigaction *old);
+	int (*fstatfs)(int fd, struct statfs *st);
 };
 
 #ifdef MMAPKIT_TESTING
@@ -278,6 +287,8 @@ MMAPKIT__HIDDEN void mmapkit__fork_own(mmapkit_map *m);
 MMAPKIT__HIDDEN int mmapkit__fork_own_check(mmapkit_map *m, const char *call, size_t p0,
 					    size_t p1);
 MMAPKIT__HIDDEN bool mmapkit__fork_unmap(mmapkit_map *m);
+/* copy.c: the SIGBUS handler, as mmapkit(7) describes it */
+MMAPKIT__HIDDEN bool mmapkit__sigbus_installed(void);
 
 /* replace.c */
 MMAPKIT__HIDDEN bool mmapkit__replace_moves(void);

@@ -15,7 +15,7 @@
 
 #include "internal.h"
 
-#define KNOWN_FLAGS 0x0fffu
+#define KNOWN_FLAGS 0x1fffu
 
 /* Where mmapkit_ptr() of an empty mapping points: valid, read-only, never read. */
 static const unsigned char empty_range[1];
@@ -133,6 +133,9 @@ static int check_flags(const struct ctor *b)
 	if ((f & (MMAPKIT_CREATE | MMAPKIT_GROW)) && !is_file(o->kind))
 		return mmapkit__fail(EINVAL, "%s: MMAPKIT_CREATE and MMAPKIT_GROW apply to file kinds only",
 				     b->call);
+	if ((f & MMAPKIT_ALLOCATE) && !is_file(o->kind))
+		return mmapkit__fail(EINVAL, "%s: MMAPKIT_ALLOCATE applies to file kinds only",
+				     b->call);
 	if ((f & MMAPKIT_CREATE) && !o->path)
 		return mmapkit__fail(EINVAL, "%s: MMAPKIT_CREATE needs a path, not a descriptor",
 				     b->call);
@@ -144,6 +147,9 @@ static int check_flags(const struct ctor *b)
 				     b->call);
 	if ((f & MMAPKIT_RDONLY) && (f & MMAPKIT_GROW))
 		return mmapkit__fail(EINVAL, "%s: MMAPKIT_GROW writes the file; not with MMAPKIT_RDONLY",
+				     b->call);
+	if ((f & MMAPKIT_RDONLY) && (f & MMAPKIT_ALLOCATE))
+		return mmapkit__fail(EINVAL, "%s: MMAPKIT_ALLOCATE writes the file; not with MMAPKIT_RDONLY",
 				     b->call);
 	if ((f & MMAPKIT_NORESERVE) && (f & MMAPKIT_HUGETLB))
 		return mmapkit__fail(EINVAL, "%s: MMAPKIT_NORESERVE with MMAPKIT_HUGETLB would die of SIGBUS on first touch",
@@ -180,7 +186,7 @@ static int check_args(const struct ctor *b)
 static bool needs_write_fd(const struct mmapkit_opts *o)
 {
 	return (o->kind == MMAPKIT_FILE_SHARED && !(o->flags & MMAPKIT_RDONLY)) ||
-	       (o->flags & MMAPKIT_GROW);
+	       (o->flags & (MMAPKIT_GROW | MMAPKIT_ALLOCATE));
 }
 
 /* open() the path; with MMAPKIT_CREATE, create it exclusively so we know it is ours. */
@@ -316,6 +322,8 @@ static int fit_range(struct ctor *b)
 		return mmapkit__fail(ERANGE, "%s: %s: range %llu+%zu ends past end of file (%llu bytes); pass MMAPKIT_GROW to extend the file",
 				     b->call, b->name, (unsigned long long)o->offset, o->len,
 				     (unsigned long long)size);
+	if (o->flags & MMAPKIT_ALLOCATE) /* one fallocate grows and allocates */
+		return 0;
 	if (mmapkit__sys.ftruncate(b->m->fd, (off_t)end) < 0) {
 		int err = errno == EINVAL || errno == EBADF ? EACCES : errno;
 
@@ -325,6 +333,46 @@ static int fit_range(struct ctor *b)
 	b->grown = true;
 	b->old_size = (off_t)size;
 	return 0;
+}
+
+/*
+ * MMAPKIT_ALLOCATE: the blocks of the pages holding the range (a write to a
+ * page may allocate all of its blocks), up to the end of the file.  A range
+ * past the end (MMAPKIT_GROW) is grown by the same call (mode 0: what
+ * ftruncate would do, and the blocks); otherwise KEEP_SIZE, so that a file
+ * another process shrinks meanwhile is not grown back.
+ */
+static int allocate_range(struct ctor *b)
+{
+	const struct mmapkit_opts *o = &b->o;
+	uint64_t page = mmapkit__page(), end = o->offset + o->len;
+	uint64_t a = o->offset - o->offset % page, z = (end + page - 1) / page * page;
+	int mode = FALLOC_FL_KEEP_SIZE, err;
+
+	if (!(o->flags & MMAPKIT_ALLOCATE) || !o->len || (b->sized && !b->regular))
+		return 0; /* nothing to allocate; a block device has all its blocks */
+	if (!b->sized) { /* a character device answers for itself */
+	} else if (end > b->file_size) { /* fit_range left the growing to this call */
+		mode = 0;
+		z = end;
+		b->grown = true; /* a failure may have grown it part of the way */
+		b->old_size = (off_t)b->file_size;
+	} else if (z > b->file_size) {
+		z = b->file_size;
+	}
+	if (mmapkit__sys.fallocate(b->m->fd, mode, (off_t)a, (off_t)(z - a)) == 0)
+		return 0;
+	err = errno;
+	if (err == EBADF) /* a descriptor not open for writing */
+		err = EACCES;
+	if (err == ENODEV || err == ENOSYS || err == ESPIPE)
+		err = EOPNOTSUPP;
+	if (err == EOPNOTSUPP)
+		return mmapkit__fail_sys(err, b->call, "fallocate", "%s: MMAPKIT_ALLOCATE: the file system cannot allocate blocks in advance",
+					 b->name);
+	return mmapkit__fail_sys(err, b->call, "fallocate", "%s: MMAPKIT_ALLOCATE: allocating %llu bytes at offset %llu%s",
+				 b->name, (unsigned long long)(z - a), (unsigned long long)a,
+				 mode ? "" : " (and growing the file to them)");
 }
 
 static int map_prot(unsigned flags)
@@ -515,6 +563,8 @@ static int ctor_build(struct ctor *b)
 		/* after the checks, so that a refused range costs no fcntl */
 		if (!err && b->opened && !b->created)
 			err = clear_nonblock(b, needs_write_fd(&b->o) ? O_RDWR : O_RDONLY);
+		if (!err)
+			err = allocate_range(b);
 	}
 	if (!err)
 		err = layout(b);

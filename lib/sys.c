@@ -14,8 +14,10 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -114,6 +116,7 @@ static int sys_prctl(int option, unsigned long a2, unsigned long a3, unsigned lo
 		.memfd_secret = sys_memfd_secret, .sendmsg = sendmsg, .recvmsg = recvmsg,   \
 		.mincore = sys_mincore, .cachestat = sys_cachestat, .prctl = sys_prctl,     \
 		.getpid = getpid,                                                           \
+		.sigaction = sigaction, .fstatfs = fstatfs,                                 \
 	}
 
 #ifndef MMAPKIT_TESTING
@@ -130,6 +133,7 @@ static const char *const names[MMAPKIT__SYS_COUNT] = {
 	"msync",  "mprotect", "mlock", "mlock2", "munlock", "readlink",
 	"sync_file_range", "memfd_create", "memfd_secret", "sendmsg", "recvmsg", "mincore",
 	"cachestat", "prctl", "getpid",
+	"cachestat", "prctl", "sigaction", "fstatfs",
 };
 
 /* Per thread, so that concurrent tests do not see each other's calls. */
@@ -240,6 +244,8 @@ static int hit(enum mmapkit__sysno sys)
 #define MMAPKIT__SYS_cachestat MMAPKIT__SYS_CACHESTAT
 #define MMAPKIT__SYS_prctl MMAPKIT__SYS_PRCTL
 #define MMAPKIT__SYS_getpid MMAPKIT__SYS_GETPID
+#define MMAPKIT__SYS_sigaction MMAPKIT__SYS_SIGACTION
+#define MMAPKIT__SYS_fstatfs MMAPKIT__SYS_FSTATFS
 
 SHIM(open, int, -1, (const char *p, int f, mode_t m), (p, f, m))
 SHIM(close, int, -1, (int fd), (fd))
@@ -355,6 +361,8 @@ SHIM(cachestat, int, -1, (int fd, void *r, void *c, unsigned f), (fd, r, c, f))
 SHIM(prctl, int, -1, (int o, unsigned long a2, unsigned long a3, unsigned long a4,
 		      unsigned long a5), (o, a2, a3, a4, a5))
 SHIM(getpid, pid_t, -1, (void), ())
+SHIM(sigaction, int, -1, (int sig, const struct sigaction *a, struct sigaction *o), (sig, a, o))
+SHIM(fstatfs, int, -1, (int fd, struct statfs *st), (fd, st))
 
 struct mmapkit__sys mmapkit__sys = {
 	.open = shim_open,	     .close = shim_close,     .fstat = shim_fstat,
@@ -368,6 +376,7 @@ struct mmapkit__sys mmapkit__sys = {
 	.memfd_secret = shim_memfd_secret, .sendmsg = shim_sendmsg, .recvmsg = shim_recvmsg,
 	.mincore = shim_mincore, .cachestat = shim_cachestat, .prctl = shim_prctl,
 	.getpid = shim_getpid,
+	.sigaction = shim_sigaction, .fstatfs = shim_fstatfs,
 };
 
 #endif

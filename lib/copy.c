@@ -1,0 +1,273 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * mmapkit_read and mmapkit_write: copies between a range and a buffer that
+ * answer -EFAULT where a plain access would die of SIGBUS (the file was
+ * truncated by another process, an I/O error, no space to allocate the page).
+ *
+ * The first copy installs a SIGBUS handler, once for the process.  Each copy
+ * publishes a guard in a thread-local pointer: a jump buffer saved without the
+ * signal mask (sigsetjmp(env, 0): no system call on the fast path) and the
+ * addresses of the handle's pages.  A fault raised by the kernel inside those
+ * pages, on the thread whose guard it is, jumps back into the copy, which
+ * restores the signal mask the fault interrupted (the handler saved it from
+ * its ucontext) and reports.  Every other SIGBUS goes on to the disposition
+ * that was installed before ours, as the kernel would have delivered it:
+ * the application's handler (SA_SIGINFO or plain, with its sa_mask and
+ * SA_NODEFER), SIG_IGN for a signal sent with kill(), and the default action
+ * (the process dies of SIGBUS) for the rest.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <ucontext.h>
+
+#include "internal.h"
+
+struct copy_guard {
+	sigjmp_buf env;
+	uintptr_t lo, hi; /* the handle's mapped pages */
+	/* Filled in by the handler before it jumps back. */
+	void *volatile addr;
+	volatile int code;
+	sigset_t mask; /* the mask the fault interrupted */
+};
+
+/*
+ * initial-exec: the handler reads it, and a dynamic TLS access in a library
+ * loaded with dlopen() may allocate memory on a thread's first access, which
+ * a signal handler must not do.  One pointer fits glibc's static TLS reserve.
+ */
+static _Thread_local struct copy_guard *guard __attribute__((tls_model("initial-exec")));
+
+static pthread_mutex_t install_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool installed;
+/* The disposition before ours; written under install_lock, before `installed`. */
+static struct sigaction prev;
+
+bool mmapkit__sigbus_installed(void)
+{
+	return __atomic_load_n(&installed, __ATOMIC_ACQUIRE);
+}
+
+/*
+ * The default action: the process dies of the signal (with a core dump where
+ * enabled).  raise() leaves it pending while the handler blocks it, so it is
+ * delivered the moment the handler returns, at the faulting instruction.
+ * libc directly, here and below: a signal handler is no place for the test
+ * build's counting shim.
+ */
+static void die_of(int sig)
+{
+	struct sigaction dfl;
+
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	sigaction(sig, &dfl, NULL);
+	raise(sig);
+}
+
+/* Deliver the signal to the disposition that was there before ours. */
+static void chain(int sig, siginfo_t *si, void *uc)
+{
+	struct sigaction p = prev;
+	sigset_t block, old;
+	bool masked;
+
+	if (!(p.sa_flags & SA_SIGINFO) && p.sa_handler == SIG_IGN) {
+		if (si->si_code <= 0) /* sent with kill() or raise(): ignored as asked */
+			return;
+		p.sa_handler = SIG_DFL; /* a fault cannot be ignored: the kernel kills */
+	}
+	if (!(p.sa_flags & SA_SIGINFO) && p.sa_handler == SIG_DFL) {
+		die_of(sig);
+		return;
+	}
+	if (p.sa_flags & SA_RESETHAND) { /* once, then the default action */
+		prev.sa_flags &= ~SA_SIGINFO;
+		prev.sa_handler = SIG_DFL;
+	}
+	/* The mask it would have run with: ours blocks sig; add its sa_mask, honour NODEFER. */
+	block = p.sa_mask;
+	masked = !sigisemptyset(&block) || (p.sa_flags & SA_NODEFER);
+	if (masked) {
+		pthread_sigmask(SIG_BLOCK, &block, &old);
+		if (p.sa_flags & SA_NODEFER) {
+			sigemptyset(&block);
+			sigaddset(&block, sig);
+			pthread_sigmask(SIG_UNBLOCK, &block, NULL);
+		}
+	}
+	if (p.sa_flags & SA_SIGINFO)
+		p.sa_sigaction(sig, si, uc);
+	else
+		p.sa_handler(sig);
+	if (masked)
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+static void on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+	struct copy_guard *g = guard;
+	int saved = errno;
+
+	/* si_code > 0: raised by the kernel for an access, not sent by a process */
+	if (g && si->si_code > 0 && (uintptr_t)si->si_addr - g->lo < g->hi - g->lo) {
+		g->addr = si->si_addr;
+		g->code = si->si_code;
+		sigemptyset(&g->mask);
+		/* the kernel's mask is _NSIG bits; the rest of glibc's sigset_t is not its */
+		memcpy(&g->mask, &((ucontext_t *)uc)->uc_sigmask, (_NSIG - 1 + 7) / 8);
+		siglongjmp(g->env, 1);
+	}
+	chain(sig, si, uc);
+	errno = saved;
+}
+
+static bool same_action(const struct sigaction *a, const struct sigaction *b)
+{
+	return a->sa_handler == b->sa_handler && a->sa_flags == b->sa_flags;
+}
+
+/* Once per process: read the disposition there now, then put ours in its place. */
+static int install(const char *call)
+{
+	struct sigaction sa, now;
+	int err = 0;
+
+	pthread_mutex_lock(&install_lock);
+	if (installed)
+		goto out;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_sigbus;
+	/* ONSTACK: a handler chained to may expect the alternate stack it asked for */
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	/* prev is complete before ours can run: a SIGBUS meanwhile finds it filled in */
+	if (mmapkit__sys.sigaction(SIGBUS, NULL, &prev) < 0) {
+		err = mmapkit__fail_sys(errno, call, "sigaction", "reading the SIGBUS disposition");
+		goto out;
+	}
+	if (mmapkit__sys.sigaction(SIGBUS, &sa, &now) < 0) {
+		err = mmapkit__fail_sys(errno, call, "sigaction", "installing the SIGBUS handler");
+		goto out;
+	}
+	if (!same_action(&now, &prev)) /* changed by another thread in between */
+		prev = now;
+	__atomic_store_n(&installed, true, __ATOMIC_RELEASE);
+out:
+	pthread_mutex_unlock(&install_lock);
+	return err;
+}
+
+/* The handle's protection (mmapkit_protect) allows the access to every page of it. */
+static bool allowed(const mmapkit_map *m, size_t off, size_t n, uint32_t need)
+{
+	size_t a = m->delta + off;
+
+	if (m->nruns == 1)
+		return (m->runs[0].attr & need) == need;
+	return (mmapkit__runs_all(m, a / m->gran, (a + n + m->gran - 1) / m->gran) & need) == need;
+}
+
+static bool is_file_kind(const mmapkit_map *m)
+{
+	return m->kind == MMAPKIT_FILE_PRIVATE || m->kind == MMAPKIT_FILE_SHARED;
+}
+
+/* What the fault was: the file ends before the page, the file system is full, or I/O. */
+static int report_fault(const mmapkit_map *m, const char *call, const struct copy_guard *g)
+{
+	unsigned char *ptr = m->base + m->delta, *addr = g->addr;
+	size_t at = addr > ptr ? (size_t)(addr - ptr) : 0;
+	size_t page_at = (size_t)(addr - m->base) / m->gran * m->gran; /* from m->base */
+	uint64_t page_off = m->offset - m->delta + page_at; /* file offset of the page */
+	struct statfs fs;
+	struct stat st;
+
+	if (g->code == BUS_MCEERR_AR || g->code == BUS_MCEERR_AO)
+		return mmapkit__fail(EFAULT, "%s: SIGBUS at byte %zu of the range: a hardware memory error in the page",
+				     call, at);
+	if (!is_file_kind(m))
+		return mmapkit__fail(EFAULT, "%s: SIGBUS at byte %zu of the range: the kernel could not supply the page (no memory or huge page to allocate it)",
+				     call, at);
+	if (mmapkit__sys.fstat(m->fd, &st) < 0)
+		return mmapkit__fail(EFAULT, "%s: SIGBUS at byte %zu of the range (file offset %llu): the backing store could not supply the page (fstat of fd %d failed: %s)",
+				     call, at, (unsigned long long)(m->offset + at), m->fd,
+				     mmapkit_strerror(errno));
+	if (page_off >= (uint64_t)st.st_size)
+		return mmapkit__fail(EFAULT, "%s: SIGBUS at byte %zu of the range (file offset %llu): the file was truncated to %llu bytes, which ends before the page; the handle works again once the file is that long again",
+				     call, at, (unsigned long long)(m->offset + at),
+				     (unsigned long long)st.st_size);
+	if (mmapkit__sys.fstatfs(m->fd, &fs) == 0 && (fs.f_bavail == 0 || fs.f_bfree == 0))
+		return mmapkit__fail(EFAULT, "%s: SIGBUS at byte %zu of the range (file offset %llu): no space left on the file system to allocate the page (MMAPKIT_ALLOCATE reserves the blocks at construction)",
+				     call, at, (unsigned long long)(m->offset + at));
+	return mmapkit__fail(EFAULT, "%s: SIGBUS at byte %zu of the range (file offset %llu): the backing store could not supply the page (an I/O error)",
+			     call, at, (unsigned long long)(m->offset + at));
+}
+
+/*
+ * Copies n bytes between the range at off and buf (to the range when
+ * writing).  memmove: buf may lie in the mapping itself.
+ */
+static int copy(const mmapkit_map *m, const char *call, size_t off, void *buf, size_t n,
+		bool writing)
+{
+	struct copy_guard g, *outer;
+	unsigned char *p;
+
+	if (!m)
+		return mmapkit__null_handle(call);
+	if (!buf)
+		return mmapkit__fail(EINVAL, "%s: buf is NULL", call);
+	if (writing && (m->flags & MMAPKIT_RDONLY))
+		return mmapkit__fail(EACCES, "%s: the handle is MMAPKIT_RDONLY", call);
+	if (off > m->len || n > m->len - off)
+		return mmapkit__fail(ERANGE, "%s: range %zu+%zu lies outside the mapping (%zu bytes)",
+				     call, off, n, m->len);
+	if (n == 0)
+		return 0;
+	if (!allowed(m, off, n, writing ? MMAPKIT__A_WRITE : MMAPKIT__A_READ))
+		return mmapkit__fail(EACCES, "%s: range %zu+%zu holds pages protected against %s (mmapkit_protect)",
+				     call, off, n, writing ? "writing" : "reading");
+	if (!__atomic_load_n(&installed, __ATOMIC_ACQUIRE)) {
+		int err = install(call);
+
+		if (err)
+			return err;
+	}
+	p = m->base + m->delta + off;
+	g.lo = (uintptr_t)m->base;
+	g.hi = g.lo + m->map_len;
+	outer = guard; /* a copy in a signal handler may interrupt one of this thread's */
+	if (sigsetjmp(g.env, 0)) {
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		guard = outer;
+		/* cannot fail with a valid set; libc directly, as in the handler */
+		pthread_sigmask(SIG_SETMASK, &g.mask, NULL);
+		return report_fault(m, call, &g);
+	}
+	guard = &g;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	if (writing)
+		memmove(p, buf, n);
+	else
+		memmove(buf, p, n);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	guard = outer;
+	return 0;
+}
+
+int mmapkit_read(const mmapkit_map *m, size_t off, void *buf, size_t n)
+{
+	return copy(m, "mmapkit_read", off, buf, n, false);
+}
+
+int mmapkit_write(mmapkit_map *m, size_t off, const void *buf, size_t n)
+{
+	return copy(m, "mmapkit_write", off, (void *)buf, n, true);
+}
