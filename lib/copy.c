@@ -200,7 +200,7 @@ static int report_fault(const mmapkit_map *m, const char *call, const struct cop
 				     call, at, (unsigned long long)(m->offset + at), m->fd,
 				     mmapkit_strerror(errno));
 	if (page_off >= (uint64_t)st.st_size)
-		return mmapkit__fail(EFAULT, "%s: SIGBUS at byte %zu of the range (file offset %llu): the file was truncated to %llu bytes, which ends before the page; the handle works again once the file is that long again",
+		return mmapkit__fail(EFAULT, "%s: SIGBUS at byte %zu of the range (file offset %llu): the file was truncated to %llu bytes, which ends before the page; the same handle works again once the file holds the page again",
 				     call, at, (unsigned long long)(m->offset + at),
 				     (unsigned long long)st.st_size);
 	if (mmapkit__sys.fstatfs(m->fd, &fs) == 0 && (fs.f_bavail == 0 || fs.f_bfree == 0))
@@ -211,14 +211,36 @@ static int report_fault(const mmapkit_map *m, const char *call, const struct cop
 }
 
 /*
- * Copies n bytes between the range at off and buf (to the range when
- * writing).  memmove: buf may lie in the mapping itself.
+ * memmove(dst, src, n) under g: 0, or -1 after a fault in g's pages (the
+ * handler filled in g).  Apart from the checks, so that the few values live
+ * across sigsetjmp are all that the jump buffer makes the compiler keep in
+ * memory.  memmove: buf may lie in the mapping itself.
  */
+static __attribute__((noinline)) int guarded_move(void *dst, const void *src, size_t n,
+						  struct copy_guard *g)
+{
+	struct copy_guard *outer = guard; /* a copy in a signal handler may interrupt one */
+
+	if (sigsetjmp(g->env, 0)) {
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		guard = outer;
+		return -1;
+	}
+	guard = g;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	memmove(dst, src, n);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	guard = outer;
+	return 0;
+}
+
+/* Copies n bytes between the range at off and buf (to the range when writing). */
 static int copy(const mmapkit_map *m, const char *call, size_t off, void *buf, size_t n,
 		bool writing)
 {
-	struct copy_guard g, *outer;
+	struct copy_guard g;
 	unsigned char *p;
+	int r;
 
 	if (!m)
 		return mmapkit__null_handle(call);
@@ -235,31 +257,19 @@ static int copy(const mmapkit_map *m, const char *call, size_t off, void *buf, s
 		return mmapkit__fail(EACCES, "%s: range %zu+%zu holds pages protected against %s (mmapkit_protect)",
 				     call, off, n, writing ? "writing" : "reading");
 	if (!__atomic_load_n(&installed, __ATOMIC_ACQUIRE)) {
-		int err = install(call);
-
-		if (err)
-			return err;
+		r = install(call);
+		if (r)
+			return r;
 	}
 	p = m->base + m->delta + off;
 	g.lo = (uintptr_t)m->base;
 	g.hi = g.lo + m->map_len;
-	outer = guard; /* a copy in a signal handler may interrupt one of this thread's */
-	if (sigsetjmp(g.env, 0)) {
-		__atomic_signal_fence(__ATOMIC_SEQ_CST);
-		guard = outer;
-		/* cannot fail with a valid set; libc directly, as in the handler */
-		pthread_sigmask(SIG_SETMASK, &g.mask, NULL);
-		return report_fault(m, call, &g);
-	}
-	guard = &g;
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	if (writing)
-		memmove(p, buf, n);
-	else
-		memmove(buf, p, n);
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	guard = outer;
-	return 0;
+	r = writing ? guarded_move(p, buf, n, &g) : guarded_move(buf, p, n, &g);
+	if (r == 0)
+		return 0;
+	/* cannot fail with a valid set; libc directly, as in the handler */
+	pthread_sigmask(SIG_SETMASK, &g.mask, NULL);
+	return report_fault(m, call, &g);
 }
 
 int mmapkit_read(const mmapkit_map *m, size_t off, void *buf, size_t n)
