@@ -122,6 +122,7 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
 		sigemptyset(&g->mask);
 		/* the kernel's mask is _NSIG bits; the rest of glibc's sigset_t is not its */
 		memcpy(&g->mask, &((ucontext_t *)uc)->uc_sigmask, (_NSIG - 1 + 7) / 8);
+		guard = NULL;
 		siglongjmp(g->env, 1);
 	}
 	chain(sig, si, uc);
@@ -163,6 +164,17 @@ out:
 	pthread_mutex_unlock(&install_lock);
 	return err;
 }
+
+#ifdef MMAPKIT_TESTING
+void mmapkit__sigbus_forget(void)
+{
+	pthread_mutex_lock(&install_lock);
+	if (installed)
+		sigaction(SIGBUS, &prev, NULL);
+	__atomic_store_n(&installed, false, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&install_lock);
+}
+#endif
 
 /* The handle's protection (mmapkit_protect) allows the access to every page of it. */
 static bool allowed(const mmapkit_map *m, size_t off, size_t n, uint32_t need)
@@ -206,8 +218,9 @@ static int report_fault(const mmapkit_map *m, const char *call, const struct cop
 	if (mmapkit__sys.fstatfs(m->fd, &fs) == 0 && (fs.f_bavail == 0 || fs.f_bfree == 0))
 		return mmapkit__fail(EFAULT, "%s: SIGBUS at byte %zu of the range (file offset %llu): no space left on the file system to allocate the page (MMAPKIT_ALLOCATE reserves the blocks at construction)",
 				     call, at, (unsigned long long)(m->offset + at));
-	return mmapkit__fail(EFAULT, "%s: SIGBUS at byte %zu of the range (file offset %llu): the backing store could not supply the page (an I/O error)",
-			     call, at, (unsigned long long)(m->offset + at));
+	return mmapkit__fail(EFAULT, "%s: SIGBUS at byte %zu of the range (file offset %llu): the backing store could not supply the page: an I/O error, or the file was truncated and has grown back since (it holds %llu bytes now)",
+			     call, at, (unsigned long long)(m->offset + at),
+			     (unsigned long long)st.st_size);
 }
 
 /*
@@ -219,18 +232,13 @@ static int report_fault(const mmapkit_map *m, const char *call, const struct cop
 static __attribute__((noinline)) int guarded_move(void *dst, const void *src, size_t n,
 						  struct copy_guard *g)
 {
-	struct copy_guard *outer = guard; /* a copy in a signal handler may interrupt one */
-
-	if (sigsetjmp(g->env, 0)) {
-		__atomic_signal_fence(__ATOMIC_SEQ_CST);
-		guard = outer;
-		return -1;
-	}
+	if (sigsetjmp(g->env, 0))
+		return -1; /* the handler took the guard down */
 	guard = g;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	memmove(dst, src, n);
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	guard = outer;
+	guard = NULL;
 	return 0;
 }
 

@@ -289,6 +289,10 @@ MMAPKIT__HIDDEN int mmapkit__fork_own_check(mmapkit_map *m, const char *call, si
 MMAPKIT__HIDDEN bool mmapkit__fork_unmap(mmapkit_map *m);
 /* copy.c: the SIGBUS handler, as mmapkit(7) describes it */
 MMAPKIT__HIDDEN bool mmapkit__sigbus_installed(void);
+#ifdef MMAPKIT_TESTING
+/* Test build only: put back the disposition found at installation; the next copy installs anew. */
+MMAPKIT__HIDDEN void mmapkit__sigbus_forget(void);
+#endif
 
 /* replace.c */
 MMAPKIT__HIDDEN bool mmapkit__replace_moves(void);
