@@ -134,6 +134,8 @@ static const struct {
 	{MMAPKIT_DONTDUMP, "madvise", false, false},      /* madvise(MADV_DONTDUMP) */
 	{MMAPKIT_GUARD, "mmap", false, false},            /* reserve PROT_NONE, map the middle */
 	{MMAPKIT_GROW, "ftruncate", true, false},         /* ftruncate(fd, off + len) */
+	/* fallocate over the range's pages; with GROW it grows the file too: no ftruncate */
+	{MMAPKIT_ALLOCATE, "fallocate", true, false},
 };
 
 #define NFLAGS (sizeof(flag_costs) / sizeof(flag_costs[0]))
@@ -189,6 +191,11 @@ START_TEST(cost_ctor_flags)
 		all_flags |= flag;
 		snprintf(all + strlen(all), sizeof(all) - strlen(all), " %s", flag_costs[i].raw);
 	}
+	if ((all_flags & MMAPKIT_GROW) && (all_flags & MMAPKIT_ALLOCATE)) {
+		char *w = strstr(all, " ftruncate");
+
+		memmove(w, w + strlen(" ftruncate"), strlen(w + strlen(" ftruncate")) + 1);
+	}
 	ctor_costs(_i, all_flags, all);
 }
 END_TEST
@@ -240,6 +247,42 @@ START_TEST(cost_grow_and_empty)
 }
 END_TEST
 
+/*
+ * ALLOCATE is one fallocate, which also grows the file where GROW must (no
+ * ftruncate then); an empty range allocates nothing.  The copies cost nothing
+ * once the first one has put the SIGBUS handler in place.
+ */
+START_TEST(cost_allocate)
+{
+	size_t page = mmapkit_page_size();
+	const char *path = tu_file(2 * page), *created = tu_path("alloc"), *empty = tu_file(0);
+	unsigned char buf[64];
+	mmapkit_map *m = NULL;
+
+	EXPECT_RAW("open fstat fcntl fallocate mmap",
+		   mmapkit_file_shared(&m, path, 1, page, MMAPKIT_ALLOCATE));
+	UNMAP_COSTS(m, "munmap close");
+	EXPECT_RAW("open fstat fcntl fallocate mmap",
+		   mmapkit_file_shared(&m, path, page, 3 * page, MMAPKIT_GROW | MMAPKIT_ALLOCATE));
+	ck_assert_uint_eq(tu_file_size(path), 4 * page);
+	/* the first copy of the process reads and replaces the SIGBUS disposition */
+	mmapkit__sigbus_forget();
+	EXPECT_RAW("sigaction sigaction", mmapkit_write(m, 0, buf, sizeof(buf)));
+	EXPECT_RAW("", mmapkit_read(m, 5, buf, sizeof(buf)));
+	EXPECT_RAW("", mmapkit_write(m, 0, buf, sizeof(buf)));
+	UNMAP_COSTS(m, "munmap close");
+	EXPECT_RAW("open open fallocate mmap",
+		   mmapkit_file_private(&m, created, 0, page,
+					MMAPKIT_CREATE | MMAPKIT_GROW | MMAPKIT_ALLOCATE));
+	UNMAP_COSTS(m, "munmap close");
+	EXPECT_RAW("open fstat pread fcntl", mmapkit_file_shared(&m, empty, 0, 0, MMAPKIT_ALLOCATE));
+	UNMAP_COSTS(m, "close");
+	unlink(path);
+	unlink(created);
+	unlink(empty);
+}
+END_TEST
+
 /* HUGETLB is one mmap (after the huge page size was learnt once), whether or not it works. */
 START_TEST(cost_hugetlb)
 {
@@ -265,7 +308,7 @@ START_TEST(cost_refused)
 
 	mmapkit__fault_reset();
 	ck_assert_int_eq(mmapkit_anon_private(&m, 0, 0), -EINVAL);
-	ck_assert_int_eq(mmapkit_anon_shared(&m, 10, 0x1000), -EINVAL);
+	ck_assert_int_eq(mmapkit_anon_shared(&m, 10, 0x2000), -EINVAL);
 	ck_assert_int_eq(mmapkit_file_shared(&m, path, 0, 0, MMAPKIT_HUGETLB), -EINVAL);
 	ck_assert_int_eq(mmapkit_file_shared(&m, path, UINT64_MAX, 1, 0), -EOVERFLOW);
 	ck_assert_int_eq(mmapkit_fd_private(&m, -1, 0, 1, 0), -EBADF);
@@ -541,6 +584,7 @@ Suite *suite_cost(void)
 	tcase_add_loop_test(tc, cost_ctor_flags, 0, TU_NCTORS);
 	tcase_add_loop_test(tc, cost_create, 0, 2);
 	tcase_add_test(tc, cost_grow_and_empty);
+	tcase_add_test(tc, cost_allocate);
 	tcase_add_test(tc, cost_hugetlb);
 	tcase_add_test(tc, cost_refused);
 

@@ -214,7 +214,7 @@ static void no_syscall(int line)
 START_TEST(err_unknown_flags)
 {
 	struct tu_target t = tu_target_new(_i, 4096);
-	const unsigned bad[] = {0x1000u, 0x8000u, 0x80000000u, 0xfffff000u};
+	const unsigned bad[] = {0x2000u, 0x8000u, 0x80000000u, 0xffffe000u};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		FAILS_EARLY(_i, &t, 0, 4096, bad[i], -EINVAL, TU_NUMS(hex(bad[i])));
@@ -241,7 +241,10 @@ START_TEST(err_flags_kind)
 			    TU_NUMS("MMAPKIT_RDONLY", "MMAPKIT_GROW"));
 		FAILS_EARLY(c, &t, 0, 8192, MMAPKIT_RDONLY | MMAPKIT_GROW, -EINVAL,
 			    TU_NUMS("MMAPKIT_GROW"));
+		FAILS_EARLY(c, &t, 0, 4096, MMAPKIT_RDONLY | MMAPKIT_ALLOCATE, -EINVAL,
+			    TU_NUMS("MMAPKIT_RDONLY", "MMAPKIT_ALLOCATE"));
 	} else {
+		FAILS_EARLY(c, &t, 0, 4096, MMAPKIT_ALLOCATE, -EINVAL, TU_NUMS("MMAPKIT_ALLOCATE"));
 		FAILS_EARLY(c, &t, 0, 4096, MMAPKIT_NORESERVE | MMAPKIT_HUGETLB, -EINVAL,
 			    TU_NUMS("MMAPKIT_NORESERVE", "MMAPKIT_HUGETLB"));
 		FAILS_EARLY(c, &t, 0, 4096, MMAPKIT_CREATE, -EINVAL, TU_NUMS("MMAPKIT_CREATE"));
@@ -843,7 +846,7 @@ START_TEST(err_errmsg_thread_local)
 	void *ret = (void *)3;
 	char before[256];
 
-	ck_assert_int_eq(mmapkit_anon_private(&m, 4096, 0x1000), -EINVAL);
+	ck_assert_int_eq(mmapkit_anon_private(&m, 4096, 0x2000), -EINVAL);
 	snprintf(before, sizeof(before), "%s", mmapkit_errmsg());
 	ck_assert_ptr_nonnull(strstr(before, "mmapkit_anon_private"));
 	ck_assert_int_eq(pthread_create(&th, NULL, fail_in_thread, NULL), 0);

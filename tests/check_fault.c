@@ -236,8 +236,12 @@ int fault_expected_err(const char *call, bool ctor, bool creating, int sys, unsi
 	case MMAPKIT__SYS_MADVISE: /* mmapkit_advise refused every invalid case itself */
 		return !ctor && strcmp(call, "mmapkit_advise") == 0 && err == EINVAL ? EOPNOTSUPP
 										       : err;
-	case MMAPKIT__SYS_FALLOCATE: /* punch_file_shared: not a regular file */
-		return err == ENODEV ? EOPNOTSUPP : err;
+	case MMAPKIT__SYS_FALLOCATE:
+		if (ctor && err == EBADF) /* allocate_range: the descriptor is not writable */
+			return EACCES;
+		if (ctor && (err == ENOSYS || err == ESPIPE)) /* cannot allocate in advance */
+			return EOPNOTSUPP;
+		return err == ENODEV ? EOPNOTSUPP : err; /* also punch_file_shared */
 	case MMAPKIT__SYS_PREAD: /* read_file reads again; a constructor's one-byte read does not */
 		return !ctor && err == EINTR ? 0 : err;
 	case MMAPKIT__SYS_READLINK: /* no /proc: the created file's path serves */
@@ -706,6 +710,12 @@ static const struct ccase ccases[] = {
 	{"map_new shared, created", TU_NEW_FS, false, 3, 2,
 	 MMAPKIT_CREATE | MMAPKIT_GROW | MMAPKIT_DONTDUMP},
 	{"map_new anon", TU_NEW_AS, false, 0, 1, MMAPKIT_POPULATE},
+	{"file shared, allocate", TU_FS, true, 7, 2, MMAPKIT_ALLOCATE | MMAPKIT_LOCK},
+	{"file shared, grown and allocated", TU_FS, true, 7, 4,
+	 MMAPKIT_GROW | MMAPKIT_ALLOCATE | MMAPKIT_GUARD},
+	{"file private, created and allocated", TU_FP, false, 5, 2,
+	 MMAPKIT_CREATE | MMAPKIT_GROW | MMAPKIT_ALLOCATE},
+	{"fd private, allocate", TU_FDP, true, 0, 0, MMAPKIT_ALLOCATE},
 };
 
 #define N_CCASES (sizeof(ccases) / sizeof(ccases[0]))
