@@ -20,7 +20,7 @@ fi
 build=$(cd "$build" && pwd)
 
 # In the order of examples/README.md: from plain memory to processes and guards.
-examples="anon_private anon_shared file_private file_shared ipc_pingpong sparse_array guarded line_count sealed_share ring_queue"
+examples="anon_private anon_shared file_private file_shared ipc_pingpong sparse_array guarded line_count sealed_share ring_queue truncate_safe"
 
 passed=0
 failed=0

@@ -52,6 +52,7 @@ DONTFORK = 0x0100
 WIPEONFORK = 0x0200
 DONTDUMP = 0x0400
 GUARD = 0x0800
+ALLOCATE = 0x1000
 
 # Range operations: a length of TO_END means from off to the end of the mapping
 # (Map's methods take None for it); a length of 0 is an empty range.

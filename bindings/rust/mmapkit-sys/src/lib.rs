@@ -43,6 +43,7 @@ pub const MMAPKIT_DONTFORK: c_uint = 0x0100;
 pub const MMAPKIT_WIPEONFORK: c_uint = 0x0200;
 pub const MMAPKIT_DONTDUMP: c_uint = 0x0400;
 pub const MMAPKIT_GUARD: c_uint = 0x0800;
+pub const MMAPKIT_ALLOCATE: c_uint = 0x1000;
 
 pub const MMAPKIT_SYNC_ASYNC: c_uint = 0x1;
 pub const MMAPKIT_SYNC_INVALIDATE: c_uint = 0x2;
@@ -165,6 +166,8 @@ extern "C" {
         flags: c_uint,
     ) -> c_int;
     pub fn mmapkit_ring(out: *mut *mut mmapkit_map, len: size_t, flags: c_uint) -> c_int;
+    pub fn mmapkit_read(m: *const mmapkit_map, off: size_t, buf: *mut c_void, n: size_t) -> c_int;
+    pub fn mmapkit_write(m: *mut mmapkit_map, off: size_t, buf: *const c_void, n: size_t) -> c_int;
 
     pub fn mmapkit_errmsg() -> *const c_char;
     pub fn mmapkit_strerror(err: c_int) -> *const c_char;
