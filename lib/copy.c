@@ -28,13 +28,17 @@
 
 #include "internal.h"
 
+/* What the handler found, for the copy to report. */
+struct copy_fault {
+	void *addr;
+	int code;
+	unsigned long mask; /* the kernel's signal mask the fault interrupted */
+};
+
 struct copy_guard {
 	sigjmp_buf env;
 	uintptr_t lo, hi; /* the handle's mapped pages */
-	/* Filled in by the handler before it jumps back. */
-	void *volatile addr;
-	volatile int code;
-	sigset_t mask; /* the mask the fault interrupted */
+	struct copy_fault *fault;
 };
 
 /*
@@ -117,11 +121,10 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
 
 	/* si_code > 0: raised by the kernel for an access, not sent by a process */
 	if (g && si->si_code > 0 && (uintptr_t)si->si_addr - g->lo < g->hi - g->lo) {
-		g->addr = si->si_addr;
-		g->code = si->si_code;
-		sigemptyset(&g->mask);
-		/* the kernel's mask is _NSIG bits; the rest of glibc's sigset_t is not its */
-		memcpy(&g->mask, &((ucontext_t *)uc)->uc_sigmask, (_NSIG - 1 + 7) / 8);
+		g->fault->addr = si->si_addr;
+		g->fault->code = si->si_code;
+		/* the kernel's mask: _NSIG - 1 bits; the rest of glibc's sigset_t is not its */
+		memcpy(&g->fault->mask, &((ucontext_t *)uc)->uc_sigmask, sizeof(g->fault->mask));
 		guard = NULL;
 		siglongjmp(g->env, 1);
 	}
@@ -192,7 +195,7 @@ static bool is_file_kind(const mmapkit_map *m)
 }
 
 /* What the fault was: the file ends before the page, the file system is full, or I/O. */
-static int report_fault(const mmapkit_map *m, const char *call, const struct copy_guard *g)
+static int report_fault(const mmapkit_map *m, const char *call, const struct copy_fault *g)
 {
 	unsigned char *ptr = m->base + m->delta, *addr = g->addr;
 	size_t at = addr > ptr ? (size_t)(addr - ptr) : 0;
@@ -224,17 +227,22 @@ static int report_fault(const mmapkit_map *m, const char *call, const struct cop
 }
 
 /*
- * memmove(dst, src, n) under g: 0, or -1 after a fault in g's pages (the
- * handler filled in g).  Apart from the checks, so that the few values live
- * across sigsetjmp are all that the jump buffer makes the compiler keep in
- * memory.  memmove: buf may lie in the mapping itself.
+ * memmove(dst, src, n) guarded for faults in [lo, hi): 0, or -1 with *f
+ * filled in by the handler.  Apart from the checks, so that the jump buffer
+ * and the few values live across sigsetjmp are all its frame holds.
+ * memmove: buf may lie in the mapping itself.
  */
 static __attribute__((noinline)) int guarded_move(void *dst, const void *src, size_t n,
-						  struct copy_guard *g)
+						  uintptr_t lo, uintptr_t hi, struct copy_fault *f)
 {
-	if (sigsetjmp(g->env, 0))
+	struct copy_guard g;
+
+	g.lo = lo;
+	g.hi = hi;
+	g.fault = f;
+	if (sigsetjmp(g.env, 0))
 		return -1; /* the handler took the guard down */
-	guard = g;
+	guard = &g;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	memmove(dst, src, n);
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
@@ -242,14 +250,24 @@ static __attribute__((noinline)) int guarded_move(void *dst, const void *src, si
 	return 0;
 }
 
-/* Copies n bytes between the range at off and buf (to the range when writing). */
-static int copy(const mmapkit_map *m, const char *call, size_t off, void *buf, size_t n,
-		bool writing)
+/* After a fault: the signal mask as the fault found it, and the reason. */
+static __attribute__((noinline, cold)) int copy_failed(const mmapkit_map *m, const char *call,
+							const struct copy_fault *f)
 {
-	struct copy_guard g;
-	unsigned char *p;
-	int r;
+	sigset_t mask;
 
+	sigemptyset(&mask);
+	memcpy(&mask, &f->mask, sizeof(f->mask));
+	/* cannot fail with a valid set; libc directly, as in the handler */
+	pthread_sigmask(SIG_SETMASK, &mask, NULL);
+	return report_fault(m, call, f);
+}
+
+/* The refusals of a copy; 0 when it may go ahead. */
+static __attribute__((noinline)) int copy_refused(const mmapkit_map *m, const char *call,
+						  size_t off, const void *buf, size_t n,
+						  bool writing)
+{
 	if (!m)
 		return mmapkit__null_handle(call);
 	if (!buf)
@@ -259,25 +277,41 @@ static int copy(const mmapkit_map *m, const char *call, size_t off, void *buf, s
 	if (off > m->len || n > m->len - off)
 		return mmapkit__fail(ERANGE, "%s: range %zu+%zu lies outside the mapping (%zu bytes)",
 				     call, off, n, m->len);
-	if (n == 0)
-		return 0;
-	if (!allowed(m, off, n, writing ? MMAPKIT__A_WRITE : MMAPKIT__A_READ))
+	if (n && !allowed(m, off, n, writing ? MMAPKIT__A_WRITE : MMAPKIT__A_READ))
 		return mmapkit__fail(EACCES, "%s: range %zu+%zu holds pages protected against %s (mmapkit_protect)",
 				     call, off, n, writing ? "writing" : "reading");
-	if (!__atomic_load_n(&installed, __ATOMIC_ACQUIRE)) {
-		r = install(call);
-		if (r)
+	if (n && !__atomic_load_n(&installed, __ATOMIC_ACQUIRE))
+		return install(call);
+	return 0;
+}
+
+/*
+ * Copies n bytes between the range at off and buf (to the range when
+ * writing).  The common case, checked inline: a handle whose pages all allow
+ * the access (one attribute run), the handler installed, the range inside.
+ */
+static inline __attribute__((always_inline)) int copy(const mmapkit_map *m, const char *call,
+						     size_t off, void *buf, size_t n,
+						     bool writing)
+{
+	uint32_t need = writing ? MMAPKIT__A_WRITE : MMAPKIT__A_READ;
+	struct copy_fault f;
+	unsigned char *p;
+	int r;
+
+	if (__builtin_expect(!m || !buf || off > m->len || n > m->len - off || !n ||
+				     m->nruns != 1 || (m->runs[0].attr & need) != need ||
+				     (writing && (m->flags & MMAPKIT_RDONLY)) ||
+				     !__atomic_load_n(&installed, __ATOMIC_ACQUIRE),
+			     0)) {
+		r = copy_refused(m, call, off, buf, n, writing);
+		if (r || !n)
 			return r;
 	}
 	p = m->base + m->delta + off;
-	g.lo = (uintptr_t)m->base;
-	g.hi = g.lo + m->map_len;
-	r = writing ? guarded_move(p, buf, n, &g) : guarded_move(buf, p, n, &g);
-	if (r == 0)
-		return 0;
-	/* cannot fail with a valid set; libc directly, as in the handler */
-	pthread_sigmask(SIG_SETMASK, &g.mask, NULL);
-	return report_fault(m, call, &g);
+	r = writing ? guarded_move(p, buf, n, (uintptr_t)m->base, (uintptr_t)m->base + m->map_len, &f)
+		    : guarded_move(buf, p, n, (uintptr_t)m->base, (uintptr_t)m->base + m->map_len, &f);
+	return r ? copy_failed(m, call, &f) : 0;
 }
 
 int mmapkit_read(const mmapkit_map *m, size_t off, void *buf, size_t n)
