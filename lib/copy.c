@@ -128,7 +128,13 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
 		guard = NULL;
 		siglongjmp(g->env, 1);
 	}
+	/*
+	 * Not ours (the other side of a copy, say): no guard while the handler
+	 * chained to runs, so that one leaving with longjmp leaves none behind.
+	 */
+	guard = NULL;
 	chain(sig, si, uc);
+	guard = g;
 	errno = saved;
 }
 

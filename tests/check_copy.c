@@ -487,6 +487,7 @@ static void app_plain(int sig)
 /* The raw access faults, the application's handler sees it, and mmapkit's copies go on. */
 static void chain_siginfo(void *arg)
 {
+	mmapkit_map *other = NULL;
 	struct sigaction sa;
 	unsigned char buf[16];
 	struct cut c;
@@ -508,11 +509,18 @@ static void chain_siginfo(void *arg)
 	TU_CHILD_OK(app_addr == (void *)c.beyond);
 	TU_CHILD_OK(app_code == BUS_ADRERR);
 	TU_CHILD_OK(app_bus_blocked && app_usr2_blocked); /* its sa_mask, and no SA_NODEFER */
+	/* inside a copy, but on the other side of it (the buffer): the application's */
+	TU_CHILD_OK(mmapkit_anon_private(&other, pg(), 0) == 0);
+	if (sigsetjmp(app_env, 1) == 0)
+		mmapkit_read(other, 0, (void *)c.beyond, sizeof(buf));
+	TU_CHILD_OK(app_calls == 2);
+	TU_CHILD_OK(app_addr == (void *)c.beyond);
 	/* sent, not raised by a fault: the handler runs and returns */
 	TU_CHILD_OK(raise(SIGBUS) == 0);
-	TU_CHILD_OK(app_calls == 2 && app_code == SI_TKILL);
+	TU_CHILD_OK(app_calls == 3 && app_code == SI_TKILL);
 	TU_CHILD_OK(mmapkit_write(c.m, 5 * pg(), buf, sizeof(buf)) == -EFAULT);
-	TU_CHILD_OK(app_calls == 2);
+	TU_CHILD_OK(mmapkit_read(other, 0, buf, sizeof(buf)) == 0);
+	TU_CHILD_OK(app_calls == 3);
 	_exit(0);
 }
 
@@ -548,27 +556,37 @@ START_TEST(copy_chain_handler)
 }
 END_TEST
 
-/* No handler of the application's: a copy answers -EFAULT, a raw access still kills. */
+/*
+ * No handler of the application's: a copy answers -EFAULT, a raw access still
+ * kills (arg 0: SIG_DFL, 1: SIG_IGN), and so does a fault on the buffer's side
+ * of a copy (2).
+ */
 static void default_kills(void *arg)
 {
-	bool ignore = arg != NULL;
+	int how = (int)(intptr_t)arg;
 	unsigned char buf[16];
+	mmapkit_map *other = NULL;
 	struct cut c;
 
 	mmapkit__sigbus_forget();
-	signal(SIGBUS, ignore ? SIG_IGN : SIG_DFL);
+	signal(SIGBUS, how == 1 ? SIG_IGN : SIG_DFL);
 	c = cut_file();
 	TU_CHILD_OK(mmapkit_read(c.m, 3 * pg(), buf, sizeof(buf)) == -EFAULT);
-	if (ignore) /* SIG_IGN: a SIGBUS sent with kill() is ignored */
+	if (how == 1) /* SIG_IGN: a SIGBUS sent with kill() is ignored */
 		TU_CHILD_OK(kill(getpid(), SIGBUS) == 0);
 	tu_probe_quietly();
+	if (how == 2) {
+		TU_CHILD_OK(mmapkit_anon_private(&other, pg(), 0) == 0);
+		mmapkit_read(other, 0, (void *)c.beyond, sizeof(buf)); /* dies here */
+		_exit(4);
+	}
 	tu_touch(c.beyond); /* dies here, SIG_IGN or not: a fault cannot be ignored */
 	_exit(3);
 }
 
 START_TEST(copy_default_kills)
 {
-	int st = tu_child(default_kills, _i ? (void *)1 : NULL);
+	int st = tu_child(default_kills, (void *)(intptr_t)_i);
 
 	ck_assert_msg(TU_KILLED(st, SIGBUS), "child status 0x%x, want killed by SIGBUS", st);
 }
@@ -636,7 +654,7 @@ Suite *suite_copy(void)
 
 	tc = tu_tcase(s, "handlers", 0);
 	tcase_add_loop_test(tc, copy_chain_handler, 0, 2);
-	tcase_add_loop_test(tc, copy_default_kills, 0, 2);
+	tcase_add_loop_test(tc, copy_default_kills, 0, 3);
 	tcase_add_test(tc, copy_replaced_later);
 	return s;
 }
