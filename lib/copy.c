@@ -283,6 +283,13 @@ static __attribute__((noinline)) int copy_refused(const mmapkit_map *m, const ch
 	if (off > m->len || n > m->len - off)
 		return mmapkit__fail(ERANGE, "%s: range %zu+%zu lies outside the mapping (%zu bytes)",
 				     call, off, n, m->len);
+	if (n && (m->attr_any & (MMAPKIT__A_DONTFORK | MMAPKIT__A_GONE))) {
+		size_t a = m->delta + off;
+		int err = mmapkit__fork_check(m, call, a / m->gran, (a + n + m->gran - 1) / m->gran);
+
+		if (err) /* pages this fork() child does not have: SIGSEGV, not SIGBUS */
+			return err;
+	}
 	if (n && !allowed(m, off, n, writing ? MMAPKIT__A_WRITE : MMAPKIT__A_READ))
 		return mmapkit__fail(EACCES, "%s: range %zu+%zu holds pages protected against %s (mmapkit_protect)",
 				     call, off, n, writing ? "writing" : "reading");
@@ -294,7 +301,8 @@ static __attribute__((noinline)) int copy_refused(const mmapkit_map *m, const ch
 /*
  * Copies n bytes between the range at off and buf (to the range when
  * writing).  The common case, checked inline: a handle whose pages all allow
- * the access (one attribute run), the handler installed, the range inside.
+ * the access (one attribute run) and were never DONTFORK (a fork() child may
+ * lack those), the handler installed, the range inside.
  */
 static inline __attribute__((always_inline)) int copy(const mmapkit_map *m, const char *call,
 						     size_t off, void *buf, size_t n,
@@ -307,6 +315,7 @@ static inline __attribute__((always_inline)) int copy(const mmapkit_map *m, cons
 
 	if (__builtin_expect(!m || !buf || off > m->len || n > m->len - off || !n ||
 				     m->nruns != 1 || (m->runs[0].attr & need) != need ||
+				     (m->attr_any & (MMAPKIT__A_DONTFORK | MMAPKIT__A_GONE)) ||
 				     (writing && (m->flags & MMAPKIT_RDONLY)) ||
 				     !__atomic_load_n(&installed, __ATOMIC_ACQUIRE),
 			     0)) {

@@ -132,8 +132,7 @@ static const char *const names[MMAPKIT__SYS_COUNT] = {
 	"fsync",  "pread",  "unlink",  "mmap",	  "munmap",   "mremap",	   "madvise",
 	"msync",  "mprotect", "mlock", "mlock2", "munlock", "readlink",
 	"sync_file_range", "memfd_create", "memfd_secret", "sendmsg", "recvmsg", "mincore",
-	"cachestat", "prctl", "getpid",
-	"cachestat", "prctl", "sigaction", "fstatfs",
+	"cachestat", "prctl", "getpid", "sigaction", "fstatfs",
 };
 
 /* Per thread, so that concurrent tests do not see each other's calls. */

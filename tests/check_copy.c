@@ -106,6 +106,35 @@ START_TEST(copy_kinds)
 }
 END_TEST
 
+/* A fork() child lacks the DONTFORK pages: -EFAULT (not SIGSEGV), the others copy. */
+static void copy_in_child(void *arg)
+{
+	mmapkit_map *m = arg;
+	unsigned char buf[16];
+
+	TU_CHILD_OK(mmapkit_read(m, pg() - 8, buf, sizeof(buf)) == -EFAULT);
+	TU_CHILD_OK(strstr(mmapkit_errmsg(), "not in this process") != NULL);
+	TU_CHILD_OK(mmapkit_write(m, 2 * pg(), buf, 1) == -EFAULT);
+	TU_CHILD_OK(mmapkit_read(m, 0, buf, sizeof(buf)) == 0);
+	_exit(0);
+}
+
+START_TEST(copy_fork_child)
+{
+	mmapkit_map *m = NULL;
+	unsigned char buf[16] = {1};
+	int st;
+
+	ck_assert_int_eq(mmapkit_anon_private(&m, 4 * pg(), 0), 0);
+	ck_assert_int_eq(mmapkit_advise(m, pg(), 2 * pg(), MMAPKIT_ADV_DONTFORK), 0);
+	st = tu_child(copy_in_child, m);
+	ck_assert_msg(TU_EXITED(st, 0), "child status 0x%x", st);
+	ck_assert_int_eq(mmapkit_write(m, pg() - 8, buf, sizeof(buf)), 0);
+	ck_assert_int_eq(mmapkit_read(m, 2 * pg(), buf, 1), 0);
+	mmapkit_unmap(m);
+}
+END_TEST
+
 /* ---- bad inputs: the exact errno, the message, and no system call ---- */
 
 #define NO_CALLS(expr, want)                                                                \
@@ -646,6 +675,7 @@ Suite *suite_copy(void)
 	tcase_add_loop_test(tc, copy_kinds, 0, 4);
 	tcase_add_test(tc, copy_bad_inputs);
 	tcase_add_test(tc, copy_cost);
+	tcase_add_test(tc, copy_fork_child);
 
 	tc = tu_tcase(s, "truncation", 30);
 	tcase_add_loop_test(tc, copy_truncated, 0, 2);
