@@ -54,6 +54,14 @@ static int open_rw(const char *path)
 	return fd;
 }
 
+/* fn(arg) in a child, which must exit 0. */
+static void child_ok(void (*fn)(void *), void *arg)
+{
+	int st = tu_child(fn, arg);
+
+	ck_assert_msg(TU_EXITED(st, 0), "child status 0x%x", st);
+}
+
 /* ---- copies that work ---- */
 
 START_TEST(copy_kinds)
@@ -123,12 +131,10 @@ START_TEST(copy_fork_child)
 {
 	mmapkit_map *m = NULL;
 	unsigned char buf[16] = {1};
-	int st;
 
 	ck_assert_int_eq(mmapkit_anon_private(&m, 4 * pg(), 0), 0);
 	ck_assert_int_eq(mmapkit_advise(m, pg(), 2 * pg(), MMAPKIT_ADV_DONTFORK), 0);
-	st = tu_child(copy_in_child, m);
-	ck_assert_msg(TU_EXITED(st, 0), "child status 0x%x", st);
+	child_ok(copy_in_child, m);
 	ck_assert_int_eq(mmapkit_write(m, pg() - 8, buf, sizeof(buf)), 0);
 	ck_assert_int_eq(mmapkit_read(m, 2 * pg(), buf, 1), 0);
 	mmapkit_unmap(m);
@@ -249,6 +255,16 @@ static bool same_mask(const sigset_t *a, const sigset_t *b)
 	return true;
 }
 
+/* The end of a truncation test: handle, descriptor and file gone, nothing leaked. */
+static void finish(mmapkit_map *m, int fd, struct tu_snap s, const char *path, void *buf)
+{
+	mmapkit_unmap(m);
+	close(fd);
+	TU_ASSERT_NO_LEAK(s);
+	unlink(path);
+	free(buf);
+}
+
 START_TEST(copy_truncated)
 {
 	int kind = _i ? MMAPKIT_FILE_PRIVATE : MMAPKIT_FILE_SHARED;
@@ -303,11 +319,7 @@ START_TEST(copy_truncated)
 			TU_BYTE_EQ(back[i], 0x5a, i);
 	}
 	ck_assert_int_eq(pthread_sigmask(SIG_UNBLOCK, &block, NULL), 0);
-	mmapkit_unmap(m);
-	close(fd);
-	TU_ASSERT_NO_LEAK(s);
-	unlink(path);
-	free(buf);
+	finish(m, fd, s, path, buf);
 }
 END_TEST
 
@@ -361,11 +373,7 @@ START_TEST(copy_truncate_race)
 	ck_assert_uint_eq(tu_file_size(path), len);
 	ck_assert_int_eq(mmapkit_read(m, 0, buf, len), 0);
 	ck_assert_int_eq(mmapkit_write(m, 0, buf, len), 0);
-	mmapkit_unmap(m);
-	close(fd);
-	TU_ASSERT_NO_LEAK(s);
-	unlink(path);
-	free(buf);
+	finish(m, fd, s, path, buf);
 }
 END_TEST
 
@@ -514,26 +522,43 @@ static void app_plain(int sig)
 }
 
 /* The raw access faults, the application's handler sees it, and mmapkit's copies go on. */
+/*
+ * The application's handler first (mmapkit's forgotten), then a cut file (its
+ * first copy installs mmapkit's over it), and a raw access past the end: the
+ * application's handler is called, once, and leaves with siglongjmp.
+ */
+static struct cut app_first(void (*plain)(int), void (*info)(int, siginfo_t *, void *),
+			    int flags, int blocked)
+{
+	struct sigaction sa;
+	struct cut c;
+
+	memset(&sa, 0, sizeof(sa));
+	if (info)
+		sa.sa_sigaction = info;
+	else
+		sa.sa_handler = plain;
+	sa.sa_flags = flags | (info ? SA_SIGINFO : 0);
+	sigemptyset(&sa.sa_mask);
+	if (blocked)
+		sigaddset(&sa.sa_mask, blocked);
+	mmapkit__sigbus_forget();
+	TU_CHILD_OK(sigaction(SIGBUS, &sa, NULL) == 0);
+	c = cut_file();
+	if (sigsetjmp(app_env, 1) == 0)
+		tu_touch(c.beyond);
+	TU_CHILD_OK(app_calls == 1);
+	return c;
+}
+
 static void chain_siginfo(void *arg)
 {
 	mmapkit_map *other = NULL;
-	struct sigaction sa;
 	unsigned char buf[16];
-	struct cut c;
+	struct cut c = app_first(NULL, app_siginfo, 0, SIGUSR2);
 
 	(void)arg;
-	mmapkit__sigbus_forget();
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_sigaction = app_siginfo;
-	sa.sa_flags = SA_SIGINFO;
-	sigemptyset(&sa.sa_mask);
-	sigaddset(&sa.sa_mask, SIGUSR2);
-	TU_CHILD_OK(sigaction(SIGBUS, &sa, NULL) == 0);
-	c = cut_file();
 	TU_CHILD_OK(mmapkit_read(c.m, 3 * pg(), buf, sizeof(buf)) == -EFAULT);
-	TU_CHILD_OK(app_calls == 0);
-	if (sigsetjmp(app_env, 1) == 0)
-		tu_touch(c.beyond);
 	TU_CHILD_OK(app_calls == 1);
 	TU_CHILD_OK(app_addr == (void *)c.beyond);
 	TU_CHILD_OK(app_code == BUS_ADRERR);
@@ -556,21 +581,10 @@ static void chain_siginfo(void *arg)
 /* A plain handler with SA_NODEFER: called as the kernel would, SIGBUS not blocked. */
 static void chain_plain(void *arg)
 {
-	struct sigaction sa;
 	unsigned char buf[16];
-	struct cut c;
+	struct cut c = app_first(app_plain, NULL, SA_NODEFER, 0);
 
 	(void)arg;
-	mmapkit__sigbus_forget();
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = app_plain;
-	sa.sa_flags = SA_NODEFER;
-	sigemptyset(&sa.sa_mask);
-	TU_CHILD_OK(sigaction(SIGBUS, &sa, NULL) == 0);
-	c = cut_file();
-	if (sigsetjmp(app_env, 1) == 0)
-		tu_touch(c.beyond);
-	TU_CHILD_OK(app_calls == 1);
 	TU_CHILD_OK(!app_bus_blocked && !app_usr2_blocked);
 	TU_CHILD_OK(mmapkit_read(c.m, 2 * pg(), buf, sizeof(buf)) == -EFAULT);
 	TU_CHILD_OK(app_calls == 1);
@@ -579,9 +593,7 @@ static void chain_plain(void *arg)
 
 START_TEST(copy_chain_handler)
 {
-	int st = tu_child(_i ? chain_plain : chain_siginfo, NULL);
-
-	ck_assert_msg(TU_EXITED(st, 0), "child status 0x%x", st);
+	child_ok(_i ? chain_plain : chain_siginfo, NULL);
 }
 END_TEST
 
@@ -661,9 +673,7 @@ static void replaced_later(void *arg)
 
 START_TEST(copy_replaced_later)
 {
-	int st = tu_child(replaced_later, NULL);
-
-	ck_assert_msg(TU_EXITED(st, 0), "child status 0x%x", st);
+	child_ok(replaced_later, NULL);
 }
 END_TEST
 
