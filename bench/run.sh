@@ -162,6 +162,7 @@ if command -v gnuplot >/dev/null; then
 	plot touch "GB/s made usable (higher is better)" "first touch of fresh anonymous memory" 0
 	plot ipc "ns per round trip (log scale)" "round trip between two processes" 1
 	plot punch "ms per punch" "punching a hole over a whole faulted-in mapping" 0
+	plot copy "GB/s (higher is better)" "mmapkit_read / mmapkit_write against memcpy" 0
 else
 	log "gnuplot is not installed: no plots"
 fi
@@ -223,7 +224,7 @@ write_docs() {
 		echo
 		echo "## Plots"
 		echo
-		for png in create call checksum touch ipc punch; do
+		for png in create call checksum touch ipc punch copy; do
 			[[ -f docs/perf/$png.png ]] && echo "![$png](perf/$png.png)" && echo
 		done
 		echo "## Results"
