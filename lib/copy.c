@@ -5,8 +5,8 @@
  * truncated by another process, an I/O error, no space to allocate the page).
  *
  * The first copy installs a SIGBUS handler, once for the process.  Each copy
- * publishes a guard in a thread-local pointer: a jump buffer saved without the
- * signal mask (sigsetjmp(env, 0): no system call on the fast path) and the
+ * publishes a guard in its thread's slot (below): a jump buffer saved without
+ * the signal mask (sigsetjmp(env, 0): no system call on the fast path) and the
  * addresses of the handle's pages.  A fault raised by the kernel inside those
  * pages, on the thread whose guard it is, jumps back into the copy, which
  * restores the signal mask the fault interrupted (the handler saved it from
@@ -42,11 +42,105 @@ struct copy_guard {
 };
 
 /*
- * initial-exec: the handler reads it, and a dynamic TLS access in a library
- * loaded with dlopen() may allocate memory on a thread's first access, which
- * a signal handler must not do.  One pointer fits glibc's static TLS reserve.
+ * Each thread that copies owns a slot of this table, found from its thread
+ * pointer by open addressing: its guard is there while it copies.  Not thread-local
+ * storage, which the handler cannot touch safely: in a library loaded with
+ * dlopen() the first access in a thread allocates it (malloc), and the
+ * initial-exec model, which does not, would put the library's whole TLS (the
+ * error messages) into the static TLS reserve, where dlopen() finds no room.
+ * Slots are claimed once per thread and left as tombstones at its exit (a key
+ * destructor), so that a lookup stops at the first never-used slot.
  */
-static _Thread_local struct copy_guard *guard __attribute__((tls_model("initial-exec")));
+#define SLOTS 4096u
+#define SLOT_FREE ((uintptr_t)0)
+#define SLOT_TOMB ((uintptr_t)1)
+
+struct copy_slot {
+	uintptr_t owner; /* thread_self() of the owner, or SLOT_FREE/SLOT_TOMB (atomic) */
+	struct copy_guard *guard; /* only the owner writes it, and its handler reads it */
+};
+
+static struct copy_slot slots[SLOTS];
+static pthread_key_t slot_key;
+static pthread_once_t slot_key_once = PTHREAD_ONCE_INIT;
+static bool slot_key_made;
+
+/*
+ * Who the calling thread is: its thread pointer, which the x86-64 and AArch64
+ * TLS ABIs keep in a register (no call; async-signal-safe); pthread_self()
+ * elsewhere.
+ */
+static inline uintptr_t thread_self(void)
+{
+	uintptr_t tp;
+
+#if defined(__x86_64__)
+	__asm__("mov %%fs:0, %0" : "=r"(tp));
+#elif defined(__aarch64__)
+	__asm__("mrs %0, tpidr_el0" : "=r"(tp));
+#else
+	tp = (uintptr_t)pthread_self();
+#endif
+	return tp;
+}
+
+static size_t slot_hash(uintptr_t self)
+{
+	return (size_t)(((uint64_t)self >> 6) * 0x9e3779b97f4a7c15ull >> 40) % SLOTS;
+}
+
+/* The calling thread's slot, or NULL; async-signal-safe (loads only). */
+static struct copy_slot *slot_find(uintptr_t self)
+{
+	size_t h = slot_hash(self);
+
+	for (size_t i = 0; i < SLOTS; i++) {
+		struct copy_slot *s = &slots[(h + i) % SLOTS];
+		uintptr_t o = __atomic_load_n(&s->owner, __ATOMIC_RELAXED);
+
+		if (o == self)
+			return s;
+		if (o == SLOT_FREE)
+			return NULL;
+	}
+	return NULL;
+}
+
+static void slot_release(void *arg)
+{
+	struct copy_slot *s = arg;
+
+	s->guard = NULL;
+	__atomic_store_n(&s->owner, SLOT_TOMB, __ATOMIC_RELEASE);
+}
+
+static void slot_key_make(void)
+{
+	slot_key_made = pthread_key_create(&slot_key, slot_release) == 0;
+}
+
+/* The first copy of a thread: a free slot or a tombstone becomes its own. */
+static struct copy_slot *slot_claim(uintptr_t self, const char *call, int *err)
+{
+	size_t h = slot_hash(self);
+
+	for (size_t i = 0; i < SLOTS; i++) {
+		struct copy_slot *s = &slots[(h + i) % SLOTS];
+		uintptr_t o = __atomic_load_n(&s->owner, __ATOMIC_RELAXED);
+
+		if ((o == SLOT_FREE || o == SLOT_TOMB) &&
+		    __atomic_compare_exchange_n(&s->owner, &o, self, false, __ATOMIC_ACQ_REL,
+						__ATOMIC_RELAXED)) {
+			pthread_once(&slot_key_once, slot_key_make);
+			/* released at thread exit; without a key the slot stays taken */
+			if (slot_key_made)
+				pthread_setspecific(slot_key, s);
+			return s;
+		}
+	}
+	*err = mmapkit__fail(EAGAIN, "%s: more than %u threads are copying at once", call, SLOTS);
+	return NULL;
+}
 
 static pthread_mutex_t install_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool installed;
@@ -116,7 +210,8 @@ static void chain(int sig, siginfo_t *si, void *uc)
 
 static void on_sigbus(int sig, siginfo_t *si, void *uc)
 {
-	struct copy_guard *g = guard;
+	struct copy_slot *slot = slot_find(thread_self());
+	struct copy_guard *g = slot ? slot->guard : NULL;
 	int saved = errno;
 
 	/* si_code > 0: raised by the kernel for an access, not sent by a process */
@@ -125,16 +220,18 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
 		g->fault->code = si->si_code;
 		/* the kernel's mask: _NSIG - 1 bits; the rest of glibc's sigset_t is not its */
 		memcpy(&g->fault->mask, &((ucontext_t *)uc)->uc_sigmask, sizeof(g->fault->mask));
-		guard = NULL;
+		slot->guard = NULL;
 		siglongjmp(g->env, 1);
 	}
 	/*
 	 * Not ours (the other side of a copy, say): no guard while the handler
 	 * chained to runs, so that one leaving with longjmp leaves none behind.
 	 */
-	guard = NULL;
+	if (slot)
+		slot->guard = NULL;
 	chain(sig, si, uc);
-	guard = g;
+	if (slot)
+		slot->guard = g;
 	errno = saved;
 }
 
@@ -239,7 +336,8 @@ static int report_fault(const mmapkit_map *m, const char *call, const struct cop
  * memmove: buf may lie in the mapping itself.
  */
 static __attribute__((noinline)) int guarded_move(void *dst, const void *src, size_t n,
-						  uintptr_t lo, uintptr_t hi, struct copy_fault *f)
+						  uintptr_t lo, uintptr_t hi, struct copy_fault *f,
+						  struct copy_slot *slot)
 {
 	struct copy_guard g;
 
@@ -248,11 +346,11 @@ static __attribute__((noinline)) int guarded_move(void *dst, const void *src, si
 	g.fault = f;
 	if (sigsetjmp(g.env, 0))
 		return -1; /* the handler took the guard down */
-	guard = &g;
+	slot->guard = &g;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	memmove(dst, src, n);
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	guard = NULL;
+	slot->guard = NULL;
 	return 0;
 }
 
@@ -309,9 +407,11 @@ static inline __attribute__((always_inline)) int copy(const mmapkit_map *m, cons
 						     bool writing)
 {
 	uint32_t need = writing ? MMAPKIT__A_WRITE : MMAPKIT__A_READ;
+	struct copy_slot *slot;
 	struct copy_fault f;
 	unsigned char *p;
-	int r;
+	uintptr_t self;
+	int r = 0;
 
 	if (__builtin_expect(!m || !buf || off > m->len || n > m->len - off || !n ||
 				     m->nruns != 1 || (m->runs[0].attr & need) != need ||
@@ -323,9 +423,15 @@ static inline __attribute__((always_inline)) int copy(const mmapkit_map *m, cons
 		if (r || !n)
 			return r;
 	}
+	self = thread_self();
+	slot = slot_find(self);
+	if (__builtin_expect(!slot, 0) && !(slot = slot_claim(self, call, &r)))
+		return r;
 	p = m->base + m->delta + off;
-	r = writing ? guarded_move(p, buf, n, (uintptr_t)m->base, (uintptr_t)m->base + m->map_len, &f)
-		    : guarded_move(buf, p, n, (uintptr_t)m->base, (uintptr_t)m->base + m->map_len, &f);
+	r = writing ? guarded_move(p, buf, n, (uintptr_t)m->base, (uintptr_t)m->base + m->map_len,
+				   &f, slot)
+		    : guarded_move(buf, p, n, (uintptr_t)m->base, (uintptr_t)m->base + m->map_len,
+				   &f, slot);
 	return r ? copy_failed(m, call, &f) : 0;
 }
 
