@@ -272,6 +272,15 @@ out:
 }
 
 #ifdef MMAPKIT_TESTING
+unsigned mmapkit__copy_slots_used(void)
+{
+	unsigned n = 0;
+
+	for (size_t i = 0; i < SLOTS; i++)
+		n += __atomic_load_n(&slots[i].owner, __ATOMIC_RELAXED) > SLOT_TOMB;
+	return n;
+}
+
 void mmapkit__sigbus_forget(void)
 {
 	pthread_mutex_lock(&install_lock);

@@ -292,6 +292,8 @@ MMAPKIT__HIDDEN bool mmapkit__sigbus_installed(void);
 #ifdef MMAPKIT_TESTING
 /* Test build only: put back the disposition found at installation; the next copy installs anew. */
 MMAPKIT__HIDDEN void mmapkit__sigbus_forget(void);
+/* Test build only: slots of the copy table held by threads (lib/copy.c). */
+MMAPKIT__HIDDEN unsigned mmapkit__copy_slots_used(void);
 #endif
 
 /* replace.c */

@@ -464,6 +464,66 @@ START_TEST(copy_threads)
 }
 END_TEST
 
+/*
+ * Each thread that copies takes a slot of a table of 4096 (lib/copy.c) and
+ * gives it back when it exits: NTHREADS threads alive at once hold NTHREADS
+ * more, none once they are gone; and 5000 threads one after the other all copy.
+ */
+struct churn {
+	mmapkit_map *m;
+	pthread_barrier_t *held, *done;
+};
+
+static void *copy_once(void *arg)
+{
+	const struct churn *c = arg;
+	unsigned char b[8];
+	intptr_t r = mmapkit_read(c->m, 0, b, sizeof(b));
+
+	if (c->held) { /* stay alive until the main thread has counted */
+		pthread_barrier_wait(c->held);
+		pthread_barrier_wait(c->done);
+	}
+	return (void *)r;
+}
+
+START_TEST(copy_thread_churn)
+{
+	pthread_barrier_t held, done;
+	struct churn c = {.held = &held, .done = &done};
+	pthread_t th[NTHREADS];
+	unsigned before;
+	void *r;
+
+	ck_assert_int_eq(mmapkit_anon_shared(&c.m, pg(), 0), 0);
+	ck_assert_int_eq(mmapkit_read(c.m, 0, &r, 1), 0); /* this thread's slot */
+	before = mmapkit__copy_slots_used();
+	ck_assert_int_eq(pthread_barrier_init(&held, NULL, NTHREADS + 1), 0);
+	ck_assert_int_eq(pthread_barrier_init(&done, NULL, NTHREADS + 1), 0);
+	for (int i = 0; i < NTHREADS; i++)
+		ck_assert_int_eq(pthread_create(&th[i], NULL, copy_once, &c), 0);
+	pthread_barrier_wait(&held);
+	ck_assert_uint_eq(mmapkit__copy_slots_used(), before + NTHREADS);
+	pthread_barrier_wait(&done);
+	for (int i = 0; i < NTHREADS; i++) {
+		ck_assert_int_eq(pthread_join(th[i], &r), 0);
+		ck_assert_ptr_null(r);
+	}
+	ck_assert_uint_eq(mmapkit__copy_slots_used(), before);
+	c.held = NULL;
+	for (int i = 0; i < 5000; i++) {
+		r = (void *)1;
+		ck_assert_int_eq(pthread_create(&th[0], NULL, copy_once, &c), 0);
+		ck_assert_int_eq(pthread_join(th[0], &r), 0);
+		ck_assert_msg(r == NULL, "thread %d: %d: %s", i, (int)(intptr_t)r, mmapkit_errmsg());
+	}
+	ck_assert_uint_eq(mmapkit__copy_slots_used(), before);
+	pthread_barrier_destroy(&held);
+	pthread_barrier_destroy(&done);
+	mmapkit_unmap(c.m);
+}
+END_TEST
+
 /* ---- the application's own SIGBUS handling ---- */
 
 /* A file of FILE_PAGES pages mapped shared, then cut to one page: the rest faults. */
@@ -691,6 +751,7 @@ Suite *suite_copy(void)
 	tcase_add_loop_test(tc, copy_truncated, 0, 2);
 	tcase_add_test(tc, copy_truncate_race);
 	tcase_add_test(tc, copy_threads);
+	tcase_add_test(tc, copy_thread_churn);
 
 	tc = tu_tcase(s, "handlers", 0);
 	tcase_add_loop_test(tc, copy_chain_handler, 0, 2);
