@@ -54,7 +54,7 @@ static int copy_measure(void *arg, long iters, double *ns, char *err, size_t err
 }
 
 #define FIX_SMALL                                                                           \
-	"the copy's fixed cost (argument checks, the thread-local guard, sigsetjmp without "  \
+	"the copy's fixed cost (argument checks, the thread's guard slot, sigsetjmp without " \
 	"the mask, two calls) is a few ns: it shows against a copy that runs from the CPU "   \
 	"caches; a cheaper guard would need a jump buffer of the library's own in assembly"
 
