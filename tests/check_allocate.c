@@ -235,6 +235,8 @@ START_TEST(alloc_enospc)
 	mmapkit_map *m = (mmapkit_map *)&m, *ok = NULL;
 	unsigned char *buf;
 	struct tu_snap s;
+	uint64_t foff;
+	size_t at;
 	int st, fd;
 
 	if (!scratch_mount(&sc, "tmpfs", "size=1M,mode=0700", "alloc_enospc"))
@@ -283,8 +285,10 @@ START_TEST(alloc_enospc)
 	ck_assert_msg(TU_KILLED(st, SIGBUS), "writing without room: status 0x%x", st);
 	buf = calloc(1, page);
 	ck_assert_int_eq(mmapkit_write(m, 0, buf, page), -EFAULT);
-	tu_assert_errmsg("mmapkit_write", TU_NUMS("SIGBUS", "no space", tu_num(512 * 1024)),
-			 "no room");
+	tu_assert_errmsg("mmapkit_write", TU_NUMS("SIGBUS", "no space"), "no room");
+	ck_assert(tu_fault_at(&at, &foff));
+	ck_assert_msg(at < page && foff == 512 * 1024 + at, "fault named at byte %zu, offset %llu",
+		      at, (unsigned long long)foff);
 	free(buf);
 	mmapkit_unmap(m);
 	mmapkit_unmap(ok);

@@ -697,6 +697,18 @@ void tu_assert_errmsg(const char *call, const char *const *parts, const char *wh
 			ck_abort_msg("%s: \"%s\" lacks \"%s\"", what, msg, *parts);
 }
 
+bool tu_fault_at(size_t *byte, uint64_t *foff)
+{
+	const char *at = strstr(mmapkit_errmsg(), "SIGBUS at byte ");
+	unsigned long long b, f;
+
+	if (!at || sscanf(at, "SIGBUS at byte %llu of the range (file offset %llu)", &b, &f) != 2)
+		return false;
+	*byte = (size_t)b;
+	*foff = f;
+	return true;
+}
+
 /* ---- system-call counters ---- */
 
 void tu_fault_calls(unsigned *calls)

@@ -284,6 +284,14 @@ const char *tu_num(uint64_t v);
 /* mmapkit_errmsg() names call and holds every string of parts; what leads the failure. */
 void tu_assert_errmsg(const char *call, const char *const *parts, const char *what);
 
+/*
+ * The byte of the range and its file offset that mmapkit_errmsg() names after
+ * a copy answered -EFAULT ("SIGBUS at byte B of the range (file offset F)");
+ * false when it names none.  Which byte of a failing page faults first is the
+ * copy routine's (memmove's, or a sanitizer's) choice.
+ */
+bool tu_fault_at(size_t *byte, uint64_t *foff);
+
 /* ---- system-call counters (test build; the caller includes internal.h) ---- */
 
 /* calls[sys] = how often the calling thread made system call sys since the last reset. */
