@@ -234,6 +234,8 @@ _PROTOTYPES = {
     "mmapkit_send": (ctypes.c_int, [MapPtr, _int], True),
     "mmapkit_receive": (ctypes.c_int, [_out, _int, _uint, _uint], True),
     "mmapkit_ring": (ctypes.c_int, [_out, _size, _uint], True),
+    "mmapkit_read": (ctypes.c_int, [MapPtr, _size, _ptr, _size], True),
+    "mmapkit_write": (ctypes.c_int, [MapPtr, _size, _ptr, _size], True),
     "mmapkit_errmsg": (_str, [], False),
     "mmapkit_strerror": (_str, [_int], False),
 }

@@ -24,6 +24,7 @@ C_TYPES = {
     "uint64_t": ctypes.c_uint64,
     "void": None,
     "void*": ctypes.c_void_p,
+    "const void*": ctypes.c_void_p,
     "const char*": ctypes.c_char_p,
     "mmapkit_map*": MapPtr,
     "const mmapkit_map*": MapPtr,
@@ -40,7 +41,7 @@ def plain(t):
 class TestDeclarations(unittest.TestCase):
     def test_every_header_function_is_declared_with_its_types(self):
         funcs = header_functions()
-        self.assertEqual(len(funcs), 35)
+        self.assertEqual(len(funcs), 37)
         self.assertEqual(set(funcs), set(mmapkit._PROTOTYPES))
         for name, (ret, params) in funcs.items():
             with self.subTest(name):
