@@ -104,7 +104,7 @@ void bench_copy(struct opts *o)
 	char path[600];
 	uint64_t sum;
 
-	section_begin(o, "copy", "7. mmapkit_read / mmapkit_write against memcpy",
+	section_begin(o, "copy", "8. mmapkit_read / mmapkit_write against memcpy",
 		      "Time per copy of n bytes between a buffer and a shared mapping of a tmpfs "
 		      "file whose pages are all resident, stepping through a window of the "
 		      "mapping: a small one (from cache: 512 KiB, 4 MiB for 1 MiB copies) and a "
