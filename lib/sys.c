@@ -102,6 +102,11 @@ static int sys_prctl(int option, unsigned long a2, unsigned long a3, unsigned lo
 	return prctl(option, a2, a3, a4, a5);
 }
 
+static int sys_faccessat(int dirfd, const char *path, int mode, int flags)
+{
+	return faccessat(dirfd, path, mode, flags);
+}
+
 #define MMAPKIT__REAL_TABLE                                                                 \
 	{                                                                                   \
 		.open = sys_open, .close = close, .fstat = fstat, .fcntl = sys_fcntl,       \
@@ -114,6 +119,7 @@ static int sys_prctl(int option, unsigned long a2, unsigned long a3, unsigned lo
 		.memfd_secret = sys_memfd_secret, .sendmsg = sendmsg, .recvmsg = recvmsg,   \
 		.mincore = sys_mincore, .cachestat = sys_cachestat, .prctl = sys_prctl,     \
 		.getpid = getpid,                                                           \
+		.faccessat = sys_faccessat,                                                 \
 	}
 
 #ifndef MMAPKIT_TESTING
@@ -129,7 +135,7 @@ static const char *const names[MMAPKIT__SYS_COUNT] = {
 	"fsync",  "pread",  "unlink",  "mmap",	  "munmap",   "mremap",	   "madvise",
 	"msync",  "mprotect", "mlock", "mlock2", "munlock", "readlink",
 	"sync_file_range", "memfd_create", "memfd_secret", "sendmsg", "recvmsg", "mincore",
-	"cachestat", "prctl", "getpid",
+	"cachestat", "prctl", "getpid", "faccessat",
 };
 
 /* Per thread, so that concurrent tests do not see each other's calls. */
@@ -240,6 +246,7 @@ static int hit(enum mmapkit__sysno sys)
 #define MMAPKIT__SYS_cachestat MMAPKIT__SYS_CACHESTAT
 #define MMAPKIT__SYS_prctl MMAPKIT__SYS_PRCTL
 #define MMAPKIT__SYS_getpid MMAPKIT__SYS_GETPID
+#define MMAPKIT__SYS_faccessat MMAPKIT__SYS_FACCESSAT
 
 SHIM(open, int, -1, (const char *p, int f, mode_t m), (p, f, m))
 SHIM(close, int, -1, (int fd), (fd))
@@ -355,6 +362,7 @@ SHIM(cachestat, int, -1, (int fd, void *r, void *c, unsigned f), (fd, r, c, f))
 SHIM(prctl, int, -1, (int o, unsigned long a2, unsigned long a3, unsigned long a4,
 		      unsigned long a5), (o, a2, a3, a4, a5))
 SHIM(getpid, pid_t, -1, (void), ())
+SHIM(faccessat, int, -1, (int d, const char *p, int m, int f), (d, p, m, f))
 
 struct mmapkit__sys mmapkit__sys = {
 	.open = shim_open,	     .close = shim_close,     .fstat = shim_fstat,
@@ -368,6 +376,7 @@ struct mmapkit__sys mmapkit__sys = {
 	.memfd_secret = shim_memfd_secret, .sendmsg = shim_sendmsg, .recvmsg = shim_recvmsg,
 	.mincore = shim_mincore, .cachestat = shim_cachestat, .prctl = shim_prctl,
 	.getpid = shim_getpid,
+	.faccessat = shim_faccessat,
 };
 
 #endif

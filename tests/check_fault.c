@@ -178,6 +178,8 @@ const int *const fault_documented[MMAPKIT__SYS_COUNT] = {
 	[MMAPKIT__SYS_CACHESTAT] = E(EBADF, EFAULT, EINVAL, ENOSYS, EOPNOTSUPP, EPERM),
 	[MMAPKIT__SYS_PRCTL] = E(EFAULT, EINVAL, ENOMEM, EPERM),
 	[MMAPKIT__SYS_GETPID] = ((const int[]){0}), /* "always successful" */
+	[MMAPKIT__SYS_FACCESSAT] = E(EACCES, EBADF, EFAULT, EINVAL, EIO, ELOOP, ENAMETOOLONG,
+				     ENOENT, ENOMEM, ENOTDIR, EPERM, EROFS, ETXTBSY),
 };
 /*
  * fcntl(F_SETFL), which clears O_NONBLOCK after a path constructor's open:
