@@ -43,7 +43,7 @@ static int cachestat_range(const mmapkit_map *m, const char *call, size_t p0, si
 	if (mmapkit__sys.cachestat(m->fd, &r, cs, 0) == 0)
 		return 0;
 	if (errno == EPERM)
-		return mmapkit__fail(EPERM, "%s: " HIDDEN_WHY, call);
+		return mmapkit__fail_sys(EPERM, call, "cachestat", HIDDEN_WHY);
 	return mmapkit__fail_sys(errno, call, "cachestat", "%llu bytes at file offset %llu",
 				 (unsigned long long)r.len, (unsigned long long)r.off);
 }
