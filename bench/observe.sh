@@ -95,6 +95,10 @@ row() { # name files...
 	log "resident $name: $a ms, vmtouch $b ms, fincore $c ms"
 }
 row "$big file, cached" "$work/big"
+cp "$work/big" "$work/big-evicted"
+"$tool" evict "$work/big-evicted" >/dev/null
+"$tool" touch -r 64M "$work/big-evicted" >/dev/null
+row "$big file, 64M of it cached" "$work/big-evicted"
 row "$sparse sparse file (64 pages written, cached)" "$work/sparse"
 row "$nsmall small files (4-16 KiB, cached)" "$work/small"/*
 
@@ -154,14 +158,14 @@ PY
 	echo "### \`mmapkit_resize\` growing an anonymous private mapping"
 	echo
 	echo "Each step grows the mapping and writes its last byte. System calls of the growing"
-	echo "(strace -c: mremap, mmap, munmap, madvise, mprotect, mlock, prctl) over all steps."
+	echo "(strace: mremap, mmap, munmap, madvise, mprotect, mlock, prctl) over all steps."
 	echo
-	echo "| growth | mmapkit_resize | raw mremap | Python mmap.resize | mmapkit / raw | calls mmapkit, raw, Python |"
+	echo "| growth | mmapkit_resize | raw mremap | Python mmap.resize | mmapkit / raw | mremap/all calls: mmapkit, raw, Python |"
 	echo "| --- | --- | --- | --- | --- | --- |"
 } >>"$out"
-calls() { # command...: memory-management system calls it makes
-	strace -f -qq -c -e trace=mremap,mmap,munmap,madvise,mprotect,mlock,prctl -o "$work/strace" "$@" >/dev/null
-	awk '$NF == "total" {print $(NF-2)}' "$work/strace"
+calls() { # command...: its mremap calls / all its memory-management calls
+	strace -f -qq -e trace=mremap,mmap,munmap,madvise,mprotect,mlock,prctl -o "$work/strace" "$@" >/dev/null
+	awk '{sub(/^\[pid +[0-9]+\] /, ""); sub(/^[0-9]+ +/, "")} /^mremap\(/ {r++} /^[a-z]+\(/ {n++} END {printf "%d/%d", r, n}' "$work/strace"
 }
 for step in double page; do
 	tm=() tr=() tp=()
