@@ -224,7 +224,7 @@ def pmap_rows(pid):
                 not re.fullmatch(r"[r-][w-][x-][ps]", cols[1]):
             continue
         rows[int(cols[0], 16)] = (int(cols[head.index("Rss")]) * 1024,
-                                  int(cols[head.index("Pss")]) * 1024)
+                                  int(cols[head.index("Pss")]) * 1024, cols[1])
     return rows
 
 
@@ -246,8 +246,9 @@ def test_maps(tool, d):
         # library's Pss changes whenever some process on the machine starts or exits)
         own = {a for a, m in mine.items() if m["mapping"] == p or not m["mapping"].startswith("/")}
         bad = [hex(a) for a in pm if a in mine and (mine[a]["rss"] != pm[a][0] or
+                                                    mine[a]["perms"] != pm[a][2] or
                                                     (a in own and mine[a]["pss"] != pm[a][1]))]
-        check(not bad, f"maps: Rss per mapping, and Pss of the {len(own)} mappings only the "
+        check(not bad, f"maps: Perm and Rss per mapping, and Pss of the {len(own)} mappings only the "
                        f"helper and its child map, equal pmap -X's (differ: {bad})")
         cats = {m["category"] for m in js["mappings"]}
         check({"anon private", "anon shared", "file private", "file shared", "special"} <= cats,

@@ -57,7 +57,7 @@ static const char *size_str(uint64_t n, char *buf, size_t cap)
 		snprintf(buf, cap, "%" PRIu64, n);
 		return buf;
 	}
-	if (humanize_number(buf, cap < 6 ? cap : 6, (int64_t)n, "", HN_AUTOSCALE,
+	if (humanize_number(buf, cap < 5 ? cap : 5, (int64_t)n, "", HN_AUTOSCALE,
 			    HN_B | HN_NOSPACE | HN_DECIMAL) < 0)
 		snprintf(buf, cap, "%" PRIu64, n);
 	return buf;
@@ -430,7 +430,7 @@ static int cmd_resident(int argc, char **argv)
 		printf("}}\n");
 		return status;
 	}
-	if (nfiles > 1 || nunknown) {
+	if (nfiles > 1) {
 		snprintf(c, sizeof(c), "%" PRIu64 "/%" PRIu64, tres / mmapkit_page_size(),
 			 pages_of(tsize));
 		printf("%10s %10s %21s %5.1f%% %9s %9s  total of %" PRIu64 " file%s%s\n",
@@ -839,11 +839,11 @@ static int cmd_maps(int argc, char **argv)
 		       "MAPPING");
 	while (fgets(line, sizeof(line), fp)) {
 		unsigned long lo, hi, off, inode;
-		char dev[16], key[64];
+		char dev[16], key[64], perms[5];
 		int name_at = 0;
 		unsigned long long kb;
 
-		if (sscanf(line, "%lx-%lx %4s %lx %15s %lu %n", &lo, &hi, v.perms, &off, dev, &inode,
+		if (sscanf(line, "%lx-%lx %4s %lx %15s %lu %n", &lo, &hi, perms, &off, dev, &inode,
 			   &name_at) >= 6 && strchr(line, '-') < strchr(line, ' ')) {
 			if (in) {
 				print_vma(&v, &first_row);
@@ -854,6 +854,7 @@ static int cmd_maps(int argc, char **argv)
 			memset(&v.size, 0, sizeof(v) - offsetof(struct vma, size));
 			v.lo = lo;
 			v.hi = hi;
+			memcpy(v.perms, perms, sizeof(v.perms));
 			strlcpy(v.name, name_at ? line + name_at : "", sizeof(v.name));
 			v.name[strcspn(v.name, "\n")] = '\0';
 			classify(&v, inode);
