@@ -178,10 +178,11 @@ START_TEST(rss_grows)
 	ck_assert_uint_eq(b.private_dirty, 10 * pg());
 	ck_assert_uint_eq(b.anonymous, kind == MMAPKIT_ANON_PRIVATE || kind == MMAPKIT_FILE_PRIVATE
 					       ? 10 * pg() : 0);
-	if (path) { /* the pages read are cached; cachestat says how many are dirty */
+	if (path && mmapkit__kernel_has(MMAPKIT__F_CACHESTAT)) {
+		/* the pages read are cached; cachestat says how many are dirty */
 		ck_assert_uint_eq(b.cached, 10 * pg());
 		ck_assert_uint_eq(b.cache_dirty, kind == MMAPKIT_FILE_SHARED ? 10 * pg() : 0);
-	} else {
+	} else { /* anonymous, or no cachestat (valgrind 3.19 does not know it): 0 */
 		ck_assert_uint_eq(b.cached, 0);
 	}
 	assert_matches_smaps(m);
@@ -372,13 +373,39 @@ END_TEST
 
 /* ---- mmapkit_resident against the page cache's truth ---- */
 
-/* cachestat(2) itself, as root: the number of cached pages of [off, off + len). */
+static uint64_t file_size_fd(int fd)
+{
+	struct stat st;
+
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	return (uint64_t)st.st_size;
+}
+
+/*
+ * cachestat(2) itself, as root: the number of cached pages of [off, off + len)
+ * (len 0: to the end).  Where it is missing (valgrind 3.19 does not know it),
+ * mincore of a shared mapping of our own, which tells root the truth.
+ */
 static uint64_t truth(int fd, uint64_t off, uint64_t len)
 {
-	uint64_t range[2] = {off, len}, cs[5];
+	uint64_t range[2] = {off, len}, cs[5], n = 0;
+	unsigned char *vec;
+	void *p;
 
-	ck_assert_int_eq(syscall(SYS_cachestat, fd, range, cs, 0), 0);
-	return cs[0];
+	if (syscall(SYS_cachestat, fd, range, cs, 0) == 0)
+		return cs[0];
+	ck_assert_int_eq(errno, ENOSYS);
+	if (!len)
+		len = file_size_fd(fd) - off;
+	vec = malloc(len / pg() + 1);
+	p = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, (off_t)off);
+	ck_assert_ptr_ne(p, MAP_FAILED);
+	ck_assert_int_eq(mincore(p, len, vec), 0);
+	for (uint64_t k = 0; k < (len + pg() - 1) / pg(); k++)
+		n += vec[k] & 1;
+	munmap(p, len);
+	free(vec);
+	return n;
 }
 
 static void evict(int fd)
@@ -441,8 +468,9 @@ START_TEST(resident_truth)
 		ck_assert_msg(got == want, "%s, %s: %llu bytes resident, the page cache holds %llu",
 			      state_names[state], path_6_1 ? "mincore" : "cachestat",
 			      (unsigned long long)got, (unsigned long long)want);
-		ck_assert_uint_eq(mmapkit__fault_calls(path_6_1 ? MMAPKIT__SYS_MINCORE
-							      : MMAPKIT__SYS_CACHESTAT), 1);
+		ck_assert_uint_eq(mmapkit__fault_calls(mmapkit__kernel_has(MMAPKIT__F_CACHESTAT)
+							       ? MMAPKIT__SYS_CACHESTAT
+							       : MMAPKIT__SYS_MINCORE), 1);
 		ck_assert_int_eq(mmapkit_resident(m, 0, MMAPKIT_TO_END, &got, vec), 0);
 		ck_assert_uint_eq(got, want);
 		for (uint64_t k = 0; k < n; k++)
@@ -505,6 +533,10 @@ START_TEST(resident_hidden)
 
 	if (geteuid() != 0) {
 		printf("stats: resident as nobody: skipped: needs root to drop to nobody\n");
+		return;
+	}
+	if (tu_on_valgrind()) {
+		printf("valgrind: resident as nobody: skipped (valgrind 3.19 has no cachestat to tell an evicted file, and a child that drops to nobody cannot write valgrind's log)\n");
 		return;
 	}
 	c.path = make_state(_i % 2, &fd); /* cached, then evicted */
@@ -757,7 +789,8 @@ START_TEST(name_model)
 	ck_assert_int_eq(mmapkit_name(m, "mmapkit-model"), 0);
 	ck_assert_uint_eq(nprctl, 1);
 	model_covers(m, "named");
-	ck_assert_int_eq(mmapkit_protect(m, pg(), pg(), MMAPKIT_PROT_READ), 0);
+	if (!tu_skip_mremap_across("name_model: a read-only page among the pages moved"))
+		ck_assert_int_eq(mmapkit_protect(m, pg(), pg(), MMAPKIT_PROT_READ), 0);
 	ck_assert_int_eq(mmapkit_resize(m, 2 * pg(), 0), 0);
 	model_covers(m, "shrunk");
 	ck_assert_int_eq(mmapkit_resize(m, 4 * pg(), MMAPKIT_RESIZE_NOMOVE), 0);
