@@ -95,6 +95,8 @@ SEAL_WRITE = 0x4
 SEAL_FUTURE_WRITE = 0x8
 SEAL_SEAL = 0x10
 
+RESIZE_NOMOVE = 0x1
+
 
 class Kind(enum.IntEnum):
     """enum mmapkit_kind."""
@@ -125,6 +127,14 @@ class mmapkit_opts(ctypes.Structure):
         ("offset", ctypes.c_uint64),
         ("len", ctypes.c_size_t),
     ]
+
+
+class mmapkit_stats(ctypes.Structure):
+    """struct mmapkit_stats (mmapkit_stats(3)), sz first."""
+    _fields_ = [("sz", ctypes.c_size_t)] + [(n, ctypes.c_uint64) for n in (
+        "mapped", "rss", "pss", "shared_clean", "shared_dirty", "private_clean",
+        "private_dirty", "anonymous", "swap", "locked", "huge", "cached", "cache_dirty",
+        "cache_writeback")]
 
 
 # ---- loading ----
@@ -233,6 +243,11 @@ _PROTOTYPES = {
     "mmapkit_send": (ctypes.c_int, [MapPtr, _int], True),
     "mmapkit_receive": (ctypes.c_int, [_out, _int, _uint, _uint], True),
     "mmapkit_ring": (ctypes.c_int, [_out, _size, _uint], True),
+    "mmapkit_resize": (ctypes.c_int, [MapPtr, _size, _uint], True),
+    "mmapkit_resident": (ctypes.c_int, [MapPtr, _size, _size, ctypes.POINTER(ctypes.c_uint64),
+                                        ctypes.POINTER(ctypes.c_ubyte)], True),
+    "mmapkit_stats": (ctypes.c_int, [MapPtr, ctypes.POINTER(mmapkit_stats)], True),
+    "mmapkit_name": (ctypes.c_int, [MapPtr, _str], True),
     "mmapkit_errmsg": (_str, [], False),
     "mmapkit_strerror": (_str, [_int], False),
 }
@@ -655,3 +670,26 @@ class Map(_HandleOwner):
 
     def unlock(self, off=0, length=None):
         self._call(lib.mmapkit_unlock, off, length)
+
+    # looking at a mapping
+
+    def resident(self, off=0, length=None):
+        """Resident bytes of the pages holding the range (mmapkit_resident(3)); for file
+        kinds the page cache's answer, PermissionError where the kernel hides it."""
+        off, length = _nonneg(off, "off"), _span(length)
+        out = ctypes.c_uint64()
+        with self._h as h:
+            lib.mmapkit_resident(h.ptr, off, length, ctypes.byref(out), None)
+        return out.value
+
+    def stats(self):
+        """mmapkit_stats(3) as a dict of byte counts (rss, pss, ..., cache_writeback)."""
+        st = mmapkit_stats(sz=ctypes.sizeof(mmapkit_stats))
+        with self._h as h:
+            lib.mmapkit_stats(h.ptr, ctypes.byref(st))
+        return {n: getattr(st, n) for n, _ in mmapkit_stats._fields_[1:]}
+
+    def name(self, name):
+        """Name an anonymous mapping in /proc/PID/maps (mmapkit_name(3)); None removes it."""
+        with self._h as h:
+            lib.mmapkit_name(h.ptr, None if name is None else os.fsencode(name))

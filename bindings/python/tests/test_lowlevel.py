@@ -29,6 +29,9 @@ C_TYPES = {
     "const mmapkit_map*": MapPtr,
     "mmapkit_map**": ctypes.POINTER(MapPtr),
     "const struct mmapkit_opts*": ctypes.POINTER(mmapkit.mmapkit_opts),
+    "uint64_t*": ctypes.POINTER(ctypes.c_uint64),
+    "unsigned char*": ctypes.POINTER(ctypes.c_ubyte),
+    "struct mmapkit_stats*": ctypes.POINTER(mmapkit.mmapkit_stats),
 }
 
 
@@ -40,7 +43,7 @@ def plain(t):
 class TestDeclarations(unittest.TestCase):
     def test_every_header_function_is_declared_with_its_types(self):
         funcs = header_functions()
-        self.assertEqual(len(funcs), 35)
+        self.assertEqual(len(funcs), 39)
         self.assertEqual(set(funcs), set(mmapkit._PROTOTYPES))
         for name, (ret, params) in funcs.items():
             with self.subTest(name):

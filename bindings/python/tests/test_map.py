@@ -26,6 +26,25 @@ class TestKinds(TempDirTest):
             self.assertEqual(m[PAGE - 1:PAGE + 4], b"\0abc\0")
         self.assertTrue(m.closed)
 
+    def test_resident_stats_name(self):
+        with Map.anon_private(8 * PAGE, mmapkit.GUARD) as m:
+            self.assertEqual(m.resident(), 0)
+            m[PAGE:PAGE + 1] = b"x"
+            m[5 * PAGE:5 * PAGE + 1] = b"y"
+            self.assertEqual(m.resident(), 2 * PAGE)
+            self.assertEqual(m.resident(0, PAGE), 0)
+            st = m.stats()
+            self.assertEqual((st["mapped"], st["rss"], st["private_dirty"]),
+                             (8 * PAGE, 2 * PAGE, 2 * PAGE))
+            self.assertEqual(st["cached"], 0)
+            try:
+                m.name("py-test")
+            except OSError as e:  # a kernel without CONFIG_ANON_VMA_NAME
+                self.assertEqual(e.errno, errno.EOPNOTSUPP)
+            with self.assertRaises(OSError) as cm:
+                m.name("bad[name")
+            self.assertEqual(cm.exception.errno, errno.EINVAL)
+
     def test_anon_shared(self):
         with Map.anon_shared(100, mmapkit.DONTFORK) as m:
             self.assertEqual((len(m), m.kind, m.fd, m.flags),
