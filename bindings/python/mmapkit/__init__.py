@@ -386,6 +386,21 @@ class _Handle:
         self._exports = [r for r in self._exports if r() is not None]
         return len(self._exports)
 
+    def resize(self, new_len, flags):
+        """mmapkit_resize: only with no view exported (the pages may move) and no
+        other use under way; BufferError then, and nothing changes."""
+        if self.busy > 1:
+            raise BufferError("cannot resize a mapping while a call is using it")
+        if self.exports():
+            raise BufferError("cannot resize while exported pointers exist")
+        self.mv.release()
+        try:
+            lib.mmapkit_resize(self.ptr, new_len, flags)
+        finally:
+            self.addr = lib.mmapkit_ptr(self.ptr) or 0
+            self.length = lib.mmapkit_len(self.ptr)
+            self.mv = self._cast(_bytes_type(self.length).from_address(self.addr))
+
     def __enter__(self):
         """Use the mapping: ValueError when it is closed; close() waits until __exit__."""
         self.lock.acquire()
@@ -670,6 +685,14 @@ class Map(_HandleOwner):
 
     def unlock(self, off=0, length=None):
         self._call(lib.mmapkit_unlock, off, length)
+
+    def resize(self, new_len, flags=0):
+        """Grow or shrink to new_len bytes (mmapkit_resize(3)): the mapping may move
+        unless flags has RESIZE_NOMOVE; file kinds past the end of the file need GROW.
+        BufferError while views from view()/at() are alive."""
+        new_len = _nonneg(new_len, "new_len")
+        with self._h as h:
+            h.resize(new_len, flags)
 
     # looking at a mapping
 
