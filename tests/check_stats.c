@@ -518,6 +518,12 @@ static void as_nobody(void *arg)
 	TU_CHILD_OK(strstr(mmapkit_errmsg(), "neither write nor owns"));
 	TU_CHILD_OK(mmapkit_resident(m, 0, MMAPKIT_TO_END, &bytes, vec) == -EPERM);
 	TU_CHILD_OK(bytes == 12345); /* nothing written */
+	{ /* the page cache figures of mmapkit_stats: refused, or 0 without cachestat */
+		struct mmapkit_stats st = {.sz = sizeof(st)};
+		int r = mmapkit_stats(m, &st);
+
+		TU_CHILD_OK(c->pretend_6_1 ? r == 0 && st.cached == 0 : r == -EPERM);
+	}
 	/* what mincore says here: every page, whatever the truth */
 	raw = mmap(NULL, c->pages * pg(), PROT_READ, MAP_PRIVATE, fd, 0);
 	TU_CHILD_OK(raw != MAP_FAILED && mincore(raw, c->pages * pg(), vec) == 0);
