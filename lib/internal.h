@@ -165,9 +165,10 @@ enum {
 	MMAPKIT__A_GONE = 1u << 13, /* not in this process: it was DONTFORK at a fork()
 				     * between the process that made the handle and this one */
 	/*
-	 * Anonymous shared pages added by mmapkit_resize are a shmem object of
-	 * their own: the bit alternates from one such segment to the next, so
-	 * that a run never spans two of them (they never merge into one VMA).
+	 * Pages added by mmapkit_resize are a mapping of their own (for anonymous
+	 * shared memory a shmem object of its own), which the kernel may keep a
+	 * VMA apart: the bit alternates from one such segment to the next, so that
+	 * a run never spans two of them and moves go VMA by VMA.
 	 */
 	MMAPKIT__A_SEGMENT = 1u << 14,
 };
@@ -239,6 +240,8 @@ MMAPKIT__HIDDEN int mmapkit__file_size(const mmapkit_map *m, const char *call, u
 /* name.c: label [at, at + len) with the handle's name (no-op without one). */
 MMAPKIT__HIDDEN int mmapkit__name_apply(const mmapkit_map *m, const char *call,
 					unsigned char *at, size_t len);
+/* Best effort: [at, len) (a data page become a guard) loses the handle's name. */
+MMAPKIT__HIDDEN void mmapkit__name_clear(const mmapkit_map *m, unsigned char *at, size_t len);
 
 /*
  * map.c: the constructor run behind the 0.2 constructors.  With a, the handle

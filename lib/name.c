@@ -47,6 +47,12 @@ int mmapkit__name_apply(const mmapkit_map *m, const char *call, unsigned char *a
 	return mmapkit__fail_sys(errno, call, "prctl", "naming %zu bytes \"%s\"", len, m->name);
 }
 
+void mmapkit__name_clear(const mmapkit_map *m, unsigned char *at, size_t len)
+{
+	if (m->name)
+		mmapkit__sys.prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, (unsigned long)at, len, 0);
+}
+
 int mmapkit_name(mmapkit_map *m, const char *name)
 {
 	const char *call = __func__;

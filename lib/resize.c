@@ -75,6 +75,39 @@ static int fit_file(struct rsz *r, size_t new_len, unsigned flags, bool *grown,
 }
 
 /*
+ * Shrink with guards on a kernel whose failing mremap(MREMAP_FIXED) may unmap
+ * its destination (before 6.12): no call that could leave a hole in the
+ * handle's pages.  The first page past the new end becomes the guard where it
+ * is (mprotect PROT_NONE, its memory dropped); the pages after it and the old
+ * guard go with one munmap, and if that fails the page gets its protection back.
+ */
+static int shrink_in_place(struct rsz *r)
+{
+	mmapkit_map *m = r->m;
+	size_t old = m->map_len, g = m->guard, p = r->new_map / m->gran;
+	unsigned char *end = m->base + r->new_map;
+	uint32_t attr = m->runs[mmapkit__runs_find(m, p)].attr;
+
+	if (mmapkit__sys.mprotect(end, g, PROT_NONE) < 0)
+		return mmapkit__fail_sys(errno, r->call, "mprotect", "making the page past the new end the guard");
+	if (mmapkit__sys.munmap(end + g, old - r->new_map + m->guard_extra) < 0) {
+		int err = mmapkit__fail_sys(errno, r->call, "munmap",
+					    "releasing %zu bytes past the new end", old - r->new_map);
+
+		mmapkit__sys.mprotect(end, g, mmapkit__attr_prot(attr));
+		return err;
+	}
+	m->guard_extra = 0;
+	/* best effort, after the fact: the guard holds no memory (unlocked, dropped) */
+	if (attr & MMAPKIT__A_LOCKED)
+		mmapkit__sys.munlock(end, g);
+	if (mmapkit__is_private(m))
+		mmapkit__sys.madvise(end, g, MADV_DONTNEED);
+	mmapkit__name_clear(m, end, g);
+	return 0;
+}
+
+/*
  * Shrink: release the pages past the new end.  With guards, the back guard
  * follows the new end: a fresh guard page, made aside, replaces the first
  * page past the end in one mremap; then the pages past it and the old guard
@@ -95,6 +128,8 @@ static int shrink(struct rsz *r)
 		return mmapkit__fail_sys(errno, r->call, "munmap", "releasing %zu bytes past the new end",
 					 old - r->new_map);
 	}
+	if (!mmapkit__kernel_has(MMAPKIT__F_MREMAP_CHECKS_FIRST))
+		return shrink_in_place(r);
 	gp = mmapkit__sys.mmap(NULL, g, PROT_NONE, mmapkit__guard_flags(m), -1, 0);
 	if (gp == MAP_FAILED)
 		return mmapkit__fail_sys(errno, r->call, "mmap", "a guard page of %zu bytes", g);
@@ -185,6 +220,9 @@ static int grow_in_place(struct rsz *r)
 		return new_pages(r, end, MAP_FIXED_NOREPLACE, &p);
 	if (m->guard_extra)
 		return 1; /* a shrink left more than the guard: move, which releases it */
+	/* Before 6.12 the move over the old guard could fail having unmapped it. */
+	if (!mmapkit__kernel_has(MMAPKIT__F_MREMAP_CHECKS_FIRST))
+		return 1;
 	/* Reserve what lies past the old guard; its last page will be the new guard. */
 	res = mmapkit__sys.mmap(end + g, add, PROT_NONE, mmapkit__guard_flags(m) | MAP_FIXED_NOREPLACE,
 				-1, 0);
@@ -207,29 +245,87 @@ static int grow_in_place(struct rsz *r)
 	return err;
 }
 
+/* Attributes that split the handle's pages into separate VMAs where they change. */
+#define VMA_BOUNDS                                                                          \
+	(MMAPKIT__A_PROT | MMAPKIT__A_LOCK | MMAPKIT__A_ADVICE | MMAPKIT__A_ANON |          \
+	 MMAPKIT__A_SEGMENT)
+
+static int move_one(struct rsz *r, unsigned char *from, unsigned char *to, size_t len)
+{
+	if (mmapkit__sys.mremap(from, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, to) != MAP_FAILED)
+		return 0;
+	return mmapkit__fail_sys(errno, r->call, "mremap", "moving %zu bytes of the mapping", len);
+}
+
 /*
- * Move len bytes of the handle's pages from `from` to `to` (both ours).  One
- * mremap moves them; kernels before 6.17 move one VMA per call and answer
- * EFAULT for a range of several: then each half is moved on its own, and a
- * failure moves back what had moved.
+ * Halves of [from, from + len) moved one by one, for a kernel that checks
+ * before it unmaps (a failing call leaves the destination as it was): a
+ * range the runs call one stretch that the kernel keeps as several VMAs.
  */
-static int move_pages(struct rsz *r, unsigned char *from, unsigned char *to, size_t len)
+static int move_halves(struct rsz *r, unsigned char *from, unsigned char *to, size_t len)
 {
 	size_t gran = r->m->gran, half;
 	int err;
 
 	if (mmapkit__sys.mremap(from, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, to) != MAP_FAILED)
 		return 0;
-	if (errno != EFAULT || len <= gran)
+	if (errno != EFAULT || len <= gran ||
+	    !mmapkit__kernel_has(MMAPKIT__F_MREMAP_CHECKS_FIRST))
 		return mmapkit__fail_sys(errno, r->call, "mremap", "moving %zu bytes of the mapping",
 					 len);
 	half = len / gran / 2 * gran;
-	err = move_pages(r, from, to, half);
+	err = move_halves(r, from, to, half);
 	if (!err) {
-		err = move_pages(r, from + half, to + half, len - half);
+		err = move_halves(r, from + half, to + half, len - half);
 		if (err)
-			move_pages(r, to, from, half);
+			move_one(r, to, from, half);
 	}
+	return err;
+}
+
+/*
+ * Move the handle's len bytes of pages from `from` to `to` (our reservation).
+ * From 6.17 one mremap moves them however many VMAs they are; before, a
+ * call moves one VMA, and before 6.12 a call over several unmaps its
+ * destination first and then fails: there each stretch of equal VMA
+ * attributes moves by its own call and a call over several is never made.
+ * A failure moves back the stretches that moved.
+ */
+/* Stretches of equal VMA attributes of pages [0, limit), each moved from `from` to `to`. */
+static int move_stretches(struct rsz *r, unsigned char *from, unsigned char *to, size_t limit,
+			  size_t *moved)
+{
+	const mmapkit_map *m = r->m;
+	size_t i = 0, start = 0, end;
+	int err = 0;
+
+	while (!err && start < limit) {
+		uint32_t a = m->runs[i].attr & VMA_BOUNDS;
+
+		while (i + 1 < m->nruns && (m->runs[i + 1].attr & VMA_BOUNDS) == a)
+			i++;
+		end = mmapkit__runs_end(m, i++);
+		if (end > limit)
+			end = limit;
+		err = move_halves(r, from + start * m->gran, to + start * m->gran,
+				  (end - start) * m->gran);
+		if (!err)
+			start = end;
+	}
+	*moved = start;
+	return err;
+}
+
+static int move_pages(struct rsz *r, unsigned char *from, unsigned char *to, size_t len)
+{
+	size_t moved, back;
+	int err;
+
+	if (r->m->nruns <= 1 || mmapkit__kernel_has(MMAPKIT__F_MREMAP_MULTI_VMA))
+		return move_halves(r, from, to, len);
+	err = move_stretches(r, from, to, len / r->m->gran, &moved);
+	if (err && moved)
+		move_stretches(r, to, from, moved, &back);
 	return err;
 }
 
@@ -294,7 +390,11 @@ static void runs_follow(struct rsz *r)
 	}
 	if (r->fast || r->new_map == m->map_len)
 		return;
-	if (m->kind == MMAPKIT_ANON_SHARED && m->nruns)
+	/*
+	 * A mapping of its own: the kernel may keep it a VMA apart from the pages
+	 * before it (an anonymous shared one always does), so a run never spans both.
+	 */
+	if (m->nruns)
 		attr |= (m->runs[m->nruns - 1].attr & MMAPKIT__A_SEGMENT) ^ MMAPKIT__A_SEGMENT;
 	mmapkit__runs_append(m, m->map_len / m->gran, attr);
 }
