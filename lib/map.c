@@ -394,7 +394,7 @@ static int map_pages(struct ctor *b)
 	int err;
 
 	if (m->ring)
-		return mmapkit__ring_pages(m, b->call, map_prot(m->flags),
+		return mmapkit__ring_pages(m, b->call, mmapkit__map_prot(m->flags),
 					   f & ~(MAP_ANONYMOUS | MAP_PRIVATE));
 	if (m->flags & MMAPKIT_GUARD) {
 		err = reserve_guarded(b, &at);

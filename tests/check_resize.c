@@ -365,6 +365,13 @@ START_TEST(refusals)
 	ck_assert_uint_eq(mmapkit_len(m), 10);
 	mmapkit_unmap(ro);
 	mmapkit_unmap(m);
+	/* a ring's two copies cannot part */
+	ck_assert_int_eq(mmapkit_ring(&m, 4 * pg(), 0), 0);
+	ck_assert_int_eq(mmapkit_resize(m, 8 * pg(), 0), -EINVAL);
+	tu_assert_errmsg("mmapkit_resize", TU_NUMS("ring"), "ring");
+	ck_assert_uint_eq(mmapkit_len(m), 4 * pg());
+	ck_assert_int_eq(mmapkit_name(m, "ring"), -EINVAL);
+	mmapkit_unmap(m);
 	TU_ASSERT_NO_LEAK(s);
 }
 END_TEST

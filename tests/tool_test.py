@@ -204,10 +204,13 @@ fp[0:4096] = b"p" * 4096
 x = sum(fp[k * 4096] for k in range(10))
 fs = mmap.mmap(f.fileno(), 0)
 fs[8192:8192 + 3 * 4096] = b"f" * (3 * 4096)
+r, w = os.pipe()
 if os.fork() == 0:
     a[0:4096] = b"c" * 4096
+    os.write(w, b"w")
     time.sleep(60)
     os._exit(0)
+os.read(r, 1)  # the child's copy is made: the figures stay as they are
 print("ready", flush=True)
 time.sleep(60)
 """
