@@ -397,6 +397,36 @@ START_TEST(cost)
 END_TEST
 
 /*
+ * Two pages of 0x21, the second read-only (two VMAs), with a page of ours
+ * right after them (*blocker): growing has to move them.
+ */
+static mmapkit_map *two_vmas_blocked(void **blocker)
+{
+	mmapkit_map *m;
+	unsigned char *p;
+
+	ck_assert_int_eq(mmapkit_anon_private(&m, 4 * pg(), 0), 0);
+	p = mmapkit_ptr(m);
+	memset(p, 0x21, 4 * pg());
+	ck_assert_int_eq(mmapkit_protect(m, pg(), pg(), MMAPKIT_PROT_READ), 0);
+	ck_assert_int_eq(mmapkit_resize(m, 2 * pg(), 0), 0);
+	*blocker = block_at(p + 2 * pg());
+	ck_assert_ptr_nonnull(*blocker);
+	return m;
+}
+
+/* Their bytes and protections, wherever they are now. */
+static void two_vmas_kept(const unsigned char *p)
+{
+	char perms[5];
+
+	for (size_t i = 0; i < 2 * pg(); i++)
+		TU_BYTE_EQ(p[i], 0x21, i);
+	tu_perms(p + pg(), perms);
+	ck_assert_str_eq(perms, "r--p");
+}
+
+/*
  * Kernels before 6.17 move one VMA per mremap (EFAULT for more): moving
  * pages of different protections then goes half by half.
  */
@@ -414,14 +444,8 @@ START_TEST(move_per_vma)
 		printf("resize: move_per_vma: skipped: the kernel (model) moves one VMA per call, so no call over several is made; move_on_6_1 covers it\n");
 		return;
 	}
-	ck_assert_int_eq(mmapkit_anon_private(&m, 4 * pg(), 0), 0);
-	p = mmapkit_ptr(m);
-	memset(p, 0x21, 4 * pg());
-	ck_assert_int_eq(mmapkit_protect(m, pg(), pg(), MMAPKIT_PROT_READ), 0);
-	ck_assert_int_eq(mmapkit_resize(m, 2 * pg(), 0), 0);
-	blocker = block_at(p + 2 * pg());
-	ck_assert_ptr_nonnull(blocker);
-	old = p;
+	m = two_vmas_blocked(&blocker);
+	old = p = mmapkit_ptr(m);
 	mmapkit__fault_arm(MMAPKIT__SYS_MREMAP, 1, EFAULT); /* the one call over both VMAs */
 	ck_assert_int_eq(mmapkit_resize(m, 6 * pg(), 0), 0);
 	ck_assert(mmapkit__fault_fired());
@@ -429,10 +453,7 @@ START_TEST(move_per_vma)
 	mmapkit__fault_reset();
 	p = mmapkit_ptr(m);
 	ck_assert_ptr_ne(p, old);
-	for (size_t i = 0; i < 2 * pg(); i++)
-		TU_BYTE_EQ(p[i], 0x21, i);
-	tu_perms(p + pg(), perms);
-	ck_assert_str_eq(perms, "r--p");
+	two_vmas_kept(p);
 	tu_perms(p + 2 * pg(), perms);
 	ck_assert_str_eq(perms, "rw-p");
 	ck_assert_int_eq(munmap(blocker, pg()), 0);
@@ -453,39 +474,26 @@ START_TEST(move_on_6_1)
 	unsigned char *p, *old;
 	void *blocker;
 	mmapkit_map *m;
-	char perms[5];
 	int r;
 
 	if (tu_skip_mremap_across("resize move_on_6_1"))
 		return;
-	ck_assert_int_eq(mmapkit_anon_private(&m, 4 * pg(), 0), 0);
-	p = mmapkit_ptr(m);
-	memset(p, 0x21, 4 * pg());
-	ck_assert_int_eq(mmapkit_protect(m, pg(), pg(), MMAPKIT_PROT_READ), 0);
-	ck_assert_int_eq(mmapkit_resize(m, 2 * pg(), 0), 0);
-	blocker = block_at(p + 2 * pg());
-	ck_assert_ptr_nonnull(blocker);
-	old = p;
+	m = two_vmas_blocked(&blocker);
+	old = p = mmapkit_ptr(m);
 	mmapkit__kernel_pretend(6, 1);
 	mmapkit__fault_arm(MMAPKIT__SYS_MREMAP, 2, ENOMEM);
 	r = mmapkit_resize(m, 6 * pg(), 0);
 	ck_assert_int_eq(r, -ENOMEM);
 	ck_assert_uint_eq(mmapkit__fault_calls(MMAPKIT__SYS_MREMAP), 3); /* 2 forth, 1 back */
 	ck_assert_ptr_eq(mmapkit_ptr(m), old);
-	for (size_t i = 0; i < 2 * pg(); i++)
-		TU_BYTE_EQ(p[i], 0x21, i);
-	tu_perms(p + pg(), perms);
-	ck_assert_str_eq(perms, "r--p");
+	two_vmas_kept(p);
 	mmapkit__fault_reset();
 	ck_assert_int_eq(mmapkit_resize(m, 6 * pg(), 0), 0);
 	ck_assert_uint_eq(mmapkit__fault_calls(MMAPKIT__SYS_MREMAP), 2); /* one per VMA */
 	mmapkit__kernel_pretend(0, 0);
 	p = mmapkit_ptr(m);
 	ck_assert_ptr_ne(p, old);
-	for (size_t i = 0; i < 2 * pg(); i++)
-		TU_BYTE_EQ(p[i], 0x21, i);
-	tu_perms(p + pg(), perms);
-	ck_assert_str_eq(perms, "r--p");
+	two_vmas_kept(p);
 	ck_assert_int_eq(munmap(blocker, pg()), 0);
 	mmapkit_unmap(m);
 	TU_ASSERT_NO_LEAK(s);
