@@ -229,6 +229,10 @@ write_docs() {
 		done
 		echo "## Results"
 		cat "$out/tables.md"
+		if [[ -f docs/perf/observe.md ]]; then # from bench/observe.sh, run on its own
+			echo
+			cat docs/perf/observe.md
+		fi
 	} >"$doc.tmp"
 	mv "$doc.tmp" "$doc"
 	log "wrote $doc and docs/perf/"

@@ -307,6 +307,50 @@ MMAPKIT_API const char *mmapkit_errmsg(void);
 /** Static, thread-safe text for err or -err. */
 MMAPKIT_API const char *mmapkit_strerror(int err);
 
+
+/* ---- 0.2: resize, and looking at a mapping ---- */
+
+/** mmapkit_resize() flags (MMAPKIT_GROW, the constructor flag, also applies). */
+#define MMAPKIT_RESIZE_NOMOVE 0x1u /* fail with -ENOMEM rather than move the mapping */
+
+/**
+ * Grow or shrink the range to new_len bytes (every kind).  Growing may move
+ * the mapping (pointers taken before are invalid) unless MMAPKIT_RESIZE_NOMOVE.
+ * File kinds: the new range must fit in the file unless flags has
+ * MMAPKIT_GROW, which extends it first; shrinking never changes the file.
+ * New pages get the constructor flags; kept pages keep every attribute.
+ */
+MMAPKIT_API int mmapkit_resize(mmapkit_map *m, size_t new_len, unsigned flags);
+
+/**
+ * Bytes of the pages holding the range that are resident (*bytes), and, when
+ * vec is not NULL, one byte per page (bit 0 set when resident).  File kinds:
+ * the page cache's answer; -EPERM where the kernel hides it from the caller.
+ */
+MMAPKIT_API int mmapkit_resident(const mmapkit_map *m, size_t off, size_t len, uint64_t *bytes,
+				 unsigned char *vec);
+
+/** What a mapping costs (mmapkit_stats()); set sz, the rest is filled in. */
+struct mmapkit_stats {
+	size_t sz;                    /* sizeof(struct mmapkit_stats), set by the caller */
+	uint64_t mapped;              /* bytes of the pages holding the range */
+	uint64_t rss, pss;            /* resident in this process; proportional share */
+	uint64_t shared_clean, shared_dirty, private_clean, private_dirty;
+	uint64_t anonymous;           /* anonymous pages, including private copies of file pages */
+	uint64_t swap, locked, huge;  /* swapped out; locked; mapped by huge pages */
+	uint64_t cached, cache_dirty, cache_writeback; /* file kinds: the file range in the page cache */
+};
+
+/** The figures of exactly the handle's own mappings (guard pages excluded). */
+MMAPKIT_API int mmapkit_stats(const mmapkit_map *m, struct mmapkit_stats *st);
+
+/**
+ * Anonymous kinds: show the range as [anon:NAME] / [anon_shmem:NAME] in
+ * /proc/PID/maps, also for pages added later; NULL removes the name.
+ * -EOPNOTSUPP where the kernel cannot name mappings.
+ */
+MMAPKIT_API int mmapkit_name(mmapkit_map *m, const char *name);
+
 #ifdef __cplusplus
 }
 #endif

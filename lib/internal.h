@@ -54,6 +54,7 @@ enum mmapkit__sysno {
 	MMAPKIT__SYS_GETPID,
 	MMAPKIT__SYS_SIGACTION,
 	MMAPKIT__SYS_FSTATFS,
+	MMAPKIT__SYS_FACCESSAT,
 	MMAPKIT__SYS_COUNT
 };
 
@@ -94,6 +95,7 @@ struct mmapkit__sys {
 	pid_t (*getpid)(void); /* never fails; only for handles with DONTFORK pages (fork.c) */
 	int (*sigaction)(int sig, const struct sigaction *act, struct sigaction *old);
 	int (*fstatfs)(int fd, struct statfs *st);
+	int (*faccessat)(int dirfd, const char *path, int mode, int flags);
 };
 
 #ifdef MMAPKIT_TESTING
@@ -171,6 +173,13 @@ enum {
 	MMAPKIT__A_ANON = 1u << 12, /* file private page replaced by anonymous memory */
 	MMAPKIT__A_GONE = 1u << 13, /* not in this process: it was DONTFORK at a fork()
 				     * between the process that made the handle and this one */
+	/*
+	 * Pages added by mmapkit_resize are a mapping of their own (for anonymous
+	 * shared memory a shmem object of its own), which the kernel may keep a
+	 * VMA apart: the bit alternates from one such segment to the next, so that
+	 * a run never spans two of them and moves go VMA by VMA.
+	 */
+	MMAPKIT__A_SEGMENT = 1u << 14,
 };
 #define MMAPKIT__A_PROT (MMAPKIT__A_READ | MMAPKIT__A_WRITE | MMAPKIT__A_EXEC)
 #define MMAPKIT__A_LOCK (MMAPKIT__A_LOCKED | MMAPKIT__A_ONFAULT)
@@ -195,6 +204,9 @@ struct mmapkit_map {
 	uint64_t offset;        /* file offset of mmapkit_ptr() */
 	size_t gran;            /* page size, or huge page size for HUGETLB */
 	size_t guard;           /* bytes of guard on each side, 0 without GUARD */
+	size_t guard_extra;     /* inaccessible bytes past the back guard that the handle
+				 * still holds (a shrink whose trimming munmap failed) */
+	char *name;             /* mmapkit_name(): re-applied to pages added later */
 	int kind;
 	unsigned flags;
 	int fd;                 /* owned descriptor, -1 for anonymous kinds */
@@ -223,6 +235,22 @@ MMAPKIT__HIDDEN int mmapkit__fail_hint(int ret, const char *hint);
 MMAPKIT__HIDDEN size_t mmapkit__page(void);
 MMAPKIT__HIDDEN uint32_t mmapkit__prot_attr(int prot);
 MMAPKIT__HIDDEN int mmapkit__attr_prot(uint32_t attr);
+MMAPKIT__HIDDEN bool mmapkit__is_file(const mmapkit_map *m);
+MMAPKIT__HIDDEN int mmapkit__map_prot(unsigned flags);
+MMAPKIT__HIDDEN int mmapkit__map_flags(const mmapkit_map *m);
+MMAPKIT__HIDDEN int mmapkit__guard_flags(const mmapkit_map *m);
+MMAPKIT__HIDDEN uint32_t mmapkit__initial_attr(unsigned flags);
+MMAPKIT__HIDDEN int mmapkit__apply_flags(mmapkit_map *m, const char *call, unsigned char *at,
+					 size_t len);
+/* The size of the file behind a file handle; *sized false where it has none (char devices). */
+MMAPKIT__HIDDEN int mmapkit__file_size(const mmapkit_map *m, const char *call, uint64_t *size,
+				       bool *regular, bool *sized);
+
+/* name.c: label [at, at + len) with the handle's name (no-op without one). */
+MMAPKIT__HIDDEN int mmapkit__name_apply(const mmapkit_map *m, const char *call,
+					unsigned char *at, size_t len);
+/* Best effort: [at, len) (a data page become a guard) loses the handle's name. */
+MMAPKIT__HIDDEN void mmapkit__name_clear(const mmapkit_map *m, unsigned char *at, size_t len);
 
 /*
  * map.c: the constructor run behind the 0.2 constructors.  With a, the handle
@@ -264,6 +292,9 @@ MMAPKIT__HIDDEN uint32_t mmapkit__runs_all(const mmapkit_map *m, size_t p0, size
 MMAPKIT__HIDDEN size_t mmapkit__runs_find(const mmapkit_map *m, size_t page);
 MMAPKIT__HIDDEN size_t mmapkit__runs_end(const mmapkit_map *m, size_t i);
 MMAPKIT__HIDDEN void mmapkit__runs_recode(mmapkit_map *m, uint32_t from, uint32_t to);
+/* The handle shrank to or grew from npages: drop runs past it / start one for new pages. */
+MMAPKIT__HIDDEN void mmapkit__runs_truncate(mmapkit_map *m, size_t npages);
+MMAPKIT__HIDDEN void mmapkit__runs_append(mmapkit_map *m, size_t page, uint32_t attr);
 
 /* span.c: a resolved range, bytes [a, z) from m->base; all zero for an empty range. */
 struct mmapkit__span {

@@ -101,6 +101,11 @@ static bool is_file(int kind)
 	return kind == MMAPKIT_FILE_PRIVATE || kind == MMAPKIT_FILE_SHARED;
 }
 
+bool mmapkit__is_file(const mmapkit_map *m)
+{
+	return is_file(m->kind);
+}
+
 static bool is_shared(int kind)
 {
 	return kind == MMAPKIT_ANON_SHARED || kind == MMAPKIT_FILE_SHARED;
@@ -375,12 +380,12 @@ static int allocate_range(struct ctor *b)
 				 mode ? "" : " (and growing the file to them)");
 }
 
-static int map_prot(unsigned flags)
+int mmapkit__map_prot(unsigned flags)
 {
 	return flags & MMAPKIT_RDONLY ? PROT_READ : PROT_READ | PROT_WRITE;
 }
 
-static int map_flags(const mmapkit_map *m)
+int mmapkit__map_flags(const mmapkit_map *m)
 {
 	int f = is_shared(m->kind) ? MAP_SHARED : MAP_PRIVATE;
 
@@ -395,12 +400,18 @@ static int map_flags(const mmapkit_map *m)
 	return f;
 }
 
+/* Inaccessible, unbacked memory: guard pages and reservations. */
+int mmapkit__guard_flags(const mmapkit_map *m)
+{
+	return MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
+	       (m->flags & MMAPKIT_HUGETLB ? MAP_HUGETLB : 0);
+}
+
 /* With MMAPKIT_GUARD: reserve pages + a guard on each side, inaccessible and unbacked. */
 static int reserve_guarded(struct ctor *b, void **at)
 {
 	mmapkit_map *m = b->m;
-	int f = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
-		(m->flags & MMAPKIT_HUGETLB ? MAP_HUGETLB : 0);
+	int f = mmapkit__guard_flags(m);
 	void *r = mmapkit__sys.mmap(NULL, m->map_len + 2 * m->gran, PROT_NONE, f, -1, 0);
 
 	if (r == MAP_FAILED)
@@ -415,9 +426,11 @@ static void unmap_pages(mmapkit_map *m)
 {
 	/* base is NULL until something is mapped (e.g. the GUARD reservation failed) */
 	if (m->base && (m->map_len || m->guard))
-		mmapkit__sys.munmap(m->base - m->guard, m->map_len + 2 * m->guard);
+		mmapkit__sys.munmap(m->base - m->guard,
+				    m->map_len + 2 * m->guard + m->guard_extra);
 	m->map_len = 0;
 	m->guard = 0;
+	m->guard_extra = 0;
 }
 
 static int map_pages(struct ctor *b)
@@ -425,11 +438,11 @@ static int map_pages(struct ctor *b)
 	mmapkit_map *m = b->m;
 	uint64_t map_off = b->o.offset - m->delta;
 	void *at = NULL, *p;
-	int f = map_flags(m);
+	int f = mmapkit__map_flags(m);
 	int err;
 
 	if (m->ring)
-		return mmapkit__ring_pages(m, b->call, map_prot(m->flags),
+		return mmapkit__ring_pages(m, b->call, mmapkit__map_prot(m->flags),
 					   f & ~(MAP_ANONYMOUS | MAP_PRIVATE));
 	if (m->flags & MMAPKIT_GUARD) {
 		err = reserve_guarded(b, &at);
@@ -437,7 +450,7 @@ static int map_pages(struct ctor *b)
 			return err;
 		f |= MAP_FIXED;
 	}
-	p = mmapkit__sys.mmap(at, m->map_len, map_prot(m->flags), f, m->fd, (off_t)map_off);
+	p = mmapkit__sys.mmap(at, m->map_len, mmapkit__map_prot(m->flags), f, m->fd, (off_t)map_off);
 	if (p == MAP_FAILED) {
 		size_t len = m->map_len;
 
@@ -459,41 +472,42 @@ static int map_pages(struct ctor *b)
 	return 0;
 }
 
-static int advise_whole(struct ctor *b, int advice, const char *what)
+static int advise_range(const char *call, unsigned char *at, size_t len, int advice,
+			const char *what)
 {
-	mmapkit_map *m = b->m;
-
-	if (mmapkit__sys.madvise(m->base, m->map_len, advice) == 0)
+	if (mmapkit__sys.madvise(at, len, advice) == 0)
 		return 0;
-	return mmapkit__fail_sys(errno, b->call, "madvise", "%s over %zu bytes", what, m->map_len);
+	return mmapkit__fail_sys(errno, call, "madvise", "%s over %zu bytes", what, len);
 }
 
-/* The attributes the flags ask for: each costs exactly one call. */
-static int apply_flags(struct ctor *b)
+/*
+ * The attributes the flags ask for, on [at, at + len) (the whole mapping at
+ * construction, the pages a resize adds later): each costs exactly one call.
+ */
+int mmapkit__apply_flags(mmapkit_map *m, const char *call, unsigned char *at, size_t len)
 {
-	mmapkit_map *m = b->m;
 	int err = 0;
 
 	if (m->flags & MMAPKIT_THP)
-		err = advise_whole(b, MADV_HUGEPAGE, "MMAPKIT_THP");
+		err = advise_range(call, at, len, MADV_HUGEPAGE, "MMAPKIT_THP");
 	if (!err && (m->flags & MMAPKIT_DONTFORK)) {
 		mmapkit__fork_own(m); /* children must know these pages are not theirs */
-		err = advise_whole(b, MADV_DONTFORK, "MMAPKIT_DONTFORK");
+		err = advise_range(call, at, len, MADV_DONTFORK, "MMAPKIT_DONTFORK");
 	}
 	if (!err && (m->flags & MMAPKIT_WIPEONFORK))
-		err = advise_whole(b, MADV_WIPEONFORK, "MMAPKIT_WIPEONFORK");
+		err = advise_range(call, at, len, MADV_WIPEONFORK, "MMAPKIT_WIPEONFORK");
 	if (!err && (m->flags & MMAPKIT_DONTDUMP))
-		err = advise_whole(b, MADV_DONTDUMP, "MMAPKIT_DONTDUMP");
+		err = advise_range(call, at, len, MADV_DONTDUMP, "MMAPKIT_DONTDUMP");
 	/* Last, so that the pages it faults in already follow the advice (THP). */
-	if (!err && (m->flags & MMAPKIT_LOCK) && mmapkit__sys.mlock(m->base, m->map_len) < 0)
-		err = mmapkit__fail_sys(errno, b->call, "mlock", "locking %zu bytes (see RLIMIT_MEMLOCK)",
-					m->map_len);
+	if (!err && (m->flags & MMAPKIT_LOCK) && mmapkit__sys.mlock(at, len) < 0)
+		err = mmapkit__fail_sys(errno, call, "mlock", "locking %zu bytes (see RLIMIT_MEMLOCK)",
+					len);
 	return err;
 }
 
-static uint32_t initial_attr(unsigned flags)
+uint32_t mmapkit__initial_attr(unsigned flags)
 {
-	return mmapkit__prot_attr(map_prot(flags)) |
+	return mmapkit__prot_attr(mmapkit__map_prot(flags)) |
 	       (flags & MMAPKIT_LOCK ? MMAPKIT__A_LOCKED : 0) |
 	       (flags & MMAPKIT_THP ? MMAPKIT__A_HUGEPAGE : 0) |
 	       (flags & MMAPKIT_DONTFORK ? MMAPKIT__A_DONTFORK : 0) |
@@ -572,7 +586,7 @@ static int ctor_build(struct ctor *b)
 		return err;
 	err = map_pages(b);
 	if (!err)
-		err = apply_flags(b);
+		err = mmapkit__apply_flags(m, b->call, m->base, m->map_len);
 	return err;
 }
 
@@ -613,7 +627,7 @@ static int ctor_run(mmapkit_map **out, const struct mmapkit_opts *opts, const ch
 		free(m->created_path);
 		m->created_path = NULL;
 	}
-	mmapkit__runs_init(m, initial_attr(m->flags));
+	mmapkit__runs_init(m, mmapkit__initial_attr(m->flags));
 	*out = m;
 	return 0;
 }
@@ -751,6 +765,7 @@ void mmapkit_unmap(mmapkit_map *m)
 		mmapkit__sys.close(m->fd);
 	mmapkit__runs_free(m);
 	free(m->created_path);
+	free(m->name);
 	free(m);
 }
 
@@ -816,4 +831,24 @@ void *mmapkit_at(const mmapkit_map *m, size_t off, size_t size, size_t align)
 		return NULL;
 	}
 	return p;
+}
+
+int mmapkit__file_size(const mmapkit_map *m, const char *call, uint64_t *size, bool *regular,
+		       bool *sized)
+{
+	struct stat st;
+
+	*size = 0;
+	*regular = *sized = false;
+	if (mmapkit__sys.fstat(m->fd, &st) < 0)
+		return mmapkit__fail_sys(errno, call, "fstat", "fd %d", m->fd);
+	if (S_ISREG(st.st_mode)) {
+		*size = (uint64_t)st.st_size;
+		*regular = *sized = true;
+	} else if (S_ISBLK(st.st_mode)) {
+		if (mmapkit__sys.ioctl(m->fd, BLKGETSIZE64, size) < 0)
+			return mmapkit__fail_sys(errno, call, "ioctl(BLKGETSIZE64)", "fd %d", m->fd);
+		*sized = true;
+	}
+	return 0;
 }

@@ -18,10 +18,49 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "internal.h"
+
+#ifndef SYS_cachestat
+#define SYS_cachestat 451
+#endif
+#ifndef PR_SET_VMA
+#define PR_SET_VMA 0x53564d41
+#define PR_SET_VMA_ANON_NAME 0
+#endif
+
+/* cachestat(2) answers for a memfd of our own (ENOSYS before 6.5). */
+static bool probe_cachestat(void)
+{
+	uint64_t range[2] = {0, 0}, cs[5];
+	int fd = memfd_create("mmapkit-probe", MFD_CLOEXEC);
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	ok = syscall(SYS_cachestat, fd, range, cs, 0) == 0;
+	close(fd);
+	return ok;
+}
+
+/* Naming a scratch page works (EINVAL without CONFIG_ANON_VMA_NAME). */
+static bool probe_anon_name(void)
+{
+	size_t len = (size_t)sysconf(_SC_PAGESIZE);
+	void *p = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	bool ok;
+
+	if (p == MAP_FAILED)
+		return false;
+	ok = prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, (unsigned long)p, len,
+		   (unsigned long)"mmapkit-probe") == 0;
+	munmap(p, len);
+	return ok;
+}
 
 /* 0: not probed yet; 1: absent; 2: present. */
 static int known[MMAPKIT__F_COUNT];
@@ -164,9 +203,9 @@ static const struct feature features[MMAPKIT__F_COUNT] = {
 	[MMAPKIT__F_MREMAP_MULTI_VMA] = {"mremap of several VMAs", 6, 17, probe_multi_vma},
 	[MMAPKIT__F_GUARD_INSTALL] = {"MADV_GUARD_INSTALL", 6, 13, NULL},
 	[MMAPKIT__F_MFD_NOEXEC_SEAL] = {"MFD_NOEXEC_SEAL", 6, 3, probe_mfd_noexec_seal},
-	[MMAPKIT__F_CACHESTAT] = {"cachestat", 6, 5, NULL},
+	[MMAPKIT__F_CACHESTAT] = {"cachestat", 6, 5, probe_cachestat},
 	[MMAPKIT__F_PROCMAP_QUERY] = {"PROCMAP_QUERY", 6, 11, NULL},
-	[MMAPKIT__F_ANON_NAME] = {"PR_SET_VMA_ANON_NAME", 5, 17, NULL},
+	[MMAPKIT__F_ANON_NAME] = {"PR_SET_VMA_ANON_NAME", 5, 17, probe_anon_name},
 	[MMAPKIT__F_MEMFD_SECRET] = {"memfd_secret", 5, 14, NULL},
 };
 

@@ -161,3 +161,29 @@ uint32_t mmapkit__runs_all(const mmapkit_map *m, size_t p0, size_t p1)
 		a &= m->runs[i].attr;
 	return a;
 }
+
+/* The mapping now ends at npages (a shrink): runs starting there or later go. */
+void mmapkit__runs_truncate(mmapkit_map *m, size_t npages)
+{
+	uint32_t any = 0;
+
+	while (m->nruns && m->runs[m->nruns - 1].page >= npages)
+		m->nruns--;
+	for (size_t i = 0; i < m->nruns; i++)
+		any |= m->runs[i].attr;
+	m->attr_any = any;
+}
+
+/*
+ * Pages from `page` on were added (a grow) with attr: a run of their own
+ * unless the last run has the same attributes.  The caller reserved one run.
+ */
+void mmapkit__runs_append(mmapkit_map *m, size_t page, uint32_t attr)
+{
+	m->attr_any |= attr;
+	if (m->nruns && m->runs[m->nruns - 1].attr == attr)
+		return;
+	m->runs[m->nruns].page = page;
+	m->runs[m->nruns].attr = attr;
+	m->nruns++;
+}

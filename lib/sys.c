@@ -104,6 +104,11 @@ static int sys_prctl(int option, unsigned long a2, unsigned long a3, unsigned lo
 	return prctl(option, a2, a3, a4, a5);
 }
 
+static int sys_faccessat(int dirfd, const char *path, int mode, int flags)
+{
+	return faccessat(dirfd, path, mode, flags);
+}
+
 #define MMAPKIT__REAL_TABLE                                                                 \
 	{                                                                                   \
 		.open = sys_open, .close = close, .fstat = fstat, .fcntl = sys_fcntl,       \
@@ -117,6 +122,7 @@ static int sys_prctl(int option, unsigned long a2, unsigned long a3, unsigned lo
 		.mincore = sys_mincore, .cachestat = sys_cachestat, .prctl = sys_prctl,     \
 		.getpid = getpid,                                                           \
 		.sigaction = sigaction, .fstatfs = fstatfs,                                 \
+		.faccessat = sys_faccessat,                                                 \
 	}
 
 #ifndef MMAPKIT_TESTING
@@ -132,7 +138,7 @@ static const char *const names[MMAPKIT__SYS_COUNT] = {
 	"fsync",  "pread",  "unlink",  "mmap",	  "munmap",   "mremap",	   "madvise",
 	"msync",  "mprotect", "mlock", "mlock2", "munlock", "readlink",
 	"sync_file_range", "memfd_create", "memfd_secret", "sendmsg", "recvmsg", "mincore",
-	"cachestat", "prctl", "getpid", "sigaction", "fstatfs",
+	"cachestat", "prctl", "getpid", "sigaction", "fstatfs", "faccessat",
 };
 
 /* Per thread, so that concurrent tests do not see each other's calls. */
@@ -245,6 +251,7 @@ static int hit(enum mmapkit__sysno sys)
 #define MMAPKIT__SYS_getpid MMAPKIT__SYS_GETPID
 #define MMAPKIT__SYS_sigaction MMAPKIT__SYS_SIGACTION
 #define MMAPKIT__SYS_fstatfs MMAPKIT__SYS_FSTATFS
+#define MMAPKIT__SYS_faccessat MMAPKIT__SYS_FACCESSAT
 
 SHIM(open, int, -1, (const char *p, int f, mode_t m), (p, f, m))
 SHIM(close, int, -1, (int fd), (fd))
@@ -362,6 +369,7 @@ SHIM(prctl, int, -1, (int o, unsigned long a2, unsigned long a3, unsigned long a
 SHIM(getpid, pid_t, -1, (void), ())
 SHIM(sigaction, int, -1, (int sig, const struct sigaction *a, struct sigaction *o), (sig, a, o))
 SHIM(fstatfs, int, -1, (int fd, struct statfs *st), (fd, st))
+SHIM(faccessat, int, -1, (int d, const char *p, int m, int f), (d, p, m, f))
 
 struct mmapkit__sys mmapkit__sys = {
 	.open = shim_open,	     .close = shim_close,     .fstat = shim_fstat,
@@ -376,6 +384,7 @@ struct mmapkit__sys mmapkit__sys = {
 	.mincore = shim_mincore, .cachestat = shim_cachestat, .prctl = shim_prctl,
 	.getpid = shim_getpid,
 	.sigaction = shim_sigaction, .fstatfs = shim_fstatfs,
+	.faccessat = shim_faccessat,
 };
 
 #endif

@@ -9,7 +9,8 @@ if [[ ${1:-test} == test ]]; then
 	want+=(clang libclang-rt-14-dev g++ groff-base python3 libpython3.11-testsuite
 		abigail-tools valgrind strace e2fsprogs
 		dpkg-dev debhelper dh-python pybuild-plugin-pyproject python3-all python3-setuptools lintian
-		cargo rustc librust-libc-dev golang-go luajit)
+		cargo rustc librust-libc-dev golang-go luajit
+		vmtouch procps util-linux)
 else
 	want+=(python3)
 fi

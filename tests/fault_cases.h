@@ -47,6 +47,7 @@ struct fx {
 	const char *path;
 	unsigned char *lo; /* first mapped page */
 	size_t delta;      /* mmapkit_ptr() - lo */
+	size_t npages;     /* pages the state snapshots cover (a resize changes it) */
 };
 
 struct rcase {

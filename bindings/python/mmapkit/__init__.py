@@ -96,6 +96,8 @@ SEAL_WRITE = 0x4
 SEAL_FUTURE_WRITE = 0x8
 SEAL_SEAL = 0x10
 
+RESIZE_NOMOVE = 0x1
+
 
 class Kind(enum.IntEnum):
     """enum mmapkit_kind."""
@@ -126,6 +128,14 @@ class mmapkit_opts(ctypes.Structure):
         ("offset", ctypes.c_uint64),
         ("len", ctypes.c_size_t),
     ]
+
+
+class mmapkit_stats(ctypes.Structure):
+    """struct mmapkit_stats (mmapkit_stats(3)), sz first."""
+    _fields_ = [("sz", ctypes.c_size_t)] + [(n, ctypes.c_uint64) for n in (
+        "mapped", "rss", "pss", "shared_clean", "shared_dirty", "private_clean",
+        "private_dirty", "anonymous", "swap", "locked", "huge", "cached", "cache_dirty",
+        "cache_writeback")]
 
 
 # ---- loading ----
@@ -236,6 +246,11 @@ _PROTOTYPES = {
     "mmapkit_ring": (ctypes.c_int, [_out, _size, _uint], True),
     "mmapkit_read": (ctypes.c_int, [MapPtr, _size, _ptr, _size], True),
     "mmapkit_write": (ctypes.c_int, [MapPtr, _size, _ptr, _size], True),
+    "mmapkit_resize": (ctypes.c_int, [MapPtr, _size, _uint], True),
+    "mmapkit_resident": (ctypes.c_int, [MapPtr, _size, _size, ctypes.POINTER(ctypes.c_uint64),
+                                        ctypes.POINTER(ctypes.c_ubyte)], True),
+    "mmapkit_stats": (ctypes.c_int, [MapPtr, ctypes.POINTER(mmapkit_stats)], True),
+    "mmapkit_name": (ctypes.c_int, [MapPtr, _str], True),
     "mmapkit_errmsg": (_str, [], False),
     "mmapkit_strerror": (_str, [_int], False),
 }
@@ -373,6 +388,21 @@ class _Handle:
         """How many exported objects are still alive."""
         self._exports = [r for r in self._exports if r() is not None]
         return len(self._exports)
+
+    def resize(self, new_len, flags):
+        """mmapkit_resize: only with no view exported (the pages may move) and no
+        other use under way; BufferError then, and nothing changes."""
+        if self.busy > 1:
+            raise BufferError("cannot resize a mapping while a call is using it")
+        if self.exports():
+            raise BufferError("cannot resize while exported pointers exist")
+        self.mv.release()
+        try:
+            lib.mmapkit_resize(self.ptr, new_len, flags)
+        finally:
+            self.addr = lib.mmapkit_ptr(self.ptr) or 0
+            self.length = lib.mmapkit_len(self.ptr)
+            self.mv = self._cast(_bytes_type(self.length).from_address(self.addr))
 
     def __enter__(self):
         """Use the mapping: ValueError when it is closed; close() waits until __exit__."""
@@ -658,3 +688,34 @@ class Map(_HandleOwner):
 
     def unlock(self, off=0, length=None):
         self._call(lib.mmapkit_unlock, off, length)
+
+    def resize(self, new_len, flags=0):
+        """Grow or shrink to new_len bytes (mmapkit_resize(3)): the mapping may move
+        unless flags has RESIZE_NOMOVE; file kinds past the end of the file need GROW.
+        BufferError while views from view()/at() are alive."""
+        new_len = _nonneg(new_len, "new_len")
+        with self._h as h:
+            h.resize(new_len, flags)
+
+    # looking at a mapping
+
+    def resident(self, off=0, length=None):
+        """Resident bytes of the pages holding the range (mmapkit_resident(3)); for file
+        kinds the page cache's answer, PermissionError where the kernel hides it."""
+        off, length = _nonneg(off, "off"), _span(length)
+        out = ctypes.c_uint64()
+        with self._h as h:
+            lib.mmapkit_resident(h.ptr, off, length, ctypes.byref(out), None)
+        return out.value
+
+    def stats(self):
+        """mmapkit_stats(3) as a dict of byte counts (rss, pss, ..., cache_writeback)."""
+        st = mmapkit_stats(sz=ctypes.sizeof(mmapkit_stats))
+        with self._h as h:
+            lib.mmapkit_stats(h.ptr, ctypes.byref(st))
+        return {n: getattr(st, n) for n, _ in mmapkit_stats._fields_[1:]}
+
+    def name(self, name):
+        """Name an anonymous mapping in /proc/PID/maps (mmapkit_name(3)); None removes it."""
+        with self._h as h:
+            lib.mmapkit_name(h.ptr, None if name is None else os.fsencode(name))

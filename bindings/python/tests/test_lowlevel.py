@@ -30,6 +30,9 @@ C_TYPES = {
     "const mmapkit_map*": MapPtr,
     "mmapkit_map**": ctypes.POINTER(MapPtr),
     "const struct mmapkit_opts*": ctypes.POINTER(mmapkit.mmapkit_opts),
+    "uint64_t*": ctypes.POINTER(ctypes.c_uint64),
+    "unsigned char*": ctypes.POINTER(ctypes.c_ubyte),
+    "struct mmapkit_stats*": ctypes.POINTER(mmapkit.mmapkit_stats),
 }
 
 
@@ -41,7 +44,7 @@ def plain(t):
 class TestDeclarations(unittest.TestCase):
     def test_every_header_function_is_declared_with_its_types(self):
         funcs = header_functions()
-        self.assertEqual(len(funcs), 37)
+        self.assertEqual(len(funcs), 41)
         self.assertEqual(set(funcs), set(mmapkit._PROTOTYPES))
         for name, (ret, params) in funcs.items():
             with self.subTest(name):

@@ -26,6 +26,43 @@ class TestKinds(TempDirTest):
             self.assertEqual(m[PAGE - 1:PAGE + 4], b"\0abc\0")
         self.assertTrue(m.closed)
 
+    def test_resize(self):
+        with Map.anon_private(PAGE) as m:
+            m[0:3] = b"abc"
+            m.resize(64 * PAGE)
+            self.assertEqual(len(m), 64 * PAGE)
+            self.assertEqual(m[0:4], b"abc\0")
+            m[64 * PAGE - 1:] = b"z"
+            v = m.view(0, 1)
+            with self.assertRaises(BufferError):
+                m.resize(2 * PAGE)
+            self.assertEqual(len(m), 64 * PAGE)
+            del v
+            m.resize(2 * PAGE)
+            self.assertEqual((len(m), m[0:3]), (2 * PAGE, b"abc"))
+            with self.assertRaises(OSError) as cm:
+                m.resize(0)
+            self.assertEqual((cm.exception.errno, len(m)), (errno.EINVAL, 2 * PAGE))
+
+    def test_resident_stats_name(self):
+        with Map.anon_private(8 * PAGE, mmapkit.GUARD) as m:
+            self.assertEqual(m.resident(), 0)
+            m[PAGE:PAGE + 1] = b"x"
+            m[5 * PAGE:5 * PAGE + 1] = b"y"
+            self.assertEqual(m.resident(), 2 * PAGE)
+            self.assertEqual(m.resident(0, PAGE), 0)
+            st = m.stats()
+            self.assertEqual((st["mapped"], st["rss"], st["private_dirty"]),
+                             (8 * PAGE, 2 * PAGE, 2 * PAGE))
+            self.assertEqual(st["cached"], 0)
+            try:
+                m.name("py-test")
+            except OSError as e:  # a kernel without CONFIG_ANON_VMA_NAME
+                self.assertEqual(e.errno, errno.EOPNOTSUPP)
+            with self.assertRaises(OSError) as cm:
+                m.name("bad[name")
+            self.assertEqual(cm.exception.errno, errno.EINVAL)
+
     def test_anon_shared(self):
         with Map.anon_shared(100, mmapkit.DONTFORK) as m:
             self.assertEqual((len(m), m.kind, m.fd, m.flags),

@@ -26,6 +26,29 @@ pub struct mmapkit_opts {
     pub len: size_t,
 }
 
+/// `struct mmapkit_stats` (`mmapkit_stats(3)`): set `sz`, the rest is filled in.
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub struct mmapkit_stats {
+    pub sz: size_t,
+    pub mapped: u64,
+    pub rss: u64,
+    pub pss: u64,
+    pub shared_clean: u64,
+    pub shared_dirty: u64,
+    pub private_clean: u64,
+    pub private_dirty: u64,
+    pub anonymous: u64,
+    pub swap: u64,
+    pub locked: u64,
+    pub huge: u64,
+    pub cached: u64,
+    pub cache_dirty: u64,
+    pub cache_writeback: u64,
+}
+
+pub const MMAPKIT_RESIZE_NOMOVE: c_uint = 0x1;
+
 pub const MMAPKIT_ANON_PRIVATE: c_int = 1;
 pub const MMAPKIT_ANON_SHARED: c_int = 2;
 pub const MMAPKIT_FILE_PRIVATE: c_int = 3;
@@ -168,6 +191,16 @@ extern "C" {
     pub fn mmapkit_ring(out: *mut *mut mmapkit_map, len: size_t, flags: c_uint) -> c_int;
     pub fn mmapkit_read(m: *const mmapkit_map, off: size_t, buf: *mut c_void, n: size_t) -> c_int;
     pub fn mmapkit_write(m: *mut mmapkit_map, off: size_t, buf: *const c_void, n: size_t) -> c_int;
+    pub fn mmapkit_resize(m: *mut mmapkit_map, new_len: size_t, flags: c_uint) -> c_int;
+    pub fn mmapkit_resident(
+        m: *const mmapkit_map,
+        off: size_t,
+        len: size_t,
+        bytes: *mut u64,
+        vec: *mut u8,
+    ) -> c_int;
+    pub fn mmapkit_stats(m: *const mmapkit_map, st: *mut mmapkit_stats) -> c_int;
+    pub fn mmapkit_name(m: *mut mmapkit_map, name: *const c_char) -> c_int;
 
     pub fn mmapkit_errmsg() -> *const c_char;
     pub fn mmapkit_strerror(err: c_int) -> *const c_char;
