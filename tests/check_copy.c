@@ -528,6 +528,106 @@ START_TEST(copy_thread_churn)
 }
 END_TEST
 
+/*
+ * A new thread whose very first call into the library is a copy that faults:
+ * it has no guard yet when the copy starts, and gets -EFAULT, not SIGBUS.
+ * In a child that forgot the handler: _i == 0, that copy is the process's
+ * first too (it installs the handler); _i == 1, the main thread copied
+ * first.  Three threads one after another (a new thread may reuse the stack
+ * and thread pointer of one that exited).
+ */
+static int fresh_i;
+
+struct first_copy {
+	mmapkit_map *m;
+	int r;
+	bool truncated, mask_kept;
+};
+
+static void *first_copy_run(void *arg)
+{
+	struct first_copy *f = arg;
+	unsigned char b[16];
+	sigset_t before, after;
+
+	pthread_sigmask(SIG_BLOCK, NULL, &before);
+	f->r = mmapkit_read(f->m, 3 * pg() + 5, b, sizeof(b)); /* past the file's new end */
+	pthread_sigmask(SIG_BLOCK, NULL, &after);
+	f->truncated = strstr(mmapkit_errmsg(), "the file was truncated to") != NULL;
+	f->mask_kept = same_mask(&before, &after);
+	return NULL;
+}
+
+static void fresh_threads(void *arg)
+{
+	const char *path = arg;
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	struct first_copy f = {0};
+	unsigned char b;
+
+	TU_CHILD_OK(fd >= 0);
+	TU_CHILD_OK(mmapkit_file_shared(&f.m, path, 0, 0, 0) == 0);
+	mmapkit__sigbus_forget();
+	if (fresh_i) /* the main thread copies first: the handler is there */
+		TU_CHILD_OK(mmapkit_read(f.m, 0, &b, 1) == 0);
+	TU_CHILD_OK(mmapkit__sigbus_installed() == (fresh_i == 1));
+	TU_CHILD_OK(ftruncate(fd, (off_t)pg()) == 0);
+	for (int i = 0; i < 3; i++) {
+		pthread_t th;
+
+		f.r = 1;
+		TU_CHILD_OK(pthread_create(&th, NULL, first_copy_run, &f) == 0);
+		TU_CHILD_OK(pthread_join(th, NULL) == 0);
+		TU_CHILD_OK(f.r == -EFAULT);
+		TU_CHILD_OK(f.truncated);
+		TU_CHILD_OK(f.mask_kept);
+		TU_CHILD_OK(mmapkit__sigbus_installed());
+	}
+	mmapkit_unmap(f.m);
+	close(fd);
+	_exit(0);
+}
+
+START_TEST(copy_fresh_thread_faults)
+{
+	const char *path = tu_file(FILE_PAGES * pg());
+
+	fresh_i = _i;
+	child_ok(fresh_threads, (void *)path);
+	unlink(path);
+}
+END_TEST
+
+#ifndef MMAPKIT_DLCOPY_PATH
+#define MMAPKIT_DLCOPY_PATH "mmapkit_dlcopy"
+#endif
+
+/*
+ * The shared library loaded with dlopen(), where its TLS is allocated per
+ * thread on first use (tests/dlcopy.c): a new thread's first call, a copy that
+ * faults, answers -EFAULT; the handler allocates no TLS in a thread that takes
+ * SIGBUS without ever calling the library.
+ */
+START_TEST(copy_dlopened)
+{
+	const char *prog = getenv("MMAPKIT_DLCOPY");
+	pid_t pid;
+	int st;
+
+	if (!prog)
+		prog = MMAPKIT_DLCOPY_PATH;
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		execl(prog, prog, (char *)NULL);
+		fprintf(stderr, "exec %s: %s\n", prog, strerror(errno));
+		_exit(127);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(TU_EXITED(st, 0), "%s: status 0x%x (its message is above)", prog, st);
+}
+END_TEST
+
 /* ---- the application's own SIGBUS handling ---- */
 
 /* A file of FILE_PAGES pages mapped shared, then cut to one page: the rest faults. */
@@ -756,6 +856,8 @@ Suite *suite_copy(void)
 	tcase_add_test(tc, copy_truncate_race);
 	tcase_add_test(tc, copy_threads);
 	tcase_add_test(tc, copy_thread_churn);
+	tcase_add_loop_test(tc, copy_fresh_thread_faults, 0, 2);
+	tcase_add_test(tc, copy_dlopened);
 
 	tc = tu_tcase(s, "handlers", 0);
 	tcase_add_loop_test(tc, copy_chain_handler, 0, 2);
