@@ -81,6 +81,13 @@ static void app_handler(int sig, siginfo_t *si, void *uc)
 		app_jump = 0;
 		siglongjmp(app_env, 1);
 	}
+	if (si->si_code == BUS_ADRERR) { /* returning would fault again, forever */
+		static const char msg[] = "dlcopy: a fault reached the application's handler "
+					  "unexpectedly (a copy's fault not caught?)\n";
+
+		write(2, msg, sizeof(msg) - 1);
+		_exit(1);
+	}
 }
 
 /* The calling thread's block of the library's TLS, or NULL (reads only). */
