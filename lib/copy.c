@@ -44,12 +44,21 @@ struct copy_guard {
 /*
  * Each thread that copies owns a slot of this table, found from its thread
  * pointer by open addressing: its guard is there while it copies.  Not thread-local
- * storage, which the handler cannot touch safely: in a library loaded with
- * dlopen() the first access in a thread allocates it (malloc), and the
- * initial-exec model, which does not, would put the library's whole TLS (the
- * error messages) into the static TLS reserve, where dlopen() finds no room.
- * Slots are claimed once per thread and left as tombstones at its exit (a key
- * destructor), so that a lookup stops at the first never-used slot.
+ * storage, which the handler cannot touch safely in a library loaded with
+ * dlopen() (global-dynamic model): glibc's __tls_get_addr allocates a thread's
+ * block (malloc, under dl_load_tls_lock) at that thread's first access, and
+ * brings the thread's DTV up to date (realloc, free: "not AS-safe", says
+ * dl-tls.c) at its first access after any dlopen()/dlclose() of a module with
+ * TLS.  Touching the variable in the copy before the guarded part covers
+ * neither case: the handler runs for every SIGBUS of every thread, in threads
+ * that never copied too, at any instruction (BUS_MCEERR_AO and signals sent
+ * with kill() arrive asynchronously, inside malloc as well), and another
+ * thread may dlopen() between the touch and the fault.  tests/dlcopy.c checks
+ * that a SIGBUS leaves no TLS block behind in a thread that never copied.
+ * The initial-exec model, which never allocates, would put the library's whole
+ * TLS (the error messages) into the static TLS reserve, where dlopen() finds
+ * no room.  Slots are claimed once per thread and left as tombstones at its
+ * exit (a key destructor), so that a lookup stops at the first never-used slot.
  */
 #define SLOTS 4096u
 #define SLOT_FREE ((uintptr_t)0)
