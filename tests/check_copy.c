@@ -610,21 +610,7 @@ END_TEST
  */
 START_TEST(copy_dlopened)
 {
-	const char *prog = getenv("MMAPKIT_DLCOPY");
-	pid_t pid;
-	int st;
-
-	if (!prog)
-		prog = MMAPKIT_DLCOPY_PATH;
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		execl(prog, prog, (char *)NULL);
-		fprintf(stderr, "exec %s: %s\n", prog, strerror(errno));
-		_exit(127);
-	}
-	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-	ck_assert_msg(TU_EXITED(st, 0), "%s: status 0x%x (its message is above)", prog, st);
+	tu_run_helper("MMAPKIT_DLCOPY", MMAPKIT_DLCOPY_PATH);
 }
 END_TEST
 

@@ -201,21 +201,7 @@ END_TEST
 /* A fresh process whose first library calls are made from a signal handler. */
 START_TEST(first_calls_in_a_handler)
 {
-	const char *prog = getenv("MMAPKIT_SIGFIRST");
-	pid_t pid;
-	int st;
-
-	if (!prog)
-		prog = MMAPKIT_SIGFIRST_PATH;
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		execl(prog, prog, (char *)NULL);
-		fprintf(stderr, "exec %s: %s\n", prog, strerror(errno));
-		_exit(127);
-	}
-	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-	ck_assert_msg(TU_EXITED(st, 0), "%s: status 0x%x (its message is above)", prog, st);
+	tu_run_helper("MMAPKIT_SIGFIRST", MMAPKIT_SIGFIRST_PATH);
 }
 END_TEST
 

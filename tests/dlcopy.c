@@ -84,8 +84,9 @@ static void app_handler(int sig, siginfo_t *si, void *uc)
 	if (si->si_code == BUS_ADRERR) { /* returning would fault again, forever */
 		static const char msg[] = "dlcopy: a fault reached the application's handler "
 					  "unexpectedly (a copy's fault not caught?)\n";
+		ssize_t w = write(2, msg, sizeof(msg) - 1);
 
-		write(2, msg, sizeof(msg) - 1);
+		(void)w;
 		_exit(1);
 	}
 }

@@ -476,6 +476,25 @@ int tu_child(void (*fn)(void *), void *arg)
 	return st;
 }
 
+void tu_run_helper(const char *env, const char *path)
+{
+	const char *prog = getenv(env);
+	pid_t pid;
+	int st;
+
+	if (!prog)
+		prog = path;
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		execl(prog, prog, (char *)NULL);
+		fprintf(stderr, "exec %s: %s\n", prog, strerror(errno));
+		_exit(127);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(TU_EXITED(st, 0), "%s: status 0x%x (its message is above)", prog, st);
+}
+
 void tu_probe_quietly(void)
 {
 	if (RUNNING_ON_VALGRIND)

@@ -169,6 +169,13 @@ int tu_child(void (*fn)(void *), void *arg);
 #define TU_KILLED(st, sig) (WIFSIGNALED(st) && WTERMSIG(st) == (sig))
 
 /*
+ * Runs a helper program of the test build, without arguments: the one the
+ * environment variable env names, else path; asserts that it exits 0 (it
+ * writes its reasons on stderr).
+ */
+void tu_run_helper(const char *env, const char *path);
+
+/*
  * Check's assertions must not run in a grandchild: a child reports the first
  * failed condition (and mmapkit_errmsg()) on stderr and exits 1, so that the
  * parent's assertion on its status fails.
