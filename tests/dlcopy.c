@@ -20,6 +20,9 @@
  *     which only reads).  Thread 1 shows that dlinfo sees a block once the
  *     library has touched it.
  *
+ * Not under valgrind (tests/run_valgrind.sh runs it natively: no
+ * --trace-children): valgrind 3.19 itself dies of the BUS_MCEERR_AO sent.
+ *
  * Usage: mmapkit_dlcopy [LIBRARY] (default: the build's libmmapkit.so.0).
  * Exit status 0 when all is right; 1 with the reason on stderr.
  */
