@@ -172,5 +172,6 @@ void bench_share(struct opts *o);
 /* share.c: the system calls of a named shm cycle; before any peer runs (as count). */
 void bench_share_count(struct opts *o);
 void bench_copy(struct opts *o);
+void bench_place(struct opts *o);
 
 #endif

@@ -31,6 +31,7 @@ static const struct {
 	{"touch", bench_touch}, {"ipc", bench_ipc},	  {"punch", bench_punch},
 	{"share", bench_share},
 	{"copy", bench_copy},
+	{"place", bench_place},
 };
 
 static void usage(FILE *f)
@@ -46,7 +47,7 @@ static void usage(FILE *f)
 	      "                        units accepted: 64K, 8M, 1G)\n"
 	      "  --dir DIR             scratch directory on a disk file system ($TMPDIR or /var/tmp)\n"
 	      "  --shm-dir DIR         tmpfs directory for section 6 (default /dev/shm)\n"
-	      "  --sections LIST       count,create,checksum,touch,ipc,punch,share,copy (default all)\n"
+	      "  --sections LIST       count,create,checksum,touch,ipc,punch,share,copy,place (default all)\n"
 	      "  --out DIR             write results.csv, tables.md, summary.md and plot data there\n"
 	      "  --peer NAME=COMMAND   a peer program (bench/peers/); run as `COMMAND serve|count`\n"
 	      "  --peer-missing NAME=WHY  a peer that could not be built, reported as missing\n",
@@ -95,7 +96,7 @@ static void defaults(struct opts *o)
 		snprintf(o->shm_dir, sizeof(o->shm_dir), "%s",
 			 writable_tmpfs("/dev/shm") ? "/dev/shm" : o->dir);
 	if (!o->sections)
-		o->sections = "count,create,checksum,touch,ipc,punch,share,copy";
+		o->sections = "count,create,checksum,touch,ipc,punch,share,copy,place";
 }
 
 /* A number on the command line: checked (strtonum), else a one-line error and exit 2. */

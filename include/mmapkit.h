@@ -77,6 +77,19 @@ enum mmapkit_kind {
 #define MMAPKIT_DONTDUMP 0x0400u   /* left out of core dumps */
 #define MMAPKIT_GUARD 0x0800u      /* an inaccessible guard page before and after */
 #define MMAPKIT_ALLOCATE 0x1000u   /* file kinds: allocate the range's blocks now (fallocate) */
+/*
+ * Anonymous private memory for secrets: MMAPKIT_GUARD, MMAPKIT_LOCK (the call
+ * fails when the memory cannot be locked), MMAPKIT_DONTDUMP and
+ * MMAPKIT_WIPEONFORK, and zeroed (explicit_bzero) before it is unmapped.
+ * mmapkit_flags() reports the flags it implies.
+ */
+#define MMAPKIT_SECURE 0x2000u
+/*
+ * MMAPKIT_SECURE over memfd_secret(2) memory, taken out of the kernel's direct
+ * map; fork() children do not have it at all (MMAPKIT_DONTFORK instead of
+ * MMAPKIT_WIPEONFORK).  -EOPNOTSUPP where the kernel lacks or disables it.
+ */
+#define MMAPKIT_SECRET 0x4000u
 
 /** mmapkit_sync() modes; 0 writes back and waits. */
 #define MMAPKIT_SYNC_ASYNC 0x1u      /* start the write-back now and return */
@@ -134,6 +147,12 @@ struct mmapkit_opts {
 	uint32_t mode;    /* MMAPKIT_CREATE: mode of a new file; 0 means 0600 */
 	uint64_t offset;  /* file kinds: first byte of the range */
 	size_t len;       /* bytes; 0 means to end of file (file kinds) */
+	/* 0.2: */
+	void *addr;       /* nonzero: the first page of the mapping is here exactly,
+			   * never replacing anything (-EEXIST); page-aligned (-EINVAL) */
+	size_t align;     /* 0, or a power of two >= the page size: the address of
+			   * mmapkit_ptr()'s page is a multiple of it (file kinds: so
+			   * must the file offset of that page be, else -EINVAL) */
 };
 
 /* Constructors.  On failure *out is NULL and nothing is left behind. */

@@ -73,6 +73,12 @@ static int check_advice(const mmapkit_map *m, const char *call, int advice)
 		return mmapkit__fail(EACCES, "%s: %s on an MMAPKIT_RDONLY mapping", call,
 				     advice == MMAPKIT_ADV_REMOVE ? "MMAPKIT_ADV_REMOVE"
 								  : "MMAPKIT_ADV_POPULATE_WRITE");
+	/* MMAPKIT_SECRET memory is a shared secretmem mapping behind an anonymous private handle. */
+	if ((m->flags & MMAPKIT_SECRET) && (advice == MMAPKIT_ADV_WIPEONFORK ||
+					    advice == MMAPKIT_ADV_KEEPONFORK ||
+					    advice == MMAPKIT_ADV_FREE))
+		return mmapkit__fail(EINVAL, "%s: MMAPKIT_SECRET memory is a shared mapping of secret memory: advice %d does not apply",
+				     call, advice);
 	if ((m->flags & MMAPKIT_HUGETLB) && a->no_locked && !a->destructive)
 		return mmapkit__wrong_kind(m, call, "the kernel does not age MMAPKIT_HUGETLB pages");
 	/* the kernel keeps huge pages in a file of its own: these are for anonymous memory */

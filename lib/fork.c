@@ -19,14 +19,25 @@
 
 #include "internal.h"
 
-/* The attributes of pages this process does not have. */
-static uint32_t absent_attrs(const mmapkit_map *m)
+/* The attributes of pages this process does not have; self: getpid(), or 0 when not known. */
+static uint32_t absent_attrs_of(const mmapkit_map *m, pid_t self)
 {
 	if (!(m->attr_any & (MMAPKIT__A_DONTFORK | MMAPKIT__A_GONE)))
 		return 0; /* the handle never had DONTFORK pages: no system call */
-	if ((m->attr_any & MMAPKIT__A_DONTFORK) && mmapkit__sys.getpid() != m->pid)
+	if ((m->attr_any & MMAPKIT__A_DONTFORK) &&
+	    (self ? self : mmapkit__sys.getpid()) != m->pid)
 		return MMAPKIT__A_GONE | MMAPKIT__A_DONTFORK;
 	return MMAPKIT__A_GONE;
+}
+
+static uint32_t absent_attrs(const mmapkit_map *m)
+{
+	return absent_attrs_of(m, 0);
+}
+
+uint32_t mmapkit__fork_absent(const mmapkit_map *m)
+{
+	return absent_attrs(m);
 }
 
 /* -EFAULT when a page of [p0, p1) has an attribute of `absent`. */
@@ -91,24 +102,31 @@ static void stretch_add(struct fork_stretch *s, unsigned char *a, size_t n, bool
 }
 
 /*
- * Unmap what this process has of the handle, when it lacks some of its pages:
- * the guard pages (always inherited) and the pages it has, never the address
- * ranges of the pages it lacks, where it may have mapped memory of its own
- * since.  Returns false, having done nothing, when the process has every page.
+ * Unmap what this process has of the handle, when it lacks some of its pages
+ * or guard pages: the guard pages and the pages it has, never the address
+ * ranges of those it lacks, where it may have mapped memory of its own since.
+ * Guard mappings of their own are always inherited; light guards share the
+ * VMA of the pages and the MMAPKIT_DONTFORK it got from the constructor
+ * (mmapkit_advise never covers them, so no DOFORK brings them back): only the
+ * process that made them has them.  Returns false, having done nothing, when
+ * the process has every page and guard.
  */
 bool mmapkit__fork_unmap(mmapkit_map *m)
 {
-	uint32_t absent = absent_attrs(m);
+	bool light_dontfork = m->guard_light && (m->flags & MMAPKIT_DONTFORK);
+	pid_t self = light_dontfork ? mmapkit__sys.getpid() : 0;
+	uint32_t absent = absent_attrs_of(m, self);
+	bool guards = !light_dontfork || self == m->guard_pid;
 	struct fork_stretch s = {NULL, NULL};
 
-	if (!absent || !(m->attr_any & absent))
+	if (guards && (!absent || !(m->attr_any & absent)))
 		return false;
-	stretch_add(&s, m->base - m->guard, m->guard, true);
+	stretch_add(&s, m->base - m->guard, m->guard, guards);
 	for (size_t i = 0; i < m->nruns; i++)
 		stretch_add(&s, mmapkit__page_addr(m, m->runs[i].page),
 			    mmapkit__pages_len(m, m->runs[i].page, mmapkit__runs_end(m, i)),
 			    !(m->runs[i].attr & absent));
-	stretch_add(&s, m->base + m->map_len, m->guard, true);
+	stretch_add(&s, m->base + m->map_len, m->guard, guards);
 	stretch_add(&s, NULL, 0, false);
 	return true;
 }

@@ -17,6 +17,14 @@
 
 #define MMAPKIT__HIDDEN __attribute__((visibility("hidden")))
 
+/* Newer than some C libraries' headers (Linux 6.13 and 4.17). */
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+
 /*
  * Every system call the library makes goes through this table, as SQLite's
  * os_unix.c does, so that the test build can count calls and make any one of
@@ -130,6 +138,9 @@ enum mmapkit__feature {
 	MMAPKIT__F_PROCMAP_QUERY,       /* 6.11: ioctl(PROCMAP_QUERY) on /proc/self/maps */
 	MMAPKIT__F_ANON_NAME,           /* prctl(PR_SET_VMA_ANON_NAME) (CONFIG_ANON_VMA_NAME) */
 	MMAPKIT__F_MEMFD_SECRET,        /* memfd_secret(2) enabled */
+	MMAPKIT__F_GUARD_FILE,          /* 6.15: MADV_GUARD_INSTALL in file, shmem and
+					 * read-only mappings too */
+	MMAPKIT__F_FIXED_NOREPLACE,     /* 4.17: MAP_FIXED_NOREPLACE (before: a hint) */
 	MMAPKIT__F_COUNT
 };
 MMAPKIT__HIDDEN bool mmapkit__kernel_has(enum mmapkit__feature f);
@@ -207,6 +218,10 @@ struct mmapkit_map {
 	size_t guard_extra;     /* inaccessible bytes past the back guard that the handle
 				 * still holds (a shrink whose trimming munmap failed) */
 	char *name;             /* mmapkit_name(): re-applied to pages added later */
+	bool guard_light;       /* the guards are MADV_GUARD_INSTALL markers inside the
+				 * mapping's one VMA, not PROT_NONE mappings of their own */
+	pid_t guard_pid;        /* light guards made DONTFORK by the constructor: the
+				 * process that has them (no other ever does) */
 	int kind;
 	unsigned flags;
 	int fd;                 /* owned descriptor, -1 for anonymous kinds */
@@ -326,6 +341,8 @@ MMAPKIT__HIDDEN void mmapkit__sigbus_forget(void);
 /* Test build only: slots of the copy table held by threads (lib/copy.c). */
 MMAPKIT__HIDDEN unsigned mmapkit__copy_slots_used(void);
 #endif
+/* The page attributes that mark pages this process does not have (0: it has them all). */
+MMAPKIT__HIDDEN uint32_t mmapkit__fork_absent(const mmapkit_map *m);
 
 /* replace.c */
 MMAPKIT__HIDDEN bool mmapkit__replace_moves(void);

@@ -15,7 +15,12 @@
 
 #include "internal.h"
 
-#define KNOWN_FLAGS 0x1fffu
+#define KNOWN_FLAGS (0x1fffu | MMAPKIT_SECURE | MMAPKIT_SECRET)
+
+/* What SECURE and SECRET add to the caller's flags. */
+#define SECURE_IMPLIES (MMAPKIT_GUARD | MMAPKIT_LOCK | MMAPKIT_DONTDUMP | MMAPKIT_WIPEONFORK)
+#define SECRET_IMPLIES                                                                      \
+	(MMAPKIT_SECURE | MMAPKIT_GUARD | MMAPKIT_LOCK | MMAPKIT_DONTDUMP | MMAPKIT_DONTFORK)
 
 /* Where mmapkit_ptr() of an empty mapping points: valid, read-only, never read. */
 static const unsigned char empty_range[1];
@@ -126,7 +131,58 @@ struct ctor {
 	bool sized;   /* file_size is meaningful (regular file or block device) */
 	bool regular; /* a regular file: MMAPKIT_GROW can extend it */
 	const struct mmapkit__adopt *adopt; /* a descriptor taken over (0.2 constructors) */
+	bool locked_onfault; /* MMAPKIT_LOCK between light guards: mlock2(MLOCK_ONFAULT) */
 };
+
+/* MMAPKIT_SECURE and MMAPKIT_SECRET: anonymous private, writable, small pages. */
+static int check_secure(const struct ctor *b)
+{
+	unsigned f = b->o.flags;
+	const char *what = f & MMAPKIT_SECRET ? "MMAPKIT_SECRET" : "MMAPKIT_SECURE";
+
+	if (!(f & (MMAPKIT_SECURE | MMAPKIT_SECRET)))
+		return 0;
+	if (b->o.kind != MMAPKIT_ANON_PRIVATE)
+		return mmapkit__fail(EINVAL, "%s: %s applies to anonymous private mappings only",
+				     b->call, what);
+	if (f & (MMAPKIT_RDONLY | MMAPKIT_HUGETLB))
+		return mmapkit__fail(EINVAL, "%s: %s: not with MMAPKIT_%s", b->call, what,
+				     f & MMAPKIT_RDONLY ? "RDONLY" : "HUGETLB");
+	if ((f & MMAPKIT_SECRET) && (f & (MMAPKIT_WIPEONFORK | MMAPKIT_THP)))
+		return mmapkit__fail(EINVAL, "%s: MMAPKIT_SECRET: not with MMAPKIT_%s (fork() children do not have secret memory at all, and it has no huge pages)",
+				     b->call, f & MMAPKIT_THP ? "THP" : "WIPEONFORK");
+	if (!(f & MMAPKIT_SECRET) && (f & MMAPKIT_DONTFORK))
+		return mmapkit__fail(EINVAL, "%s: MMAPKIT_SECURE wipes the memory in fork() children (MMAPKIT_WIPEONFORK); not with MMAPKIT_DONTFORK (MMAPKIT_SECRET keeps it from them)",
+				     b->call);
+	return 0;
+}
+
+/* addr and align: checked before anything is opened or mapped. */
+static int check_place(const struct ctor *b)
+{
+	const struct mmapkit_opts *o = &b->o;
+	size_t page = mmapkit__page();
+	uintptr_t addr = (uintptr_t)o->addr;
+
+	if (addr % page)
+		return mmapkit__fail(EINVAL, "%s: addr %p is not a multiple of the page size (%zu)",
+				     b->call, o->addr, page);
+	if (o->align && (o->align & (o->align - 1) || o->align < page))
+		return mmapkit__fail(EINVAL, "%s: align %zu is neither 0 nor a power of two of at least the page size (%zu)",
+				     b->call, o->align, page);
+	if (o->align > (size_t)PTRDIFF_MAX / 2 + 1)
+		return mmapkit__fail(EINVAL, "%s: align %zu exceeds the address space", b->call,
+				     o->align);
+	if (o->align && addr % o->align)
+		return mmapkit__fail(EINVAL, "%s: addr %p is not a multiple of align %zu", b->call,
+				     o->addr, o->align);
+	/* Huge pages of a file need address and file offset congruent modulo their size. */
+	if (o->align && is_file(o->kind) && (o->offset - o->offset % page) % o->align)
+		return mmapkit__fail(EINVAL, "%s: align %zu: the file offset of the range's first page (%llu) must be a multiple of align too",
+				     b->call, o->align,
+				     (unsigned long long)(o->offset - o->offset % page));
+	return 0;
+}
 
 static int check_flags(const struct ctor *b)
 {
@@ -164,12 +220,13 @@ static int check_flags(const struct ctor *b)
 	if ((f & MMAPKIT_DONTFORK) && (f & MMAPKIT_WIPEONFORK))
 		return mmapkit__fail(EINVAL, "%s: MMAPKIT_DONTFORK and MMAPKIT_WIPEONFORK conflict",
 				     b->call);
-	return 0;
+	return check_secure(b);
 }
 
 static int check_args(const struct ctor *b)
 {
 	const struct mmapkit_opts *o = &b->o;
+	int err;
 
 	if (o->kind < MMAPKIT_ANON_PRIVATE || o->kind > MMAPKIT_FILE_SHARED)
 		return mmapkit__fail(EINVAL, "%s: unknown kind %d", b->call, o->kind);
@@ -185,7 +242,8 @@ static int check_args(const struct ctor *b)
 				     b->call, (unsigned long long)o->offset, o->len);
 	if (is_file(o->kind) && !o->path && o->fd < 0 && !b->adopt)
 		return mmapkit__fail(EBADF, "%s: bad file descriptor %d", b->call, o->fd);
-	return check_flags(b);
+	err = check_flags(b);
+	return err ? err : check_place(b);
 }
 
 static bool needs_write_fd(const struct mmapkit_opts *o)
@@ -407,18 +465,115 @@ int mmapkit__guard_flags(const mmapkit_map *m)
 	       (m->flags & MMAPKIT_HUGETLB ? MAP_HUGETLB : 0);
 }
 
-/* With MMAPKIT_GUARD: reserve pages + a guard on each side, inaccessible and unbacked. */
-static int reserve_guarded(struct ctor *b, void **at)
-{
-	mmapkit_map *m = b->m;
-	int f = mmapkit__guard_flags(m);
-	void *r = mmapkit__sys.mmap(NULL, m->map_len + 2 * m->gran, PROT_NONE, f, -1, 0);
+#define RESERVE_FLAGS (MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE)
 
+/* One mmap the constructor makes: the whole span, guard pages included. */
+struct mapreq {
+	size_t len;   /* bytes of the span */
+	size_t front; /* bytes before the page that addr or align places */
+	int prot, flags, fd;
+	off_t off;
+	const char *name; /* for messages: the file, or NULL */
+	const char *what; /* for messages: what the span is */
+};
+
+static void *mmap_req(const struct mapreq *q, void *at, int extra)
+{
+	return mmapkit__sys.mmap(at, q->len, q->prot, q->flags | extra, q->fd, q->off);
+}
+
+static int req_fail(struct ctor *b, const struct mapreq *q, const char *call)
+{
+	return mmapkit__fail_sys(errno, b->call, call, "%s%s%zu bytes at offset %llu (%s)",
+				 q->name ? q->name : "", q->name ? ": " : "", q->len,
+				 (unsigned long long)q->off, q->what);
+}
+
+/*
+ * opts.addr: exactly there, never replacing anything.  Kernels before 4.17
+ * take MAP_FIXED_NOREPLACE as a hint and may map elsewhere: that answer is
+ * undone and means the place was taken.
+ */
+static int place_at(struct ctor *b, const struct mapreq *q, unsigned char **out)
+{
+	unsigned char *want = (unsigned char *)b->o.addr - q->front;
+	bool noreplace = mmapkit__kernel_has(MMAPKIT__F_FIXED_NOREPLACE);
+	unsigned char *p = mmap_req(q, want, noreplace ? MAP_FIXED_NOREPLACE : 0);
+
+	if (p == MAP_FAILED && errno == EEXIST)
+		return mmapkit__fail(EEXIST, "%s: addr %p: something is mapped in [%p, %p) already (%s)",
+				     b->call, b->o.addr, (void *)want, (void *)(want + q->len),
+				     q->what);
+	if (p == MAP_FAILED)
+		return req_fail(b, q, "mmap");
+	if (p != want) {
+		mmapkit__sys.munmap(p, q->len);
+		return mmapkit__fail(EEXIST, "%s: addr %p: something is mapped in [%p, %p) already (%s; the kernel mapped elsewhere)",
+				     b->call, b->o.addr, (void *)want, (void *)(want + q->len),
+				     q->what);
+	}
+	*out = p;
+	return 0;
+}
+
+/*
+ * opts.align: reserve the span plus align - page of inaccessible, unbacked
+ * address space, map the span at the aligned place inside it, and give the
+ * rest back, so that nothing but the span stays mapped.  A span that is
+ * itself such a reservation (the guard path) is just trimmed.
+ */
+static int place_aligned(struct ctor *b, const struct mapreq *q, size_t align,
+			 unsigned char **out)
+{
+	bool reservation = q->prot == PROT_NONE && q->flags == RESERVE_FLAGS;
+	size_t rlen = q->len + align - mmapkit__page(), head, tail;
+	unsigned char *r, *a;
+
+	if (rlen < q->len)
+		return mmapkit__fail(ENOMEM, "%s: %s (%zu bytes) aligned to %zu overflows the address space",
+				     b->call, q->what, q->len, align);
+	r = mmapkit__sys.mmap(NULL, rlen, PROT_NONE, RESERVE_FLAGS, -1, 0);
 	if (r == MAP_FAILED)
-		return mmapkit__fail_sys(errno, b->call, "mmap", "reserving %zu bytes with guard pages",
-					 m->map_len + 2 * m->gran);
-	m->guard = m->gran;
-	*at = (unsigned char *)r + m->gran;
+		return mmapkit__fail_sys(errno, b->call, "mmap",
+					 "reserving %zu bytes to align %s (%zu bytes) to %zu", rlen,
+					 q->what, q->len, align);
+	a = (unsigned char *)(((uintptr_t)r + q->front + align - 1) / align * align - q->front);
+	head = (size_t)(a - r);
+	tail = rlen - head - q->len;
+	if (!reservation && mmap_req(q, a, MAP_FIXED) == MAP_FAILED) {
+		int err = req_fail(b, q, "mmap");
+
+		mmapkit__sys.munmap(r, rlen);
+		return err;
+	}
+	/* Trimming splits the reservation: it can fail (ENOMEM) at the VMA limit. */
+	if ((head && mmapkit__sys.munmap(r, head) < 0) ||
+	    (tail && mmapkit__sys.munmap(a + q->len, tail) < 0)) {
+		int err = mmapkit__fail_sys(errno, b->call, "munmap",
+					    "trimming the reservation that aligns %s to %zu", q->what,
+					    align);
+
+		mmapkit__sys.munmap(r, rlen); /* whatever is left of it */
+		return err;
+	}
+	*out = a;
+	return 0;
+}
+
+/* Map the span where opts asks: at addr, at an aligned address, or where the kernel likes. */
+static int place(struct ctor *b, const struct mapreq *q, unsigned char **out)
+{
+	unsigned char *p;
+
+	if (b->o.addr)
+		return place_at(b, q, out);
+	/* Huge pages come aligned to their size already. */
+	if (b->o.align > b->m->gran)
+		return place_aligned(b, q, b->o.align, out);
+	p = mmap_req(q, NULL, 0);
+	if (p == MAP_FAILED)
+		return req_fail(b, q, "mmap");
+	*out = p;
 	return 0;
 }
 
@@ -433,43 +588,147 @@ static void unmap_pages(mmapkit_map *m)
 	m->guard_extra = 0;
 }
 
+/*
+ * Light guards (MADV_GUARD_INSTALL, 6.13): the span is one mapping of the
+ * backing, and its first and last page become guards inside it, so the
+ * handle costs one VMA.  Anonymous private memory from 6.13; shared, file and
+ * read-only mappings from 6.15.  A file's front guard maps the file page
+ * before the range, so a range in the file's first page keeps the old way.
+ * The markers live in the page tables, which fork() does not copy for a
+ * WIPEONFORK mapping: there the child would lose its guards, so
+ * GUARD | WIPEONFORK keeps guard mappings of their own.  MMAPKIT_SECURE
+ * takes the light guards all the same, for its one VMA (see mmapkit(7)).
+ */
+static bool light_guards(const struct ctor *b, uint64_t map_off)
+{
+	const mmapkit_map *m = b->m;
+
+	if (!(m->flags & MMAPKIT_GUARD) || (m->flags & (MMAPKIT_HUGETLB | MMAPKIT_SECRET)) ||
+	    ((m->flags & MMAPKIT_WIPEONFORK) && !(m->flags & MMAPKIT_SECURE)) ||
+	    !mmapkit__kernel_has(MMAPKIT__F_GUARD_INSTALL))
+		return false;
+	if (m->kind == MMAPKIT_ANON_PRIVATE && !(m->flags & MMAPKIT_RDONLY))
+		return true;
+	if (is_file(m->kind) && (!b->regular || map_off < m->gran))
+		return false;
+	return mmapkit__kernel_has(MMAPKIT__F_GUARD_FILE);
+}
+
+static int install_guard(struct ctor *b, unsigned char *at, const char *which)
+{
+	if (mmapkit__sys.madvise(at, b->m->gran, MADV_GUARD_INSTALL) == 0)
+		return 0;
+	return mmapkit__fail_sys(errno, b->call, "madvise", "MADV_GUARD_INSTALL on the %s guard page",
+				 which);
+}
+
+static int map_light(struct ctor *b, struct mapreq *q)
+{
+	mmapkit_map *m = b->m;
+	unsigned char *p;
+	int err;
+
+	/* Populating comes after the guards (which would discard it), over the data only. */
+	q->flags &= ~MAP_POPULATE;
+	q->what = "the pages with a light guard page on each side";
+	q->len += 2 * m->gran;
+	q->front = m->gran;
+	if (is_file(m->kind))
+		q->off -= (off_t)m->gran;
+	err = place(b, q, &p);
+	if (err)
+		return err;
+	m->base = p + m->gran;
+	m->guard = m->gran;
+	m->guard_light = true;
+	err = install_guard(b, p, "front");
+	return err ? err : install_guard(b, m->base + m->map_len, "back");
+}
+
+/* Guard pages of their own: an inaccessible reservation, the pages mapped over its middle. */
+static int map_reserved(struct ctor *b, const struct mapreq *q)
+{
+	mmapkit_map *m = b->m;
+	struct mapreq r = {
+		.len = m->map_len + 2 * m->gran, .front = m->gran, .prot = PROT_NONE,
+		.flags = mmapkit__guard_flags(m), .fd = -1,
+		.what = "reserving the pages with a guard page on each side",
+	};
+	unsigned char *p;
+	int err = place(b, &r, &p);
+
+	if (err)
+		return err;
+	m->base = p + m->gran;
+	m->guard = m->gran;
+	if (mmap_req(q, m->base, MAP_FIXED) == MAP_FAILED)
+		return req_fail(b, q, "mmap");
+	return 0;
+}
+
+/*
+ * MMAPKIT_SECRET: a memfd_secret(2) file of the mapping's size, mapped shared
+ * (the only way it maps) between guard pages of their own (secret memory is
+ * locked, and a locked mapping takes no light guards).  The kernel populates
+ * none of it (MAP_POPULATE and MADV_POPULATE_* go through get_user_pages,
+ * which refuses secret memory): a write to each page faults it in now, as
+ * MMAPKIT_LOCK promises.  The mapping keeps the file: the descriptor is
+ * closed at once.
+ */
+static int map_secret(struct ctor *b, struct mapreq *q)
+{
+	mmapkit_map *m = b->m;
+	int fd, err;
+
+	if (!mmapkit__kernel_has(MMAPKIT__F_MEMFD_SECRET))
+		return mmapkit__fail(EOPNOTSUPP, "%s: MMAPKIT_SECRET: the kernel lacks or disables memfd_secret(2) (Linux 5.14 with secretmem.enable=1)",
+				     b->call);
+	fd = mmapkit__sys.memfd_secret(O_CLOEXEC);
+	if (fd < 0)
+		return mmapkit__fail_sys(errno == ENOSYS ? EOPNOTSUPP : errno, b->call,
+					 "memfd_secret", "MMAPKIT_SECRET");
+	m->fd = fd; /* until the mapping holds the file: ctor_undo closes it */
+	if (mmapkit__sys.ftruncate(fd, (off_t)m->map_len) < 0)
+		return mmapkit__fail_sys(errno, b->call, "ftruncate",
+					 "sizing secret memory to %zu bytes", m->map_len);
+	q->flags = MAP_SHARED;
+	q->fd = fd;
+	q->off = 0;
+	err = map_reserved(b, q);
+	if (err)
+		return err;
+	for (size_t i = 0; i < m->map_len; i += m->gran)
+		((volatile unsigned char *)m->base)[i] = 0;
+	/* Linux releases the descriptor whatever close() answers; the mapping holds the file. */
+	m->fd = -1;
+	mmapkit__sys.close(fd);
+	return 0;
+}
+
 static int map_pages(struct ctor *b)
 {
 	mmapkit_map *m = b->m;
 	uint64_t map_off = b->o.offset - m->delta;
-	void *at = NULL, *p;
-	int f = mmapkit__map_flags(m);
+	struct mapreq q = {.len = m->map_len, .prot = mmapkit__map_prot(m->flags),
+			   .flags = mmapkit__map_flags(m), .fd = m->fd, .off = (off_t)map_off,
+			   .name = is_file(m->kind) ? b->name : NULL, .what = "the pages"};
 	int err;
 
 	if (m->ring)
 		return mmapkit__ring_pages(m, b->call, mmapkit__map_prot(m->flags),
-					   f & ~(MAP_ANONYMOUS | MAP_PRIVATE));
-	if (m->flags & MMAPKIT_GUARD) {
-		err = reserve_guarded(b, &at);
-		if (err)
-			return err;
-		f |= MAP_FIXED;
-	}
-	p = mmapkit__sys.mmap(at, m->map_len, mmapkit__map_prot(m->flags), f, m->fd, (off_t)map_off);
-	if (p == MAP_FAILED) {
-		size_t len = m->map_len;
-
-		err = errno;
-		m->base = at;
-		if (!m->guard) /* nothing is mapped: unmap_pages() must not munmap(NULL, len) */
-			m->map_len = 0;
-		unmap_pages(m);
-		err = mmapkit__fail_sys(err, b->call, "mmap", "%s%s%zu bytes at offset %llu",
-					b->o.path || is_file(m->kind) ? b->name : "",
-					is_file(m->kind) ? ": " : "", len,
-					(unsigned long long)map_off);
-		/* A pseudo-file with a size (/sys) or a device whose driver cannot map. */
-		if (err == -ENODEV && is_file(m->kind))
-			err = mmapkit__fail_hint(err, "the file cannot be mapped: read it with read(2) instead");
-		return err;
-	}
-	m->base = p;
-	return 0;
+					   q.flags & ~(MAP_ANONYMOUS | MAP_PRIVATE));
+	if (m->flags & MMAPKIT_SECRET)
+		err = map_secret(b, &q);
+	else if (light_guards(b, map_off))
+		err = map_light(b, &q);
+	else if (m->flags & MMAPKIT_GUARD)
+		err = map_reserved(b, &q);
+	else
+		err = place(b, &q, &m->base);
+	/* A pseudo-file with a size (/sys) or a device whose driver cannot map. */
+	if (err == -ENODEV && is_file(m->kind))
+		err = mmapkit__fail_hint(err, "the file cannot be mapped: read it with read(2) instead");
+	return err;
 }
 
 static int advise_range(const char *call, unsigned char *at, size_t len, int advice,
@@ -480,11 +739,8 @@ static int advise_range(const char *call, unsigned char *at, size_t len, int adv
 	return mmapkit__fail_sys(errno, call, "madvise", "%s over %zu bytes", what, len);
 }
 
-/*
- * The attributes the flags ask for, on [at, at + len) (the whole mapping at
- * construction, the pages a resize adds later): each costs exactly one call.
- */
-int mmapkit__apply_flags(mmapkit_map *m, const char *call, unsigned char *at, size_t len)
+/* The advice the flags ask for, on [at, at + len): each costs exactly one call. */
+static int apply_advice(mmapkit_map *m, const char *call, unsigned char *at, size_t len)
 {
 	int err = 0;
 
@@ -496,13 +752,90 @@ int mmapkit__apply_flags(mmapkit_map *m, const char *call, unsigned char *at, si
 	}
 	if (!err && (m->flags & MMAPKIT_WIPEONFORK))
 		err = advise_range(call, at, len, MADV_WIPEONFORK, "MMAPKIT_WIPEONFORK");
-	if (!err && (m->flags & MMAPKIT_DONTDUMP))
+	/* (secret memory is left out of core dumps by the kernel already) */
+	if (!err && (m->flags & MMAPKIT_DONTDUMP) && !(m->flags & MMAPKIT_SECRET))
 		err = advise_range(call, at, len, MADV_DONTDUMP, "MMAPKIT_DONTDUMP");
+	return err;
+}
+
+/*
+ * The attributes the flags ask for, on [at, at + len) (the whole mapping at
+ * construction, the pages a resize adds later): each costs exactly one call.
+ */
+int mmapkit__apply_flags(mmapkit_map *m, const char *call, unsigned char *at, size_t len)
+{
+	int err = apply_advice(m, call, at, len);
+
 	/* Last, so that the pages it faults in already follow the advice (THP). */
 	if (!err && (m->flags & MMAPKIT_LOCK) && mmapkit__sys.mlock(at, len) < 0)
 		err = mmapkit__fail_sys(errno, call, "mlock", "locking %zu bytes (see RLIMIT_MEMLOCK)",
 					len);
 	return err;
+}
+
+/*
+ * The data pages between light guards, faulted in as MAP_POPULATE and mlock
+ * would: written where the mapping is private and writable (copy-on-write
+ * breaks now), read otherwise.
+ */
+static int populate_light(struct ctor *b, const char *what)
+{
+	mmapkit_map *m = b->m;
+	bool wr = !is_shared(m->kind) && !(m->flags & MMAPKIT_RDONLY);
+
+	if (mmapkit__sys.madvise(m->base, m->map_len, wr ? MADV_POPULATE_WRITE : MADV_POPULATE_READ) == 0)
+		return 0;
+	return mmapkit__fail_sys(errno, b->call, "madvise", "%s (%zu bytes)", what, m->map_len);
+}
+
+/*
+ * Light guards and locking (measured on 6.18): guards cannot be installed in
+ * a locked VMA, mlock over guards fails, and mlock of the data pages alone
+ * splits the VMA in three.  So: guards first, then mlock2(MLOCK_ONFAULT) over
+ * the whole VMA (one VMA, guards intact), then populate the data pages, which
+ * locks them now.
+ */
+static int lock_light(struct ctor *b)
+{
+	mmapkit_map *m = b->m;
+
+	if (mmapkit__sys.mlock2(m->base - m->guard, m->map_len + 2 * m->guard, MLOCK_ONFAULT) == 0) {
+		b->locked_onfault = true;
+		return populate_light(b, "populating the locked pages");
+	}
+	if (errno != ENOSYS)
+		return mmapkit__fail_sys(errno, b->call, "mlock2",
+					 "locking %zu bytes (see RLIMIT_MEMLOCK)", m->map_len);
+	/* No mlock2 (valgrind; kernels before 4.4): the data pages alone, three VMAs. */
+	if (mmapkit__sys.mlock(m->base, m->map_len) == 0)
+		return 0;
+	return mmapkit__fail_sys(errno, b->call, "mlock", "locking %zu bytes (see RLIMIT_MEMLOCK)",
+				 m->map_len);
+}
+
+/*
+ * The constructor's attributes.  Light guards share the pages' VMA: the
+ * advice covers them too (or it would split it), and locking goes as
+ * lock_light says.  Secret memory is locked by the kernel.
+ */
+static int apply_flags(struct ctor *b)
+{
+	mmapkit_map *m = b->m;
+	size_t g = m->guard_light ? m->guard : 0;
+	int err;
+
+	if (!g && !(m->flags & MMAPKIT_SECRET))
+		err = mmapkit__apply_flags(m, b->call, m->base, m->map_len);
+	else
+		err = apply_advice(m, b->call, m->base - g, m->map_len + 2 * g);
+	m->guard_pid = m->pid; /* light guards made DONTFORK belong to this process */
+	if (err || !g)
+		return err;
+	if (m->flags & MMAPKIT_LOCK)
+		return lock_light(b);
+	if (m->flags & MMAPKIT_POPULATE) /* which the span's mmap left out */
+		return populate_light(b, "MMAPKIT_POPULATE");
+	return 0;
 }
 
 uint32_t mmapkit__initial_attr(unsigned flags)
@@ -541,7 +874,11 @@ static int layout(struct ctor *b)
 		m->gran = huge_page();
 		if (!m->gran)
 			return mmapkit__fail(ENOMEM, "%s: the system has no huge page size", b->call);
+		if ((uintptr_t)b->o.addr % m->gran)
+			return mmapkit__fail(EINVAL, "%s: addr %p is not a multiple of the huge page size (%zu)",
+					     b->call, b->o.addr, m->gran);
 	}
+
 	m->len = b->o.len;
 	m->offset = is_file(m->kind) ? b->o.offset : 0;
 	m->delta = (size_t)(b->o.offset % page);
@@ -586,7 +923,7 @@ static int ctor_build(struct ctor *b)
 		return err;
 	err = map_pages(b);
 	if (!err)
-		err = mmapkit__apply_flags(m, b->call, m->base, m->map_len);
+		err = apply_flags(b);
 	return err;
 }
 
@@ -615,6 +952,10 @@ static int ctor_run(mmapkit_map **out, const struct mmapkit_opts *opts, const ch
 	if (!m)
 		return mmapkit__fail(ENOMEM, "%s: out of memory for the handle", call);
 	m->kind = b.o.kind;
+	if (b.o.flags & MMAPKIT_SECRET)
+		b.o.flags |= SECRET_IMPLIES;
+	else if (b.o.flags & MMAPKIT_SECURE)
+		b.o.flags |= SECURE_IMPLIES;
 	m->flags = b.o.flags;
 	m->fd = -1;
 	b.m = m;
@@ -627,7 +968,9 @@ static int ctor_run(mmapkit_map **out, const struct mmapkit_opts *opts, const ch
 		free(m->created_path);
 		m->created_path = NULL;
 	}
-	mmapkit__runs_init(m, mmapkit__initial_attr(m->flags));
+	/* between light guards pages are locked on fault (lock_light): re-locks keep one VMA */
+	mmapkit__runs_init(m, mmapkit__initial_attr(m->flags) |
+				      (b.locked_onfault ? MMAPKIT__A_ONFAULT : 0));
 	*out = m;
 	return 0;
 }
@@ -755,10 +1098,39 @@ int mmapkit_fd_shared(mmapkit_map **out, int fd, uint64_t offset, size_t len, un
 	return fd_kind(out, MMAPKIT_FILE_SHARED, fd, offset, len, flags, __func__);
 }
 
+/*
+ * MMAPKIT_SECURE: zero the pages before they go (explicit_bzero, which the
+ * compiler cannot drop as a dead store), making them writable first where
+ * mmapkit_protect took that away.  In a fork() child the pages kept from it
+ * (DONTFORK: all of MMAPKIT_SECRET's) are not there; the rest is the child's
+ * own copy and is wiped too.
+ */
+static void wipe(mmapkit_map *m)
+{
+	uint32_t absent = mmapkit__fork_absent(m);
+
+	for (size_t i = 0; i < m->nruns; i++) {
+		uint32_t at = m->runs[i].attr;
+		size_t p0 = m->runs[i].page, p1 = mmapkit__runs_end(m, i);
+		unsigned char *a = mmapkit__page_addr(m, p0);
+		size_t n = mmapkit__pages_len(m, p0, p1);
+
+		if (at & absent)
+			continue;
+		/* cannot fail on pages the handle maps; if it did, munmap frees them as they are */
+		if (!(at & MMAPKIT__A_WRITE) &&
+		    mmapkit__sys.mprotect(a, n, PROT_READ | PROT_WRITE) < 0)
+			continue;
+		explicit_bzero(a, n);
+	}
+}
+
 void mmapkit_unmap(mmapkit_map *m)
 {
 	if (!m)
 		return;
+	if (m->flags & MMAPKIT_SECURE)
+		wipe(m);
 	if (!mmapkit__fork_unmap(m)) /* a fork() child lacking pages unmaps only its own */
 		unmap_pages(m);
 	if (m->fd >= 0)

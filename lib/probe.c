@@ -13,6 +13,7 @@
 #include <bsd/stdlib.h>
 #include <bsd/string.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +60,83 @@ static bool probe_anon_name(void)
 	ok = prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, (unsigned long)p, len,
 		   (unsigned long)"mmapkit-probe") == 0;
 	munmap(p, len);
+	return ok;
+}
+
+/* MADV_GUARD_INSTALL on the middle page of three of anonymous private memory. */
+static bool probe_guard_install(void)
+{
+	size_t pg = mmapkit__page();
+	unsigned char *p = mmap(NULL, 3 * pg, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	bool ok;
+
+	if (p == MAP_FAILED)
+		return false;
+	ok = madvise(p + pg, pg, MADV_GUARD_INSTALL) == 0;
+	munmap(p, 3 * pg);
+	return ok;
+}
+
+/*
+ * 6.15 lets guards into file and shmem mappings, read-only ones included:
+ * try a shared writable and a private read-only mapping of a memfd.
+ */
+static bool probe_guard_file(void)
+{
+	size_t pg = mmapkit__page();
+	int fd = memfd_create("mmapkit-probe", MFD_CLOEXEC);
+	unsigned char *s, *r;
+	bool ok = false;
+
+	if (fd < 0)
+		return false;
+	if (ftruncate(fd, (off_t)(2 * pg)) == 0) {
+		s = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		r = mmap(NULL, 2 * pg, PROT_READ, MAP_PRIVATE, fd, 0);
+		ok = s != MAP_FAILED && r != MAP_FAILED &&
+		     madvise(s, pg, MADV_GUARD_INSTALL) == 0 &&
+		     madvise(r + pg, pg, MADV_GUARD_INSTALL) == 0;
+		if (s != MAP_FAILED)
+			munmap(s, 2 * pg);
+		if (r != MAP_FAILED)
+			munmap(r, 2 * pg);
+	}
+	close(fd);
+	return ok;
+}
+
+/* memfd_secret(2): absent (ENOSYS) unless built in and enabled (secretmem.enable). */
+static bool probe_memfd_secret(void)
+{
+#ifdef SYS_memfd_secret
+	int fd = (int)syscall(SYS_memfd_secret, O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+#else
+	return false;
+#endif
+}
+
+/* Kernels before 4.17 take MAP_FIXED_NOREPLACE as a hint: ask for a mapped page. */
+static bool probe_fixed_noreplace(void)
+{
+	size_t pg = mmapkit__page();
+	void *p = mmap(NULL, pg, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	void *q;
+	bool ok;
+
+	if (p == MAP_FAILED)
+		return false;
+	q = mmap(p, pg, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
+		 MAP_FIXED_NOREPLACE, -1, 0);
+	ok = q == MAP_FAILED && errno == EEXIST;
+	if (q != MAP_FAILED && q != p)
+		munmap(q, pg);
+	munmap(p, pg);
 	return ok;
 }
 
@@ -201,12 +279,15 @@ static const struct feature features[MMAPKIT__F_COUNT] = {
 	[MMAPKIT__F_MREMAP_CHECKS_FIRST] = {"mremap checks before unmapping", 6, 12,
 					    probe_checks_first},
 	[MMAPKIT__F_MREMAP_MULTI_VMA] = {"mremap of several VMAs", 6, 17, probe_multi_vma},
-	[MMAPKIT__F_GUARD_INSTALL] = {"MADV_GUARD_INSTALL", 6, 13, NULL},
+	[MMAPKIT__F_GUARD_INSTALL] = {"MADV_GUARD_INSTALL", 6, 13, probe_guard_install},
 	[MMAPKIT__F_MFD_NOEXEC_SEAL] = {"MFD_NOEXEC_SEAL", 6, 3, probe_mfd_noexec_seal},
 	[MMAPKIT__F_CACHESTAT] = {"cachestat", 6, 5, probe_cachestat},
 	[MMAPKIT__F_PROCMAP_QUERY] = {"PROCMAP_QUERY", 6, 11, NULL},
 	[MMAPKIT__F_ANON_NAME] = {"PR_SET_VMA_ANON_NAME", 5, 17, probe_anon_name},
-	[MMAPKIT__F_MEMFD_SECRET] = {"memfd_secret", 5, 14, NULL},
+	[MMAPKIT__F_MEMFD_SECRET] = {"memfd_secret", 5, 14, probe_memfd_secret},
+	[MMAPKIT__F_GUARD_FILE] = {"MADV_GUARD_INSTALL in file mappings", 6, 15,
+				   probe_guard_file},
+	[MMAPKIT__F_FIXED_NOREPLACE] = {"MAP_FIXED_NOREPLACE", 4, 17, probe_fixed_noreplace},
 };
 
 #ifdef MMAPKIT_TESTING

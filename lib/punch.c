@@ -167,6 +167,20 @@ static int punch_file_private(mmapkit_map *m, const char *call, size_t p0, size_
 	return err;
 }
 
+/*
+ * MMAPKIT_SECRET memory is a shared mapping of a secretmem file, which can
+ * neither drop nor punch its pages (and they stay locked anyway): punch and
+ * revert zero the bytes themselves.
+ */
+static int wipe_secret(mmapkit_map *m, const char *call, const struct mmapkit__span *s)
+{
+	if (!(mmapkit__runs_all(m, s->p0, s->p1) & MMAPKIT__A_WRITE))
+		return mmapkit__fail(EACCES, "%s: pages %zu..%zu of MMAPKIT_SECRET memory include pages that are not writable; make them writable with mmapkit_protect first",
+				     call, s->p0, s->p1);
+	explicit_bzero(m->base + s->a, s->z - s->a);
+	return 0;
+}
+
 int mmapkit_punch(mmapkit_map *m, size_t off, size_t len)
 {
 	const char *call = __func__;
@@ -181,6 +195,8 @@ int mmapkit_punch(mmapkit_map *m, size_t off, size_t len)
 	err = check_destructive(m, call, off, len, &s);
 	if (err || s.a == s.z)
 		return err;
+	if (m->flags & MMAPKIT_SECRET)
+		return wipe_secret(m, call, &s);
 	switch (m->kind) {
 	case MMAPKIT_FILE_SHARED:
 		return punch_file_shared(m, call, &s);
@@ -273,6 +289,8 @@ int mmapkit_revert(mmapkit_map *m, size_t off, size_t len)
 	err = check_destructive(m, call, off, len, &s);
 	if (err || s.a == s.z)
 		return err;
+	if (m->flags & MMAPKIT_SECRET)
+		return wipe_secret(m, call, &s);
 	if (m->kind == MMAPKIT_FILE_PRIVATE)
 		return revert_file_private(m, call, &s);
 	err = drop_pages(m, call, s.w0, s.w1);

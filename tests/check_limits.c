@@ -216,7 +216,7 @@ static void as_child(void *arg)
 	TU_CHILD_OK(mmapkit_anon_shared(&m, big, MMAPKIT_NORESERVE) == -ENOMEM);
 	TU_CHILD_OK(m == NULL);
 	TU_CHILD_OK(mmapkit_anon_private(&m, big, MMAPKIT_GUARD) == -ENOMEM);
-	TU_CHILD_OK(m == NULL && has(mmapkit_errmsg(), "reserving"));
+	TU_CHILD_OK(m == NULL && has(mmapkit_errmsg(), "guard page"));
 	TU_CHILD_OK(snap_eq(s));
 	/* GROW succeeded before mmap failed: the file must be cut back. */
 	TU_CHILD_OK(mmapkit_file_shared(&m, path, 0, big, MMAPKIT_GROW) == -ENOMEM);

@@ -86,8 +86,9 @@ START_TEST(opts_caller_0_1)
 	struct tu_snap s = tu_snap();
 	mode_t mask = umask(0);
 
+	/* (a struct's size is a multiple of its alignment: the pointer stays aligned) */
 	for (size_t sz = sizeof(struct opts_0_1); sz <= sizeof(struct mmapkit_opts);
-	     sz += sizeof(uint32_t)) {
+	     sz += _Alignof(struct mmapkit_opts)) {
 		unsigned char *pages, *at = guarded_struct(sz, &pages), *p;
 		struct opts_0_1 *o = (struct opts_0_1 *)at;
 		mmapkit_map *m = NULL;

@@ -21,6 +21,10 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
+
 #define FILE_PAGES 4
 #define RW (PROT_READ | PROT_WRITE)
 
@@ -137,12 +141,21 @@ static int lib_anon_shared(struct cost_env *e)
 	return mmapkit_anon_shared(&e->m, 10 * e->page, 0);
 }
 
-/* Reserve the pages and a guard on each side, then map the pages over the middle. */
+/*
+ * Reserve the pages and a guard on each side, then map the pages over the
+ * middle; from 6.13 one mapping, its first and last page made guards.
+ */
 static int hand_guarded(struct cost_env *e)
 {
 	unsigned char *r;
 
 	e->len = 3 * e->page;
+	if (cost_light_guards()) {
+		e->p = mmap(NULL, e->len, RW, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		r = e->p;
+		return fail_if(e->p == MAP_FAILED || madvise(r, e->page, MADV_GUARD_INSTALL) < 0 ||
+			       madvise(r + 2 * e->page, e->page, MADV_GUARD_INSTALL) < 0);
+	}
 	e->p = mmap(NULL, e->len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (e->p == MAP_FAILED)
 		return -1;
@@ -511,65 +524,65 @@ static int lib_revert(struct cost_env *e)
 const struct cost_op cost_ops[] = {
 	/* constructors */
 	{"mmapkit_anon_private(page, 0)", "mmap", NULL,
-	 NULL, hand_anon_private, lib_anon_private, undo_all},
+	 NULL, hand_anon_private, lib_anon_private, undo_all, NULL},
 	{"mmapkit_anon_shared(10 pages, 0)", "mmap", NULL,
-	 NULL, hand_anon_shared, lib_anon_shared, undo_all},
+	 NULL, hand_anon_shared, lib_anon_shared, undo_all, NULL},
 	{"mmapkit_anon_private(page, GUARD)", "mmap mmap", NULL,
-	 NULL, hand_guarded, lib_guarded, undo_all},
+	 NULL, hand_guarded, lib_guarded, undo_all, "mmap madvise madvise"},
 	{"mmapkit_anon_private(2 pages, DONTFORK|DONTDUMP|LOCK)",
 	 "mmap getpid madvise madvise mlock", NULL,
-	 NULL, hand_locked_advised, lib_locked_advised, undo_all},
+	 NULL, hand_locked_advised, lib_locked_advised, undo_all, NULL},
 	{"mmapkit_file_shared(file, 0, 0, 0)", "open fstat fcntl mmap", NULL,
-	 NULL, hand_file_shared, lib_file_shared, undo_all},
+	 NULL, hand_file_shared, lib_file_shared, undo_all, NULL},
 	{"mmapkit_file_private(file, 1, 10, RDONLY)", "open fstat fcntl mmap", NULL,
-	 NULL, hand_file_private_ro, lib_file_private_ro, undo_all},
+	 NULL, hand_file_private_ro, lib_file_private_ro, undo_all, NULL},
 	{"mmapkit_fd_shared(fd, 0, 0, 0)", "fcntl fstat mmap", NULL,
-	 NULL, hand_fd_shared, lib_fd_shared, undo_all},
+	 NULL, hand_fd_shared, lib_fd_shared, undo_all, NULL},
 	{"mmapkit_file_shared(file, page, past the end, GROW)", "open fstat ftruncate fcntl mmap",
 	 NULL,
-	 NULL, hand_grow, lib_grow, undo_all},
+	 NULL, hand_grow, lib_grow, undo_all, NULL},
 	{"mmapkit_file_shared(new file, 0, 2 pages, CREATE|GROW)", "open open ftruncate mmap", NULL,
-	 NULL, hand_create, lib_create, undo_all},
+	 NULL, hand_create, lib_create, undo_all, NULL},
 	{"mmapkit_file_private(empty file, 0, 0, 0)", "open fstat pread fcntl", NULL,
-	 NULL, hand_empty, lib_empty, undo_all},
+	 NULL, hand_empty, lib_empty, undo_all, NULL},
 	/* unmap */
 	{"mmapkit_unmap(anonymous, guarded)", "munmap", NULL,
-	 setup_anon_guarded, hand_unmap, lib_unmap, undo_all},
+	 setup_anon_guarded, hand_unmap, lib_unmap, undo_all, NULL},
 	{"mmapkit_unmap(file)", "munmap close", NULL,
-	 setup_file, hand_unmap, lib_unmap, undo_all},
+	 setup_file, hand_unmap, lib_unmap, undo_all, NULL},
 	/* range operations: each is its one system call */
 	{"mmapkit_sync(10, 2 pages, 0)", "msync", NULL,
-	 both_file_shared, hand_msync, lib_msync, undo_all},
+	 both_file_shared, hand_msync, lib_msync, undo_all, NULL},
 	{"mmapkit_sync(0, 1, ASYNC)", "sync_file_range", NULL,
-	 both_file_shared, hand_async, lib_async, undo_all},
+	 both_file_shared, hand_async, lib_async, undo_all, NULL},
 	{"mmapkit_sync(0, TO_END, ASYNC|INVALIDATE)", "msync sync_file_range", NULL,
-	 both_file_shared, hand_async_invalidate, lib_async_invalidate, undo_all},
+	 both_file_shared, hand_async_invalidate, lib_async_invalidate, undo_all, NULL},
 	{"mmapkit_sync(page, page, FULL)", "fsync", NULL,
-	 both_file_shared, hand_full, lib_full, undo_all},
+	 both_file_shared, hand_full, lib_full, undo_all, NULL},
 	{"mmapkit_sync(created file, FULL), the first", "fsync readlink open fsync close", NULL,
-	 both_created, hand_full_created, lib_full_created, undo_all},
+	 both_created, hand_full_created, lib_full_created, undo_all, NULL},
 	{"mmapkit_advise(page, 2 pages, DONTDUMP)", "madvise", NULL,
-	 both_anon_private, hand_advise, lib_advise, undo_all},
+	 both_anon_private, hand_advise, lib_advise, undo_all, NULL},
 	{"mmapkit_protect(page + 1, 1, READ)", "mprotect", NULL,
-	 both_anon_shared, hand_protect, lib_protect, undo_all},
+	 both_anon_shared, hand_protect, lib_protect, undo_all, NULL},
 	{"mmapkit_lock(0, 2 pages, 0)", "mlock", NULL,
-	 both_anon_shared, hand_lock, lib_lock, undo_all},
+	 both_anon_shared, hand_lock, lib_lock, undo_all, NULL},
 	{"mmapkit_lock(0, TO_END, ONFAULT)", "mlock2", NULL,
-	 both_anon_private, hand_lock_onfault, lib_lock_onfault, undo_all},
+	 both_anon_private, hand_lock_onfault, lib_lock_onfault, undo_all, NULL},
 	{"mmapkit_unlock(10, 10)", "munlock", NULL,
-	 both_anon_shared, hand_unlock, lib_unlock, undo_all},
+	 both_anon_shared, hand_unlock, lib_unlock, undo_all, NULL},
 	{"mmapkit_punch(anon private, 1, 3 pages - 1)", "madvise", NULL,
-	 both_anon_private, hand_punch_ap, lib_punch_1_3, undo_all},
+	 both_anon_private, hand_punch_ap, lib_punch_1_3, undo_all, NULL},
 	{"mmapkit_punch(anon shared, page, 2 pages)", "madvise", NULL,
-	 both_anon_shared, hand_punch_as, lib_punch_1_2, undo_all},
+	 both_anon_shared, hand_punch_as, lib_punch_1_2, undo_all, NULL},
 	{"mmapkit_punch(file shared, 5, 3)", "fallocate", NULL,
-	 both_file_shared, hand_punch_fs, lib_punch_fs, undo_all},
+	 both_file_shared, hand_punch_fs, lib_punch_fs, undo_all, NULL},
 	{"mmapkit_punch(file private, page, 2 pages)", "mmap", "",
-	 both_file_private, hand_punch_fp, lib_punch_1_2, undo_all},
+	 both_file_private, hand_punch_fp, lib_punch_1_2, undo_all, NULL},
 	{"mmapkit_revert(anon private, 0, TO_END)", "madvise", NULL,
-	 both_anon_private, hand_revert, lib_revert, undo_all},
+	 both_anon_private, hand_revert, lib_revert, undo_all, NULL},
 	{"mmapkit_revert(file private, 0, TO_END)", "madvise", NULL,
-	 both_file_private, hand_revert, lib_revert, undo_all},
+	 both_file_private, hand_revert, lib_revert, undo_all, NULL},
 };
 
 const size_t cost_nops = sizeof(cost_ops) / sizeof(cost_ops[0]);
@@ -593,6 +606,7 @@ int cost_env_init(struct cost_env *e, const char *dir)
 	memset(e, 0, sizeof(*e));
 	e->page = mmapkit_page_size();
 	cost_fixed_is_safe();
+	cost_light_guards(); /* asked once, not while counted */
 	e->pfd = -1;
 	snprintf(e->file, sizeof(e->file), "%s/cost-file", dir);
 	snprintf(e->empty, sizeof(e->empty), "%s/cost-empty", dir);
@@ -631,8 +645,31 @@ bool cost_fixed_is_safe(void)
 	return fixed_safe;
 }
 
+static int light_guards = -1;
+
+void cost_light_guards_set(int light)
+{
+	light_guards = light;
+}
+
+bool cost_light_guards(void)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	void *p;
+
+	if (light_guards >= 0)
+		return light_guards;
+	p = mmap(NULL, 2 * page, RW, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	light_guards = p != MAP_FAILED && madvise(p, page, MADV_GUARD_INSTALL) == 0;
+	if (p != MAP_FAILED)
+		munmap(p, 2 * page);
+	return light_guards;
+}
+
 const char *cost_raw(const struct cost_op *op)
 {
+	if (op->raw_light_guards && cost_light_guards())
+		return op->raw_light_guards;
 	return op->raw_before_6_12 && !cost_fixed_is_safe() ? op->raw_before_6_12 : op->raw;
 }
 

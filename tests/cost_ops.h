@@ -45,6 +45,11 @@ struct cost_op {
 	int (*by_hand)(struct cost_env *e); /* the hand-written sequence: 0, or -1 */
 	int (*lib)(struct cost_env *e);     /* the mmapkit call: 0, or its error */
 	void (*undo)(struct cost_env *e);   /* uncounted, after either side */
+	/*
+	 * Where the kernel has light guards (MADV_GUARD_INSTALL, 6.13): the
+	 * sequence then (NULL: the same as raw).
+	 */
+	const char *raw_light_guards;
 };
 
 extern const struct cost_op cost_ops[];
@@ -62,6 +67,13 @@ void cost_env_free(struct cost_env *e);
 bool cost_fixed_is_safe(void);
 void cost_fixed_is_safe_set(int safe);
 const char *cost_raw(const struct cost_op *op);
+/*
+ * Whether the hand-written sequences guard with MADV_GUARD_INSTALL (asked of
+ * the kernel once); cost_light_guards_set() overrides it (the test build asks
+ * the library's own probe, which it can pretend about).
+ */
+bool cost_light_guards(void);
+void cost_light_guards_set(int light);
 
 /* The number of words of raw equal to name. */
 unsigned cost_raw_count(const char *raw, const char *name);

@@ -458,6 +458,56 @@ void tu_perms(const void *addr, char out[5])
 	fclose(fp);
 }
 
+int tu_maps_lines(const void *lo, const void *hi)
+{
+	FILE *fp = fopen("/proc/self/maps", "re");
+	char line[512];
+	int n = 0;
+
+	ck_assert_ptr_nonnull(fp);
+	while (fgets(line, sizeof(line), fp)) {
+		unsigned long a, z;
+
+		if (sscanf(line, "%lx-%lx", &a, &z) == 2 && z > (uintptr_t)lo && a < (uintptr_t)hi)
+			n++;
+	}
+	fclose(fp);
+	return n;
+}
+
+bool tu_same_mapping(const void *a, const void *b)
+{
+	const void *lo = a < b ? a : b, *hi = a < b ? b : a;
+
+	return tu_maps_lines(lo, (const unsigned char *)hi + 1) == 1;
+}
+
+bool tu_light_guards_expected(int kind, uint64_t map_off, unsigned flags)
+{
+	if (!(flags & (MMAPKIT_GUARD | MMAPKIT_SECURE)) || (flags & (MMAPKIT_HUGETLB | MMAPKIT_SECRET)) ||
+	    ((flags & MMAPKIT_WIPEONFORK) && !(flags & MMAPKIT_SECURE)) ||
+	    !mmapkit__kernel_has(MMAPKIT__F_GUARD_INSTALL))
+		return false;
+	if (kind == MMAPKIT_ANON_PRIVATE && !(flags & MMAPKIT_RDONLY))
+		return true;
+	if (tu_kind_is_file(kind) && map_off < mmapkit_page_size())
+		return false;
+	return mmapkit__kernel_has(MMAPKIT__F_GUARD_FILE);
+}
+
+int tu_guard_span_lines(int kind, uint64_t map_off, unsigned flags)
+{
+	static int mlock2_here = -1;
+
+	if (!tu_light_guards_expected(kind, map_off, flags))
+		return 3;
+	if (!(flags & (MMAPKIT_LOCK | MMAPKIT_SECURE)))
+		return 1;
+	if (mlock2_here < 0)
+		mlock2_here = have_mlock2();
+	return mlock2_here ? 1 : 3; /* without mlock2 the data pages are locked alone */
+}
+
 int tu_child(void (*fn)(void *), void *arg)
 {
 	int st;

@@ -160,6 +160,25 @@ long tu_smaps_kb(const void *addr, const char *field);
 /* The permissions ("rw-p") of the mapping holding addr, from /proc/self/maps; "" if none. */
 void tu_perms(const void *addr, char out[5]);
 
+/* /proc/self/maps lines that overlap [lo, hi); whether a and b lie in one line. */
+int tu_maps_lines(const void *lo, const void *hi);
+bool tu_same_mapping(const void *a, const void *b);
+/*
+ * The guard pages of a handle with these flags, whose first page maps file
+ * offset map_off, are light (MADV_GUARD_INSTALL markers inside its one
+ * mapping) on this kernel, or what the test build pretends: anonymous private
+ * writable memory from 6.13, other kinds from 6.15 (file kinds from their
+ * second file page on); never for HUGETLB or SECRET, nor for WIPEONFORK
+ * without SECURE.
+ */
+bool tu_light_guards_expected(int kind, uint64_t map_off, unsigned flags);
+/*
+ * /proc/self/maps lines of such a handle's pages and guard pages: 1 with light
+ * guards, 3 with guard mappings of their own, and 3 with light guards and
+ * MMAPKIT_LOCK where mlock2 is missing (valgrind): the data pages locked alone.
+ */
+int tu_guard_span_lines(int kind, uint64_t map_off, unsigned flags);
+
 /*
  * Run fn(arg) in a forked child with a 10 s alarm; returns the wait status.
  * TU_EXITED(st, code) / TU_KILLED(st, sig) test it.

@@ -626,7 +626,7 @@ static int predict_flags(const struct ctor_req *q)
 	unsigned f = q->flags;
 	bool file = is_file_kind(q->kind);
 
-	if (f & ~0x1fffu)
+	if (f & ~(0x1fffu | MMAPKIT_SECURE | MMAPKIT_SECRET))
 		return -EINVAL;
 	if ((f & (MMAPKIT_CREATE | MMAPKIT_GROW)) && !file)
 		return -EINVAL;
@@ -707,7 +707,7 @@ static unsigned gen_flags(struct in *in, int kind)
 		if (bits & (1u << i))
 			f |= safe_flags[i];
 	if ((bits & 0xf800) == 0xf800)
-		f |= 1u << (13 + u8(in) % 19); /* an unknown bit (not MMAPKIT_ALLOCATE, 0x1000) */
+		f |= 1u << (15 + u8(in) % 17); /* an unknown bit */
 	/* HUGETLB only where it is refused: whether huge pages exist is not ours to model. */
 	if ((bits & 0x0800) && (is_file_kind(kind) || (f & (MMAPKIT_NORESERVE | MMAPKIT_THP))))
 		f |= MMAPKIT_HUGETLB;

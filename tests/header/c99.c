@@ -14,14 +14,14 @@
 static const unsigned flags[] = {
 	MMAPKIT_RDONLY, MMAPKIT_CREATE, MMAPKIT_GROW, MMAPKIT_POPULATE, MMAPKIT_NORESERVE,
 	MMAPKIT_LOCK, MMAPKIT_HUGETLB, MMAPKIT_THP, MMAPKIT_DONTFORK, MMAPKIT_WIPEONFORK,
-	MMAPKIT_DONTDUMP, MMAPKIT_GUARD, MMAPKIT_SYNC_ASYNC, MMAPKIT_SYNC_INVALIDATE,
+	MMAPKIT_DONTDUMP, MMAPKIT_GUARD, MMAPKIT_SECURE, MMAPKIT_SECRET, MMAPKIT_SYNC_ASYNC, MMAPKIT_SYNC_INVALIDATE,
 	MMAPKIT_SYNC_FULL, MMAPKIT_PROT_NONE, MMAPKIT_PROT_READ, MMAPKIT_PROT_WRITE,
 	MMAPKIT_PROT_EXEC, MMAPKIT_LOCK_ONFAULT,
 };
 
 int main(void)
 {
-	struct mmapkit_opts o = {sizeof(o), MMAPKIT_ANON_PRIVATE, 0, NULL, -1, 0, 0, 4096};
+	struct mmapkit_opts o = {sizeof(o), MMAPKIT_ANON_PRIVATE, 0, NULL, -1, 0, 0, 4096, NULL, 0};
 	mmapkit_map *m = NULL;
 	int err = mmapkit_map_new(&m, &o);
 	unsigned all = 0;
@@ -33,7 +33,7 @@ int main(void)
 		      mmapkit_protect(m, 0, 0, MMAPKIT_PROT_READ) ||
 		      mmapkit_at(m, 0, 8, 8) != mmapkit_ptr(m) || mmapkit_len(m) != 4096 ||
 		      mmapkit_kind(m) != MMAPKIT_ANON_PRIVATE || mmapkit_flags(m) != 0 ||
-		      mmapkit_offset(m) != 0 || mmapkit_fd(m) != -1 || all != 0x0fff ||
+		      mmapkit_offset(m) != 0 || mmapkit_fd(m) != -1 || all != 0x6fff ||
 		      !mmapkit_version() || !mmapkit_strerror(MMAPKIT_ADV_DONTNEED) ||
 		      !mmapkit_errmsg() || mmapkit_page_size() == 0;
 		mmapkit_unmap(m);

@@ -53,6 +53,8 @@ WIPEONFORK = 0x0200
 DONTDUMP = 0x0400
 GUARD = 0x0800
 ALLOCATE = 0x1000
+SECURE = 0x2000
+SECRET = 0x4000
 
 # Range operations: a length of TO_END means from off to the end of the mapping
 # (Map's methods take None for it); a length of 0 is an empty range.
@@ -127,6 +129,8 @@ class mmapkit_opts(ctypes.Structure):
         ("mode", ctypes.c_uint32),
         ("offset", ctypes.c_uint64),
         ("len", ctypes.c_size_t),
+        ("addr", ctypes.c_void_p),
+        ("align", ctypes.c_size_t),
     ]
 
 

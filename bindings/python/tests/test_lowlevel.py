@@ -382,7 +382,8 @@ class TestErrors(TempDirTest):
                 self.check_ctor(ctor, args, err, cls)
 
     def test_map_new_errors(self):
-        size = ctypes.sizeof(mmapkit.mmapkit_opts)
+        # 0.1's struct ended with len: the smallest sz the library accepts
+        size = mmapkit.mmapkit_opts.len.offset + ctypes.sizeof(ctypes.c_size_t)
         o = mmapkit.mmapkit_opts(sz=size - 1, kind=mmapkit.ANON_PRIVATE, len=10)
         self.check_ctor("mmapkit_map_new", (ctypes.byref(o),), errno.EINVAL, OSError)
 

@@ -67,6 +67,8 @@ pub const MMAPKIT_WIPEONFORK: c_uint = 0x0200;
 pub const MMAPKIT_DONTDUMP: c_uint = 0x0400;
 pub const MMAPKIT_GUARD: c_uint = 0x0800;
 pub const MMAPKIT_ALLOCATE: c_uint = 0x1000;
+pub const MMAPKIT_SECURE: c_uint = 0x2000;
+pub const MMAPKIT_SECRET: c_uint = 0x4000;
 
 pub const MMAPKIT_SYNC_ASYNC: c_uint = 0x1;
 pub const MMAPKIT_SYNC_INVALIDATE: c_uint = 0x2;
