@@ -154,7 +154,8 @@ static bool light_guards_here(void)
 	unsigned char *p;
 
 	if (!known) {
-		p = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		p = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 		known = p != MAP_FAILED && madvise(p, page, MADV_GUARD_INSTALL) == 0 ? 2 : 1;
 		if (p != MAP_FAILED)
 			munmap(p, 2 * page);

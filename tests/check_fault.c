@@ -30,6 +30,21 @@ static size_t pg(void)
 
 /* ---- the observable state of a handle and its file ---- */
 
+/*
+ * "gu" (VM_MAYBE_GUARD, 6.18) is the kernel's note that a VMA may hold guard
+ * markers: MADV_GUARD_INSTALL sets it on the whole VMA, also on what had
+ * merged into it, and it sticks through later merges.  It is no attribute a
+ * handle gives its pages, and in a process that made light guards before
+ * (CK_FORK=no) it turns up on unrelated mappings: it is left out.
+ */
+static void drop_maybe_guard(char *vmflags)
+{
+	char *g = strstr(vmflags, " gu ");
+
+	if (g)
+		memmove(g, g + 3, strlen(g + 3) + 1);
+}
+
 /* Per page of [lo, lo + npages pages): permissions and VmFlags of its VMA. */
 void fault_walk_smaps(const unsigned char *lo, size_t npages, fault_page_fn fn, void *ctx)
 {
@@ -52,6 +67,7 @@ void fault_walk_smaps(const unsigned char *lo, size_t npages, fault_page_fn fn, 
 		if (strncmp(line, "VmFlags:", 8) != 0 || vhi <= a || vlo >= z)
 			continue;
 		line[strcspn(line, "\n")] = '\0';
+		drop_maybe_guard(line);
 		for (uintptr_t p = vlo > a ? vlo : a; p < vhi && p < z; p += pg())
 			fn(ctx, (p - a) / pg(), perms, ino, line + 9);
 	}

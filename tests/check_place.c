@@ -377,7 +377,7 @@ static void tmpfs_child(void *arg)
 	TU_CHILD_OK(span_lines(m) == span_lines(u));
 	mmapkit_unmap(u);
 	mmapkit_unmap(m);
-	exit(0);
+	_exit(0);
 }
 
 START_TEST(place_tmpfs_huge)

@@ -302,7 +302,7 @@ static void memlock_child(void *arg)
 		TU_CHILD_OK(m == NULL);
 		TU_CHILD_OK(tu_count_fds() == s.fds && (!tu_maps_reliable() || tu_count_maps() == s.maps));
 	}
-	exit(0);
+	_exit(0);
 }
 
 START_TEST(secure_cannot_lock)
@@ -614,7 +614,7 @@ static void many_child(void *arg)
 	TU_CHILD_OK(h != NULL);
 	/* each handle locks its page, and on the light path its two guards count too */
 	if (!raise_memlock((rlim_t)MANY * 3 * pg()))
-		exit(0);
+		_exit(0);
 	before = tu_count_maps();
 	for (int i = 0; i < MANY; i++) {
 		int e = mmapkit_anon_private(&h[i], pg(), MMAPKIT_SECURE);
@@ -662,7 +662,8 @@ static void many_child(void *arg)
 	printf("secure: built without libsodium: no comparison\n");
 #endif
 	free(h);
-	exit(0);
+	fflush(stdout);
+	_exit(0);
 }
 
 START_TEST(secure_many)

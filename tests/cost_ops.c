@@ -659,7 +659,8 @@ bool cost_light_guards(void)
 
 	if (light_guards >= 0)
 		return light_guards;
-	p = mmap(NULL, 2 * page, RW, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	/* NORESERVE: no merge with a neighbour, which the guard would mark "gu" too */
+	p = mmap(NULL, 2 * page, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	light_guards = p != MAP_FAILED && madvise(p, page, MADV_GUARD_INSTALL) == 0;
 	if (p != MAP_FAILED)
 		munmap(p, 2 * page);
