@@ -113,20 +113,21 @@ static void stretch_add(struct fork_stretch *s, unsigned char *a, size_t n, bool
  */
 bool mmapkit__fork_unmap(mmapkit_map *m)
 {
-	bool light_dontfork = m->guard_light && (m->flags & MMAPKIT_DONTFORK);
+	bool light_dontfork = (m->guard_light || m->back_light) && (m->flags & MMAPKIT_DONTFORK);
 	pid_t self = light_dontfork ? mmapkit__sys.getpid() : 0;
 	uint32_t absent = absent_attrs_of(m, self);
-	bool guards = !light_dontfork || self == m->guard_pid;
+	bool mine = !light_dontfork || self == m->guard_pid;
+	bool front = mine || !m->guard_light, back = mine || !m->back_light;
 	struct fork_stretch s = {NULL, NULL};
 
-	if (guards && (!absent || !(m->attr_any & absent)))
+	if (mine && (!absent || !(m->attr_any & absent)))
 		return false;
-	stretch_add(&s, m->base - m->guard, m->guard, guards);
+	stretch_add(&s, m->base - m->guard, m->guard, front);
 	for (size_t i = 0; i < m->nruns; i++)
 		stretch_add(&s, mmapkit__page_addr(m, m->runs[i].page),
 			    mmapkit__pages_len(m, m->runs[i].page, mmapkit__runs_end(m, i)),
 			    !(m->runs[i].attr & absent));
-	stretch_add(&s, m->base + m->map_len, m->guard, guards);
+	stretch_add(&s, m->base + m->map_len, m->guard, back);
 	stretch_add(&s, NULL, 0, false);
 	return true;
 }

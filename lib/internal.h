@@ -218,8 +218,9 @@ struct mmapkit_map {
 	size_t guard_extra;     /* inaccessible bytes past the back guard that the handle
 				 * still holds (a shrink whose trimming munmap failed) */
 	char *name;             /* mmapkit_name(): re-applied to pages added later */
-	bool guard_light;       /* the guards are MADV_GUARD_INSTALL markers inside the
-				 * mapping's one VMA, not PROT_NONE mappings of their own */
+	bool guard_light;       /* the front guard is an MADV_GUARD_INSTALL marker inside
+				 * the pages' VMA, not a PROT_NONE mapping of its own */
+	bool back_light;        /* the back guard, likewise (a resize makes it a mapping) */
 	pid_t guard_pid;        /* light guards made DONTFORK by the constructor: the
 				 * process that has them (no other ever does) */
 	int kind;
@@ -341,6 +342,8 @@ MMAPKIT__HIDDEN void mmapkit__sigbus_forget(void);
 /* Test build only: slots of the copy table held by threads (lib/copy.c). */
 MMAPKIT__HIDDEN unsigned mmapkit__copy_slots_used(void);
 #endif
+/* MMAPKIT_SECURE: zero pages [p0, p1) before they go (explicit_bzero). */
+MMAPKIT__HIDDEN void mmapkit__wipe(mmapkit_map *m, size_t p0, size_t p1);
 /* The page attributes that mark pages this process does not have (0: it has them all). */
 MMAPKIT__HIDDEN uint32_t mmapkit__fork_absent(const mmapkit_map *m);
 

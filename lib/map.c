@@ -640,7 +640,7 @@ static int map_light(struct ctor *b, struct mapreq *q)
 		return err;
 	m->base = p + m->gran;
 	m->guard = m->gran;
-	m->guard_light = true;
+	m->guard_light = m->back_light = true;
 	err = install_guard(b, p, "front");
 	return err ? err : install_guard(b, m->base + m->map_len, "back");
 }
@@ -1105,23 +1105,24 @@ int mmapkit_fd_shared(mmapkit_map **out, int fd, uint64_t offset, size_t len, un
  * (DONTFORK: all of MMAPKIT_SECRET's) are not there; the rest is the child's
  * own copy and is wiped too.
  */
-static void wipe(mmapkit_map *m)
+void mmapkit__wipe(mmapkit_map *m, size_t p0, size_t p1)
 {
 	uint32_t absent = mmapkit__fork_absent(m);
 
-	for (size_t i = 0; i < m->nruns; i++) {
+	for (size_t i = mmapkit__runs_find(m, p0); i < m->nruns && m->runs[i].page < p1; i++) {
 		uint32_t at = m->runs[i].attr;
-		size_t p0 = m->runs[i].page, p1 = mmapkit__runs_end(m, i);
-		unsigned char *a = mmapkit__page_addr(m, p0);
-		size_t n = mmapkit__pages_len(m, p0, p1);
+		size_t a = m->runs[i].page > p0 ? m->runs[i].page : p0;
+		size_t z = mmapkit__runs_end(m, i) < p1 ? mmapkit__runs_end(m, i) : p1;
+		unsigned char *addr = mmapkit__page_addr(m, a);
+		size_t n = mmapkit__pages_len(m, a, z);
 
 		if (at & absent)
 			continue;
 		/* cannot fail on pages the handle maps; if it did, munmap frees them as they are */
 		if (!(at & MMAPKIT__A_WRITE) &&
-		    mmapkit__sys.mprotect(a, n, PROT_READ | PROT_WRITE) < 0)
+		    mmapkit__sys.mprotect(addr, n, PROT_READ | PROT_WRITE) < 0)
 			continue;
-		explicit_bzero(a, n);
+		explicit_bzero(addr, n);
 	}
 }
 
@@ -1129,8 +1130,8 @@ void mmapkit_unmap(mmapkit_map *m)
 {
 	if (!m)
 		return;
-	if (m->flags & MMAPKIT_SECURE)
-		wipe(m);
+	if ((m->flags & MMAPKIT_SECURE) && m->map_len)
+		mmapkit__wipe(m, 0, m->map_len / m->gran);
 	if (!mmapkit__fork_unmap(m)) /* a fork() child lacking pages unmaps only its own */
 		unmap_pages(m);
 	if (m->fd >= 0)

@@ -98,6 +98,7 @@ static int shrink_in_place(struct rsz *r)
 		return err;
 	}
 	m->guard_extra = 0;
+	m->back_light = false; /* the new back guard is a page of the handle made inaccessible */
 	/* best effort, after the fact: the guard holds no memory (unlocked, dropped) */
 	if (attr & MMAPKIT__A_LOCKED)
 		mmapkit__sys.munlock(end, g);
@@ -142,6 +143,7 @@ static int shrink(struct rsz *r)
 		m->guard_extra = 0;
 	else
 		m->guard_extra += old - r->new_map;
+	m->back_light = false; /* the new back guard is a mapping of its own */
 	return 0;
 }
 
@@ -242,6 +244,8 @@ static int grow_in_place(struct rsz *r)
 	}
 	if (err)
 		mmapkit__sys.munmap(res, add);
+	else
+		m->back_light = false; /* the new back guard is the reservation's last page */
 	return err;
 }
 
@@ -360,6 +364,7 @@ static int grow_moving(struct rsz *r)
 	m->base = dst;
 	m->guard = g;
 	m->guard_extra = 0;
+	m->guard_light = m->back_light = false; /* the reservation's guards are mappings */
 	return 0;
 }
 
@@ -415,6 +420,9 @@ int mmapkit_resize(mmapkit_map *m, size_t new_len, unsigned flags)
 	if (m->ring)
 		return mmapkit__fail(EINVAL, "%s: a ring (mmapkit_ring) cannot be resized: its two copies would part",
 				     r.call);
+	if ((m->flags & MMAPKIT_SECRET) && new_len > m->len)
+		return mmapkit__fail(EINVAL, "%s: MMAPKIT_SECRET memory cannot grow (new pages would not be secret memory); shrinking works",
+				     r.call);
 	if ((flags & MMAPKIT_GROW) && !mmapkit__is_file(m))
 		return mmapkit__wrong_kind(m, r.call, "MMAPKIT_GROW extends a file");
 	if ((flags & MMAPKIT_GROW) && (m->flags & MMAPKIT_RDONLY))
@@ -435,6 +443,8 @@ int mmapkit_resize(mmapkit_map *m, size_t new_len, unsigned flags)
 	err = fit_file(&r, new_len, flags, &grown, &old_size);
 	if (err)
 		return err;
+	if (r.new_map < m->map_len && (m->flags & MMAPKIT_SECURE))
+		mmapkit__wipe(m, r.new_map / m->gran, m->map_len / m->gran); /* before they go */
 	if (r.new_map < m->map_len)
 		err = shrink(&r);
 	else if (r.new_map > m->map_len)

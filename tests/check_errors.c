@@ -846,7 +846,7 @@ START_TEST(err_errmsg_thread_local)
 	void *ret = (void *)3;
 	char before[256];
 
-	ck_assert_int_eq(mmapkit_anon_private(&m, 4096, 0x2000), -EINVAL);
+	ck_assert_int_eq(mmapkit_anon_private(&m, 4096, 0x8000), -EINVAL);
 	snprintf(before, sizeof(before), "%s", mmapkit_errmsg());
 	ck_assert_ptr_nonnull(strstr(before, "mmapkit_anon_private"));
 	ck_assert_int_eq(pthread_create(&th, NULL, fail_in_thread, NULL), 0);

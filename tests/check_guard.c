@@ -170,6 +170,17 @@ START_TEST(guard_ops_keep)
 	}
 	memset(g.lo, 0x11, NP * pg());
 	all_are(&g, 0x11, "written at the end");
+	/* resize: the back guard follows the end, shrinking and growing (in place or moved) */
+	ck_assert_int_eq(mmapkit_resize(g.m, (NP - 1) * pg(), 0), 0);
+	g.lo = mmapkit_ptr(g.m);
+	g.hi = g.lo + (NP - 1) * pg();
+	guards_hold(&g, "shrink");
+	ck_assert_int_eq(mmapkit_resize(g.m, (NP + 1) * pg(), 0), 0);
+	g.lo = mmapkit_ptr(g.m);
+	g.hi = g.lo + (NP + 1) * pg();
+	guards_hold(&g, "grow");
+	for (size_t i = 0; i < (NP - 1) * pg(); i++)
+		TU_BYTE_EQ(g.lo[i], 0x11, i);
 	mmapkit_unmap(g.m);
 	TU_ASSERT_NO_LEAK(s);
 }

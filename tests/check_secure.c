@@ -756,6 +756,8 @@ START_TEST(secret_mapping)
 		st = tu_child(child_reads, p);
 		ck_assert_msg(TU_KILLED(st, SIGSEGV), "child status 0x%x", st);
 	}
+	/* secret memory cannot grow (new pages would not be secret); it can shrink */
+	ck_assert_int_eq(mmapkit_resize(m, 2 * LEN, 0), -EINVAL);
 	/* advice for anonymous private memory does not apply to secret memory */
 	ck_assert_int_eq(mmapkit_advise(m, 0, MMAPKIT_TO_END, MMAPKIT_ADV_WIPEONFORK), -EINVAL);
 	ck_assert_int_eq(mmapkit_advise(m, 0, MMAPKIT_TO_END, MMAPKIT_ADV_FREE), -EINVAL);
