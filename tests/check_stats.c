@@ -112,14 +112,12 @@ static bool same(const struct mmapkit_stats *st, const struct smaps_sum *s)
 static void assert_matches_smaps(const mmapkit_map *m)
 {
 	unsigned char *lo = (unsigned char *)mmapkit_ptr(m) - (uintptr_t)mmapkit_ptr(m) % pg();
-	/* light guard pages lie inside the pages' VMA: it reaches over them (they hold nothing) */
-	size_t g = mmapkit_flags(m) & MMAPKIT_GUARD ? pg() : 0;
 	struct mmapkit_stats st;
 	struct smaps_sum s;
 
 	for (int tries = 0; tries < 3; tries++) {
 		st = stats_of(m);
-		s = smaps_sum(lo - g, lo + st.mapped + g);
+		s = smaps_sum(lo, lo + st.mapped);
 		if (same(&st, &s))
 			return;
 	}
@@ -201,9 +199,7 @@ static int to_child[2], to_parent[2];
  * private kinds: the child copied 4 pages, the other 12 are shared by both
  * (Pss 4 + 12/2 = 10 pages); shared kinds: fork copies no page table of a
  * shared mapping, so only the 4 pages the child touched are shared
- * (Pss 12 + 4/2 = 14 pages) -- unless the guards are light ones inside the
- * mapping: then fork copies its page table, where the guard markers live, and
- * all 16 are shared (Pss 16/2 = 8 pages).
+ * (Pss 12 + 4/2 = 14 pages).
  */
 START_TEST(fork_figures)
 {
@@ -247,10 +243,6 @@ START_TEST(fork_figures)
 		ck_assert_uint_eq(b.shared_dirty, 12 * pg());
 		ck_assert_uint_eq(b.private_dirty, 4 * pg());
 		ck_assert_uint_eq(p[0], 0x5c); /* the parent's bytes stay its own */
-	} else if (tu_light_guards_expected(kind, 0, MMAPKIT_GUARD)) {
-		ck_assert_uint_eq(b.pss, 8 * pg());
-		ck_assert_uint_eq(b.shared_clean + b.shared_dirty, 16 * pg());
-		ck_assert_uint_eq(p[0], 0x33);
 	} else {
 		ck_assert_uint_eq(b.pss, 14 * pg());
 		ck_assert_uint_eq(b.shared_clean + b.shared_dirty, 4 * pg());
@@ -841,11 +833,28 @@ START_TEST(name_model)
 }
 END_TEST
 
+/*
+ * MMAPKIT_GUARD in these tests keeps a handle's VMA apart from its
+ * neighbours, whose pages smaps would count with it (BUGS in
+ * mmapkit_stats(3)): guard mappings of their own do that, light guards
+ * (inside the pages' VMA, 6.13) do not, so the old layout is asked for.
+ */
+static void old_guards(void)
+{
+	mmapkit__kernel_force(MMAPKIT__F_GUARD_INSTALL, 0);
+}
+
+static void any_guards(void)
+{
+	mmapkit__kernel_force(MMAPKIT__F_GUARD_INSTALL, -1);
+}
+
 Suite *suite_stats(void)
 {
 	Suite *s = suite_create("stats");
 	TCase *tc = tu_tcase(s, "stats", 60);
 
+	tcase_add_checked_fixture(tc, old_guards, any_guards);
 	tcase_add_loop_test(tc, rss_grows, 0, 4);
 	tcase_add_loop_test(tc, fork_figures, 0, 4);
 	tcase_add_loop_test(tc, locked_pages, 0, 4);
