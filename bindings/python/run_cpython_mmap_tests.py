@@ -5,11 +5,13 @@
 Each module runs in its own child process (the same Python: sys.executable) in a
 scratch directory; for mmapkit.compat the child puts it in sys.modules["mmap"]
 before test.test_mmap is imported.  Prints both results side by side and every
-test whose outcome differs, then checks that mmapkit.compat passes at least the
-number of tests documented for this Python in README.md (or --min-pass N).
+test whose outcome differs, then checks that mmapkit.compat passes every test the
+standard module passes on this Python, and at least the number of tests documented
+for this Python in README.md (or --min-pass N).
 
-Exit status: 0 ok, 1 fewer passes than documented (or a child died), 77 when this
-Python has no test.test_mmap (Debian: apt-get install libpython3.X-testsuite).
+Exit status: 0 ok, 1 a test the standard module passes does not pass with
+mmapkit.compat, fewer passes than documented, or a child died; 77 when this Python
+has no test.test_mmap (Debian: apt-get install libpython3.X-testsuite).
 """
 
 import argparse
@@ -78,16 +80,20 @@ class _Result(unittest.TestResult):
 
 def child(which):
     """Run test_mmap in this process with the stdlib mmap or mmapkit.compat."""
+    binding = None
     if which == "compat":
         sys.path.insert(0, HERE)
         import mmapkit.compat
         sys.modules["mmap"] = mmapkit.compat
+        binding = (f"C extension {mmapkit.extension.__file__}" if mmapkit.extension else
+                   f"no C extension ({mmapkit.extension_error})")
     import test.test_mmap as tm
     assert (tm.mmap.__name__ == "mmapkit.compat") == (which == "compat")
     suite = unittest.defaultTestLoader.loadTestsFromModule(tm)
     result = _Result()
     suite.run(result)
-    sys.stdout.write(MARK + json.dumps({"file": tm.__file__, "outcome": result.outcome}) + "\n")
+    sys.stdout.write(MARK + json.dumps({"file": tm.__file__, "outcome": result.outcome,
+                                         "binding": binding}) + "\n")
     sys.stdout.flush()
 
 
@@ -127,6 +133,7 @@ def documented_min(readme):
 def report(std, kit):
     cs, ck = counts(std), counts(kit)
     print(f"CPython {platform.python_version()} ({sys.executable}): {std['file']}")
+    print(f"mmapkit.compat with {kit['binding']}")
     print(f"{'':24}{'stdlib mmap':>14}{'mmapkit.compat':>17}")
     print(f"{'tests':24}{len(std['outcome']):>14}{len(kit['outcome']):>17}")
     for what in OUTCOMES:
@@ -142,7 +149,8 @@ def report(std, kit):
         s = std["outcome"].get(t, ("missing", ""))
         k = kit["outcome"].get(t, ("missing", ""))
         print(f"  {t.split('.', 2)[-1]}: {s[0]} -> {k[0]}" + (f": {k[1]}" if k[1] else ""))
-    return ck["passed"]
+    lost = sorted(t for t in std["outcome"] if what(std, t) == "passed" and what(kit, t) != "passed")
+    return ck["passed"], lost
 
 
 def main():
@@ -168,7 +176,10 @@ def main():
         kit = run_child("compat", wd)
     if std is None or kit is None:
         return 1
-    passed = report(std, kit)
+    passed, lost = report(std, kit)
+    if lost:
+        print(f"\nFAIL: {len(lost)} test(s) pass with the standard mmap and not with mmapkit.compat")
+        return 1
     need = args.min_pass if args.min_pass is not None else documented_min(args.readme)
     if need is None:
         print(f"\nno pass count documented for Python {platform.python_version()} in "

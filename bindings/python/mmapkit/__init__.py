@@ -18,14 +18,18 @@ on top of this.
 import ctypes
 import enum
 import glob
+import importlib.machinery
+import importlib.util
 import operator
 import os
+import sys
 import threading
+import warnings
 import weakref
 
 __all__ = [
     "lib", "Map", "Kind", "load", "errmsg", "strerror", "version", "page_size",
-    "mmapkit_map", "mmapkit_opts",
+    "mmapkit_map", "mmapkit_opts", "buffer_protocol", "extension", "extension_error",
 ]
 
 # ---- constants: the values of include/mmapkit.h, spelled out (they never change) ----
@@ -147,19 +151,27 @@ class mmapkit_stats(ctypes.Structure):
 SONAME = "libmmapkit.so.0"
 
 
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+# bindings/python/mmapkit/__init__.py -> the source tree's root.
+_SOURCE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(_PACKAGE_DIR)))
+
+
+def _in_builds(relpath):
+    """relpath in the source tree's build*/ directories: build/ (the README's build
+    directory) first, then the newest other build."""
+    found = [p for p in glob.glob(os.path.join(_SOURCE_ROOT, "build*", relpath))
+             if os.path.exists(p)]
+    found.sort(key=lambda p: (not os.path.relpath(p, _SOURCE_ROOT).startswith("build" + os.sep),
+                              -os.path.getmtime(p)))
+    return found
+
+
 def _candidates():
     """Where to look for libmmapkit.so.0, in order (never the unversioned .so)."""
     env = os.environ.get("MMAPKIT_LIBRARY")
     if env:
         return [env]
-    # bindings/python/mmapkit/__init__.py -> the source tree's root.
-    root = os.path.dirname(os.path.dirname(os.path.dirname(
-        os.path.dirname(os.path.abspath(__file__)))))
-    found = [p for p in glob.glob(os.path.join(root, "build*", SONAME)) if os.path.exists(p)]
-    # build/ (the README's build directory) first, then the newest other build.
-    found.sort(key=lambda p: (os.path.basename(os.path.dirname(p)) != "build",
-                              -os.path.getmtime(p)))
-    return found + [SONAME]
+    return _in_builds(SONAME) + [SONAME]
 
 
 def load(path=None):
@@ -272,6 +284,57 @@ def _declare(dll):
 
 
 lib = load()
+
+
+# ---- the C extension: the buffer protocol on every Python ----
+
+def _load_extension():
+    """mmapkit._buffer: (the module, None), or (None, why it is missing).
+
+    $MMAPKIT_EXTENSION names the file to load ("none": run without); otherwise the
+    package's own (installed by pip or Debian), then this source tree's build*/ ones.
+    """
+    name = __name__ + "._buffer"
+    env = os.environ.get("MMAPKIT_EXTENSION")
+    if env == "none":
+        return None, "MMAPKIT_EXTENSION=none"
+    if env:
+        paths = [env]
+    else:
+        try:
+            from . import _buffer
+            return _buffer, None
+        except ImportError as e:
+            why = str(e)
+        suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
+        paths = _in_builds(os.path.join("bindings", "python", "mmapkit", "_buffer" + suffix))
+        if not paths:
+            return None, f"{why}; no build*/bindings/python/mmapkit/_buffer{suffix} either"
+    errors = []
+    for path in paths:
+        try:
+            spec = importlib.util.spec_from_file_location(
+                name, path, loader=importlib.machinery.ExtensionFileLoader(name, path))
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+        except (ImportError, OSError) as e:
+            errors.append(f"{path}: {e}")
+            continue
+        sys.modules[name] = module
+        return module, None
+    return None, "; ".join(errors)
+
+
+extension, extension_error = _load_extension()
+#: memoryview(m), re, hashlib, bytes(m), file.write(m), numpy.frombuffer(m) take a Map
+#: or compat.mmap: with the C extension, or from Python 3.12 on (PEP 688) without it.
+buffer_protocol = extension is not None or sys.version_info >= (3, 12)
+if not buffer_protocol:
+    warnings.warn(f"mmapkit: no C extension ({extension_error}): on Python "
+                  f"{sys.version_info[0]}.{sys.version_info[1]} Map and compat.mmap lack the "
+                  "buffer protocol (memoryview(m), re, hashlib); Map.view() still works",
+                  RuntimeWarning)
+_Base = object if extension is None else extension.BufferExporter
 
 
 # ---- small wrappers ----
@@ -463,10 +526,19 @@ def _span(length):
 
 # ---- the high-level class ----
 
-class _HandleOwner:
-    """What Map and compat.mmap share: a _Handle in self._h, closing, `with`."""
+class _HandleOwner(_Base):
+    """What Map and compat.mmap share: a _Handle in self._h, closing, `with`, and the
+    buffer protocol (the C base class, or PEP 688 on Python 3.12+ without it), which
+    exports the memoryview of _export_buffer()."""
 
     __slots__ = ()
+
+    if extension is None:
+        def __buffer__(self, flags):  # PEP 688 (Python 3.12+)
+            return self._export_buffer()
+
+        def __release_buffer__(self, view):
+            view.release()
 
     def _closed_error(self):
         return ValueError("mmapkit.Map is closed")
@@ -641,11 +713,9 @@ class Map(_HandleOwner):
                 raise IndexError(f"view {off}+{length} lies outside the mapping ({h.length} bytes)")
             return h.export(off, length)
 
-    def __buffer__(self, flags):  # PEP 688 (Python 3.12+): memoryview(m) works
+    def _export_buffer(self):
+        """The buffer protocol's export: memoryview(m) is m.view()."""
         return self.view()
-
-    def __release_buffer__(self, view):
-        view.release()
 
     def at(self, off, ctype, align=None):
         """MMAPKIT_AT: a ctypes object of type ctype living at byte off of the mapping.

@@ -232,7 +232,7 @@ class mmap(_HandleOwner):
         # The kernel wants a page-aligned offset; mmapkit would take any, mmap does not.
         if offset % ALLOCATIONGRANULARITY:
             raise _einval(f"mmap offset {offset} is not a multiple of ALLOCATIONGRANULARITY")
-        self = object.__new__(cls)
+        self = super().__new__(cls)
         self._h = _open_handle(fileno, length, flags, prot, offset)
         self._access = access
         self._prot = prot
@@ -472,14 +472,12 @@ class mmap(_HandleOwner):
                 return self._find(h, bytes(item), 0, h.length, False) >= 0
         return any(item == b for b in self)
 
-    def __buffer__(self, flags):  # PEP 688: the buffer protocol on Python 3.12+
+    def _export_buffer(self):
+        """The buffer protocol's export (mmapkit._buffer, or PEP 688): the whole map."""
         with self._h as h:
             if self._access == ACCESS_READ or not self._prot & PROT_WRITE:
                 return h.export(0, h.length).toreadonly()
             return h.export(0, h.length)
-
-    def __release_buffer__(self, view):
-        view.release()
 
     # ---- the rest of the API ----
 

@@ -444,26 +444,27 @@ class TestCompatOnly(TempDirTest):
         self.assertEqual(m[:], data)
         m.close()
 
+    @unittest.skipUnless(mmapkit.buffer_protocol, "no C extension, Python < 3.12")
     def test_buffer_exports_block_close_and_resize(self):
-        # The PEP 688 protocol (memoryview(m) on Python 3.12+), called directly.
         m = kit.mmap(-1, PAGE)
-        v = m.__buffer__(0)
+        v = memoryview(m)
+        self.assertIs(v.obj, m)
         v[0:2] = b"hi"
         self.assertEqual(m[0:2], b"hi")
         self.assertRaises(BufferError, m.close)
         self.assertRaises(BufferError, m.resize, 2 * PAGE)
-        m.__release_buffer__(v)
+        v.release()
         m.resize(2 * PAGE)
         self.assertEqual(m[0:2], b"hi")
         m.close()
         with open(self.pattern_file(PAGE)[0], "rb") as f:
             m = kit.mmap(f.fileno(), 0, access=kit.ACCESS_READ)
-        v = m.__buffer__(0)
+        v = memoryview(m)
         self.assertTrue(v.readonly)
         v.release()
         m.close()
 
-    @unittest.skipIf(sys.version_info < (3, 12), "PEP 688 needs Python 3.12")
+    @unittest.skipUnless(mmapkit.buffer_protocol, "no C extension, Python < 3.12")
     def test_memoryview_and_re(self):
         import re
         m = kit.mmap(-1, 100)
