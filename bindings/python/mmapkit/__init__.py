@@ -301,15 +301,14 @@ def _load_extension():
     if env:
         paths = [env]
     else:
-        try:
-            from . import _buffer
-            return _buffer, None
-        except ImportError as e:
-            why = str(e)
+        spec = importlib.util.find_spec(name)
         suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
-        paths = _in_builds(os.path.join("bindings", "python", "mmapkit", "_buffer" + suffix))
+        paths = ([spec.origin] if spec is not None else
+                 _in_builds(os.path.join("bindings", "python", "mmapkit", "_buffer" + suffix)))
         if not paths:
-            return None, f"{why}; no build*/bindings/python/mmapkit/_buffer{suffix} either"
+            return None, (f"no _buffer{suffix} in {_PACKAGE_DIR} (nor in a build*/ of its "
+                          "source tree): it is built where a C compiler and Python's headers "
+                          "are (Debian: python3-dev)")
     errors = []
     for path in paths:
         try:
@@ -318,6 +317,8 @@ def _load_extension():
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
         except (ImportError, OSError) as e:
+            if env:  # asked for by name: an error, as for MMAPKIT_LIBRARY
+                raise ImportError(f"mmapkit: cannot load MMAPKIT_EXTENSION={env}: {e}") from e
             errors.append(f"{path}: {e}")
             continue
         sys.modules[name] = module

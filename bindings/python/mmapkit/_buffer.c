@@ -99,6 +99,8 @@ static struct PyModuleDef buffer_module = {
 	.m_size = -1,
 };
 
+PyMODINIT_FUNC PyInit__buffer(void);
+
 PyMODINIT_FUNC
 PyInit__buffer(void)
 {
