@@ -6,9 +6,10 @@ set -euo pipefail
 want=(gcc make cmake pkg-config check libbsd-dev)
 if [[ ${1:-test} == test ]]; then
 	# e2fsprogs: mkfs.ext4 for the durability tests' ext4 image on a loop device
-	want+=(clang libclang-rt-14-dev g++ groff-base python3 libpython3.11-testsuite libsodium-dev
+	want+=(clang libclang-rt-14-dev g++ groff-base python3 python3-dev python3-venv python3-numpy
+		libpython3.11-testsuite libsodium-dev
 		abigail-tools valgrind strace e2fsprogs
-		dpkg-dev debhelper dh-python pybuild-plugin-pyproject python3-all python3-setuptools lintian
+		dpkg-dev debhelper dh-python pybuild-plugin-pyproject python3-all-dev python3-setuptools lintian
 		cargo rustc librust-libc-dev golang-go luajit
 		vmtouch procps util-linux)
 else

@@ -6,7 +6,8 @@
 # -b, with the symbols file checked at the strictest level), requires lintian to report
 # no error and no warning, then unpacks the packages into an empty root and, against
 # the files of that root only, builds tests/consumer/consumer.c with pkg-config and as
-# a CMake project, runs each, and imports the Python binding with Debian's python3.
+# a CMake project, runs each, and imports the Python binding with Debian's python3
+# (its C extension included: hashlib over a Map).
 # 77 = skipped (not Debian tools).
 set -euo pipefail
 src=$(cd "${1:?usage: deb_test.sh SOURCE_DIR}" && pwd)
@@ -92,14 +93,18 @@ fi
 # The Python binding from the package, with the package's library.
 if out=$(MMAPKIT_LIBRARY=$lib/libmmapkit.so.0 PYTHONPATH=$root/usr/lib/python3/dist-packages \
 	/usr/bin/python3 -c '
+import hashlib, os, warnings
+warnings.simplefilter("error")
 import mmapkit, mmapkit.compat
 m = mmapkit.Map.anon_shared(4096)
 m[0:5] = b"hello"
 assert m[0:5] == b"hello"
+assert hashlib.sha256(m).digest() == hashlib.sha256(m[:]).digest()  # the C extension
 m.close()
+assert os.path.dirname(mmapkit.extension.__file__) == os.path.dirname(mmapkit.__file__)
 print(mmapkit.__file__)' 2>&1); then
 	case $out in
-	"$root"/*) echo "deb_test: python3-mmapkit ok ($out)" ;;
+	"$root"/*) echo "deb_test: python3-mmapkit ok, with its C extension ($out)" ;;
 	*) bad "python imported mmapkit from $out, not from the package" ;;
 	esac
 else
