@@ -29,7 +29,8 @@ import weakref
 
 __all__ = [
     "lib", "Map", "Kind", "load", "errmsg", "strerror", "version", "page_size",
-    "mmapkit_map", "mmapkit_opts", "buffer_protocol", "extension", "extension_error",
+    "mmapkit_map", "mmapkit_opts", "mmapkit_stats", "buffer_protocol", "extension",
+    "extension_error", "missing", "shm_unlink",
 ]
 
 # ---- constants: the values of include/mmapkit.h, spelled out (they never change) ----
@@ -56,9 +57,19 @@ DONTFORK = 0x0100
 WIPEONFORK = 0x0200
 DONTDUMP = 0x0400
 GUARD = 0x0800
-ALLOCATE = 0x1000
-SECURE = 0x2000
-SECRET = 0x4000
+ALLOCATE = 0x1000   # 0.2: file kinds: allocate the range's blocks at construction
+SECURE = 0x2000     # 0.2: anonymous private memory for secrets
+SECRET = 0x4000     # 0.2: SECURE, out of the kernel's direct map (memfd_secret)
+
+# 0.2: mmapkit_resize() flags (GROW applies too)
+RESIZE_NOMOVE = 0x1
+
+# 0.2: seals of a sealable file (memfd, named shared memory)
+SEAL_SHRINK = 0x1
+SEAL_GROW = 0x2
+SEAL_WRITE = 0x4
+SEAL_FUTURE_WRITE = 0x8
+SEAL_SEAL = 0x10
 
 # Range operations: a length of TO_END means from off to the end of the mapping
 # (Map's methods take None for it); a length of 0 is an empty range.
@@ -95,15 +106,6 @@ PROT_EXEC = 0x4
 
 LOCK_ONFAULT = 0x1
 
-# Seals of a shared file (mmapkit_seal, mmapkit_seals, mmapkit_receive).
-SEAL_SHRINK = 0x1
-SEAL_GROW = 0x2
-SEAL_WRITE = 0x4
-SEAL_FUTURE_WRITE = 0x8
-SEAL_SEAL = 0x10
-
-RESIZE_NOMOVE = 0x1
-
 
 class Kind(enum.IntEnum):
     """enum mmapkit_kind."""
@@ -133,14 +135,15 @@ class mmapkit_opts(ctypes.Structure):
         ("mode", ctypes.c_uint32),
         ("offset", ctypes.c_uint64),
         ("len", ctypes.c_size_t),
+        # 0.2 (a 0.1 library accepts the larger struct while these are zero)
         ("addr", ctypes.c_void_p),
         ("align", ctypes.c_size_t),
     ]
 
 
 class mmapkit_stats(ctypes.Structure):
-    """struct mmapkit_stats (mmapkit_stats(3)), sz first."""
-    _fields_ = [("sz", ctypes.c_size_t)] + [(n, ctypes.c_uint64) for n in (
+    """struct mmapkit_stats (0.2, mmapkit_stats()): bytes, sz first."""
+    _fields_ = [("sz", ctypes.c_size_t)] + [(name, ctypes.c_uint64) for name in (
         "mapped", "rss", "pss", "shared_clean", "shared_dirty", "private_clean",
         "private_dirty", "anonymous", "swap", "locked", "huge", "cached", "cache_dirty",
         "cache_writeback")]
@@ -251,6 +254,14 @@ _PROTOTYPES = {
     "mmapkit_protect": (ctypes.c_int, [MapPtr, _size, _size, _uint], True),
     "mmapkit_lock": (ctypes.c_int, [MapPtr, _size, _size, _uint], True),
     "mmapkit_unlock": (ctypes.c_int, [MapPtr, _size, _size], True),
+    "mmapkit_errmsg": (_str, [], False),
+    "mmapkit_strerror": (_str, [_int], False),
+    # 0.2
+    "mmapkit_resize": (ctypes.c_int, [MapPtr, _size, _uint], True),
+    "mmapkit_resident": (ctypes.c_int, [MapPtr, _size, _size, ctypes.POINTER(ctypes.c_uint64),
+                                        ctypes.POINTER(ctypes.c_ubyte)], True),
+    "mmapkit_stats": (ctypes.c_int, [MapPtr, ctypes.POINTER(mmapkit_stats)], True),
+    "mmapkit_name": (ctypes.c_int, [MapPtr, _str], True),
     "mmapkit_memfd": (ctypes.c_int, [_out, _str, _size, _uint], True),
     "mmapkit_shm_create": (ctypes.c_int, [_out, _str, _size, _uint], True),
     "mmapkit_shm_open": (ctypes.c_int, [_out, _str, _u64, _size, _uint], True),
@@ -262,19 +273,22 @@ _PROTOTYPES = {
     "mmapkit_ring": (ctypes.c_int, [_out, _size, _uint], True),
     "mmapkit_read": (ctypes.c_int, [MapPtr, _size, _ptr, _size], True),
     "mmapkit_write": (ctypes.c_int, [MapPtr, _size, _ptr, _size], True),
-    "mmapkit_resize": (ctypes.c_int, [MapPtr, _size, _uint], True),
-    "mmapkit_resident": (ctypes.c_int, [MapPtr, _size, _size, ctypes.POINTER(ctypes.c_uint64),
-                                        ctypes.POINTER(ctypes.c_ubyte)], True),
-    "mmapkit_stats": (ctypes.c_int, [MapPtr, ctypes.POINTER(mmapkit_stats)], True),
-    "mmapkit_name": (ctypes.c_int, [MapPtr, _str], True),
-    "mmapkit_errmsg": (_str, [], False),
-    "mmapkit_strerror": (_str, [_int], False),
 }
+
+# Functions of 0.2: a library without them still loads; lib.<name> is then an
+# AttributeError and the methods built on them raise NotImplementedError.
+_SINCE_0_2 = frozenset((
+    "mmapkit_resize", "mmapkit_resident", "mmapkit_stats", "mmapkit_name", "mmapkit_memfd",
+    "mmapkit_shm_create", "mmapkit_shm_open", "mmapkit_shm_unlink", "mmapkit_seal",
+    "mmapkit_seals", "mmapkit_send", "mmapkit_receive", "mmapkit_ring", "mmapkit_read",
+    "mmapkit_write"))
 
 
 def _declare(dll):
     raise_negative = _raiser(dll)
     for name, (restype, argtypes, checked) in _PROTOTYPES.items():
+        if name in _SINCE_0_2 and not hasattr(dll, name):
+            continue  # an older library: see missing()
         fn = getattr(dll, name)
         fn.restype = restype
         fn.argtypes = argtypes
@@ -339,6 +353,21 @@ _Base = object if extension is None else extension.BufferExporter
 
 
 # ---- small wrappers ----
+
+def missing(dll=None):
+    """The names of the binding's functions that the loaded library (or dll) lacks."""
+    dll = lib if dll is None else dll
+    return sorted(n for n in _PROTOTYPES if not hasattr(dll, n))
+
+
+def _need(name):
+    """lib.<name>, or NotImplementedError when the loaded library is older than it."""
+    try:
+        return getattr(lib, name)
+    except AttributeError:
+        raise NotImplementedError(f"{name}: the loaded {lib._name} lacks it (mmapkit 0.2); "
+                                  "set MMAPKIT_LIBRARY to a newer libmmapkit.so.0") from None
+
 
 def errmsg():
     """mmapkit_errmsg(): the last failure of this thread, as text."""
@@ -410,7 +439,7 @@ class _Handle:
     with the process, and other exit code might still read it.
     """
 
-    __slots__ = ("ptr", "addr", "length", "kind", "flags", "mv", "open", "_exports",
+    __slots__ = ("ptr", "addr", "length", "kind", "flags", "mv", "open", "span", "_exports",
                  "_finalizer", "lock", "busy", "closed_message", "__weakref__")
 
     def __init__(self, ptr):
@@ -429,7 +458,17 @@ class _Handle:
         self.flags = lib.mmapkit_flags(ptr)
         self._exports = []
         self.open = True
+        self.span = None  # a ring: bytes reachable from addr (2 * length)
         # The handle's own view, never handed out: no token, no reference cycle.
+        self.mv = self._cast(_bytes_type(self.length).from_address(self.addr))
+
+    def refresh(self):
+        """Read the address, length and flags again after a call that may change them
+        (resize, seal); the caller holds the handle and has no export alive."""
+        self.mv.release()
+        self.addr = lib.mmapkit_ptr(self.ptr) or 0
+        self.length = lib.mmapkit_len(self.ptr)
+        self.flags = lib.mmapkit_flags(self.ptr)
         self.mv = self._cast(_bytes_type(self.length).from_address(self.addr))
 
     def _cast(self, arr):
@@ -457,20 +496,19 @@ class _Handle:
         self._exports = [r for r in self._exports if r() is not None]
         return len(self._exports)
 
-    def resize(self, new_len, flags):
-        """mmapkit_resize: only with no view exported (the pages may move) and no
-        other use under way; BufferError then, and nothing changes."""
+    def remap(self, what, fn, *args):
+        """fn(ptr, *args), a call that may move the pages or make them read-only
+        (mmapkit_resize, mmapkit_seal with SEAL_WRITE): only with no view exported and no
+        other use under way in this thread; BufferError then, and nothing changes.  The
+        caller holds the handle (`with handle:`)."""
         if self.busy > 1:
-            raise BufferError("cannot resize a mapping while a call is using it")
+            raise BufferError(f"cannot {what} a mapping while a call is using it")
         if self.exports():
-            raise BufferError("cannot resize while exported pointers exist")
-        self.mv.release()
+            raise BufferError(f"cannot {what} while exported pointers exist")
         try:
-            lib.mmapkit_resize(self.ptr, new_len, flags)
+            fn(self.ptr, *args)
         finally:
-            self.addr = lib.mmapkit_ptr(self.ptr) or 0
-            self.length = lib.mmapkit_len(self.ptr)
-            self.mv = self._cast(_bytes_type(self.length).from_address(self.addr))
+            self.refresh()
 
     def __enter__(self):
         """Use the mapping: ValueError when it is closed; close() waits until __exit__."""
@@ -507,6 +545,21 @@ def _new_handle(ctor, *args):
     return _Handle(out)
 
 
+def _name(name):
+    """A name for the C side: None stays NULL, str and path-likes are encoded."""
+    return None if name is None else os.fsencode(name)
+
+
+def _fileno(sock):
+    """A descriptor: a socket.socket (anything with fileno()) or an int."""
+    return operator.index(sock.fileno() if hasattr(sock, "fileno") else sock)
+
+
+def shm_unlink(name):
+    """mmapkit_shm_unlink(): remove a named shared memory object's name."""
+    _need("mmapkit_shm_unlink")(_name(name))
+
+
 def _fspath(path):
     return os.fsencode(path)
 
@@ -518,6 +571,14 @@ def _resolve_slice(key, n):
         return slice(0, 0)
     stop = r[-1] + r.step
     return slice(r.start, None if stop < 0 else stop, r.step)  # -1 would mean the end
+
+
+def _huge_page_size():
+    with open("/proc/meminfo", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("Hugepagesize:"):
+                return int(line.split()[1]) * 1024
+    return page_size()
 
 
 def _span(length):
@@ -614,13 +675,58 @@ class Map(_HandleOwner):
                                _nonneg(offset, "offset"), _nonneg(length, "length"), flags))
 
     @classmethod
-    def new(cls, kind, length=0, *, path=None, fd=-1, offset=0, flags=0, mode=0):
-        """mmapkit_map_new(): any kind from keyword options."""
+    def new(cls, kind, length=0, *, path=None, fd=-1, offset=0, flags=0, mode=0, addr=None,
+            align=0):
+        """mmapkit_map_new(): any kind from keyword options.
+
+        addr (0.2): map the first page exactly there, never replacing anything
+        (FileExistsError); align (0.2): the address of the first page is a multiple of it.
+        """
         opts = mmapkit_opts(sz=ctypes.sizeof(mmapkit_opts), kind=int(kind), flags=flags,
                             path=None if path is None else _fspath(path),
                             fd=operator.index(fd), mode=mode,
-                            offset=_nonneg(offset, "offset"), len=_nonneg(length, "length"))
+                            offset=_nonneg(offset, "offset"), len=_nonneg(length, "length"),
+                            addr=None if addr is None else _nonneg(addr, "addr") or None,
+                            align=_nonneg(align, "align"))
         return cls(_new_handle(lib.mmapkit_map_new, ctypes.byref(opts)))
+
+    @classmethod
+    def memfd(cls, name, length, flags=0):
+        """mmapkit_memfd() (0.2): a FILE_SHARED map of a new sealable memfd; name (None:
+        "mmapkit") shows in /proc/PID/maps."""
+        return cls(_new_handle(_need("mmapkit_memfd"), _name(name), _nonneg(length, "length"),
+                               flags))
+
+    @classmethod
+    def shm_create(cls, name, length, flags=0):
+        """mmapkit_shm_create() (0.2): a new POSIX named shared memory object ("/name"),
+        created exclusively (FileExistsError) with mode 0600."""
+        return cls(_new_handle(_need("mmapkit_shm_create"), _name(name),
+                               _nonneg(length, "length"), flags))
+
+    @classmethod
+    def shm_open(cls, name, offset=0, length=0, flags=0):
+        """mmapkit_shm_open() (0.2): map an existing named shared memory object."""
+        return cls(_new_handle(_need("mmapkit_shm_open"), _name(name),
+                               _nonneg(offset, "offset"), _nonneg(length, "length"), flags))
+
+    @classmethod
+    def ring(cls, length, flags=0):
+        """mmapkit_ring() (0.2): shared memory of length bytes (a multiple of the page size)
+        mapped twice back to back; view() and at() reach up to 2 * length bytes."""
+        m = cls(_new_handle(_need("mmapkit_ring"), _nonneg(length, "length"), flags))
+        m._h.span = 2 * m._h.length
+        return m
+
+    @classmethod
+    def receive(cls, sock, required_seals=0, flags=0):
+        """mmapkit_receive() (0.2): the map another process sent with send() over the
+        connected AF_UNIX socket sock (a socket.socket or a descriptor).  The file's
+        seals must include required_seals (PermissionError)."""
+        h = _new_handle(_need("mmapkit_receive"), _fileno(sock), required_seals, flags)
+        if h.length and lib.mmapkit_at(h.ptr, h.length, 1, 1):  # byte len exists: a ring
+            h.span = 2 * h.length
+        return cls(h)
 
     # state
 
@@ -709,9 +815,10 @@ class Map(_HandleOwner):
         off = _nonneg(off, "off")
         length = None if length is None else _nonneg(length, "length")
         with self._h as h:
+            span = h.span or h.length  # a ring: across the wrap, up to 2 * length
             length = h.length - off if length is None else length
-            if off > h.length or length > h.length - off:
-                raise IndexError(f"view {off}+{length} lies outside the mapping ({h.length} bytes)")
+            if off > span or length > span - off:
+                raise IndexError(f"view {off}+{length} lies outside the mapping ({span} bytes)")
             return h.export(off, length)
 
     def _export_buffer(self):
@@ -764,33 +871,96 @@ class Map(_HandleOwner):
     def unlock(self, off=0, length=None):
         self._call(lib.mmapkit_unlock, off, length)
 
+    # 0.2
+
     def resize(self, new_len, flags=0):
-        """Grow or shrink to new_len bytes (mmapkit_resize(3)): the mapping may move
-        unless flags has RESIZE_NOMOVE; file kinds past the end of the file need GROW.
-        BufferError while views from view()/at() are alive."""
+        """mmapkit_resize(): grow or shrink to new_len bytes (the mapping may move unless
+        RESIZE_NOMOVE; file kinds past the end of the file need GROW).  BufferError while
+        views from view()/at() are alive."""
+        fn = _need("mmapkit_resize")
         new_len = _nonneg(new_len, "new_len")
         with self._h as h:
-            h.resize(new_len, flags)
+            h.remap("resize", fn, new_len, flags)
 
-    # looking at a mapping
-
-    def resident(self, off=0, length=None):
-        """Resident bytes of the pages holding the range (mmapkit_resident(3)); for file
-        kinds the page cache's answer, PermissionError where the kernel hides it."""
+    def resident(self, off=0, length=None, *, pages=False):
+        """mmapkit_resident(): bytes of the range's pages in memory (for file kinds, in the
+        page cache); with pages=True, (bytes, a bytes object with one byte per page, bit 0
+        set when that page is resident)."""
+        fn = _need("mmapkit_resident")
         off, length = _nonneg(off, "off"), _span(length)
-        out = ctypes.c_uint64()
+        total = ctypes.c_uint64()
         with self._h as h:
-            lib.mmapkit_resident(h.ptr, off, length, ctypes.byref(out), None)
-        return out.value
+            vec = None
+            if pages:
+                n = min(length, max(0, (h.span or h.length) - off))
+                size = _huge_page_size() if h.flags & HUGETLB else page_size()
+                first = (h.addr + off) // size
+                count = (h.addr + off + n + size - 1) // size - first if n else 0
+                vec = (ctypes.c_ubyte * max(count, 1))()
+            fn(h.ptr, off, length, ctypes.byref(total), vec)
+        if not pages:
+            return total.value
+        return total.value, bytes(vec)[:count]
 
     def stats(self):
-        """mmapkit_stats(3) as a dict of byte counts (rss, pss, ..., cache_writeback)."""
+        """mmapkit_stats(): what the mapping costs, as a dict of byte counts (mapped, rss,
+        pss, ..., cached, cache_dirty, cache_writeback)."""
+        fn = _need("mmapkit_stats")
         st = mmapkit_stats(sz=ctypes.sizeof(mmapkit_stats))
         with self._h as h:
-            lib.mmapkit_stats(h.ptr, ctypes.byref(st))
+            fn(h.ptr, ctypes.byref(st))
         return {n: getattr(st, n) for n, _ in mmapkit_stats._fields_[1:]}
 
     def name(self, name):
-        """Name an anonymous mapping in /proc/PID/maps (mmapkit_name(3)); None removes it."""
+        """mmapkit_name(): anonymous kinds show as [anon:NAME] / [anon_shmem:NAME] in
+        /proc/PID/maps; None removes the name."""
+        fn = _need("mmapkit_name")
         with self._h as h:
-            lib.mmapkit_name(h.ptr, None if name is None else os.fsencode(name))
+            fn(h.ptr, _name(name))
+
+    def seal(self, seals):
+        """mmapkit_seal(): add SEAL_* seals to the file (memfd, named shared memory).
+        SEAL_WRITE first makes this map read-only: BufferError while views are alive."""
+        fn = _need("mmapkit_seal")
+        with self._h as h:
+            if seals & SEAL_WRITE:
+                h.remap("seal against writing", fn, seals)
+            else:
+                fn(h.ptr, seals)
+
+    @property
+    def seals(self):
+        """mmapkit_seals(): the file's SEAL_* seals now."""
+        fn = _need("mmapkit_seals")
+        with self._h as h:
+            return fn(h.ptr)
+
+    def send(self, sock):
+        """mmapkit_send(): send this map (descriptor, offset, length) over a connected
+        AF_UNIX socket (a socket.socket or a descriptor); Map.receive() maps it."""
+        fn = _need("mmapkit_send")
+        fd = _fileno(sock)
+        with self._h as h:
+            fn(h.ptr, fd)
+
+    def read(self, off, n):
+        """mmapkit_read(): n bytes from off, as bytes; OSError(EFAULT) instead of SIGBUS
+        when the backing store cannot supply a page (a truncated file, an I/O error)."""
+        fn = _need("mmapkit_read")
+        off, n = _nonneg(off, "off"), _nonneg(n, "n")
+        buf = ctypes.create_string_buffer(n)
+        with self._h as h:
+            fn(h.ptr, off, buf, n)
+        return buf.raw
+
+    def write(self, off, data):
+        """mmapkit_write(): copy the bytes-like data to off; OSError(EFAULT) instead of
+        SIGBUS when a page cannot be supplied (no space, a truncated file)."""
+        fn = _need("mmapkit_write")
+        off = _nonneg(off, "off")
+        src = memoryview(data).cast("B") if not isinstance(data, bytes) else data
+        if isinstance(src, memoryview):
+            src = src.tobytes() if src.readonly else (ctypes.c_char * len(src)).from_buffer(src)
+        with self._h as h:
+            fn(h.ptr, off, src, len(src))
+        return len(src)

@@ -14,9 +14,10 @@ differences that remain).  Each ``mmap`` object owns one mmapkit handle:
     fd, MAP_SHARED          -> mmapkit_fd_shared   (ACCESS_READ / ACCESS_WRITE)
     fd, MAP_PRIVATE         -> mmapkit_fd_private  (ACCESS_COPY)
 
-``resize()`` has no mmapkit call yet: it maps a new handle of the new size (after
-``ftruncate`` for a file) and unmaps the old one, so the address changes and an
-anonymous shared mapping stops being shared with processes forked before it.
+``resize()`` is ``mmapkit_resize`` (0.2) after ``ftruncate`` for a file.  With a
+library older than 0.2, or for a size of 0, it maps a new handle of the new size and
+unmaps the old one, so the address changes and an anonymous shared mapping stops being
+shared with processes forked before it.
 """
 
 import ctypes
@@ -547,7 +548,7 @@ class mmap(_HandleOwner):
             lib.mmapkit_punch(h.ptr, first, last - first)   # zeros for every sharer
 
     def resize(self, newsize):
-        """Re-map with the new size (a new mmapkit handle; the address changes).
+        """Grow or shrink the map: mmapkit_resize() (0.2), else a new mmapkit handle.
 
         A file mapping truncates or extends the file to offset + newsize first, as
         mmap does; if mapping the new size then fails, the file gets its old size back.
@@ -562,12 +563,32 @@ class mmap(_HandleOwner):
                 raise ValueError("new size out of range")
             if h.exports():
                 raise BufferError("mmap can't resize with extant buffers exported.")
+            if newsize and hasattr(lib, "mmapkit_resize"):
+                self._resize_in_place(h, newsize)
+                return
             if self._anon:
                 new = _ours(self._resize_anon(h, newsize))
             else:
                 new = _ours(self._resize_file(h, newsize))
             self._h = new  # the next call in any thread uses the new handle
         h.close()
+
+    def _resize_in_place(self, h, newsize):
+        """mmapkit_resize() (0.2): the same handle grows or shrinks, as mremap() does
+        for mmap; a file is truncated or extended to offset + newsize first."""
+        old_size = None
+        if not self._anon:
+            fd = lib.mmapkit_fd(h.ptr)
+            old_size = os.fstat(fd).st_size
+            os.ftruncate(fd, self._offset + newsize)
+        try:
+            lib.mmapkit_resize(h.ptr, newsize, 0)
+        except BaseException:
+            if old_size is not None:
+                os.ftruncate(fd, old_size)
+            raise
+        finally:
+            h.refresh()
 
     def _resize_anon(self, h, newsize):
         ctor = lib.mmapkit_anon_shared if h.kind == ANON_SHARED else lib.mmapkit_anon_private

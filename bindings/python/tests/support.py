@@ -11,7 +11,8 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
-HEADER = os.path.join(ROOT, "include", "mmapkit.h")
+# The header the loaded library was built from (MMAPKIT_HEADER: another tree's).
+HEADER = os.environ.get("MMAPKIT_HEADER") or os.path.join(ROOT, "include", "mmapkit.h")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 

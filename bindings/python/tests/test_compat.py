@@ -421,14 +421,25 @@ class TestCompatOnly(TempDirTest):
         p, data = self.pattern_file(2 * PAGE)
         with open(p, "r+b") as f:
             m = kit.mmap(f.fileno(), 2 * PAGE)
-        old = m._h.addr
+        old, handle = m._h.addr, m._h
         m.resize(512)
         self.assertEqual(len(m), 512)
         self.assertRaises(ValueError, m.seek, 513, 0)
         self.assertEqual(os.stat(p).st_size, 512)
         self.assertEqual(m.size(), 512)
         self.assertEqual(m[:], data[:512])
-        self.assertNotEqual(m._h.addr, old)  # a new mmapkit handle, as documented
+        if hasattr(mmapkit.lib, "mmapkit_resize"):  # 0.2: the same handle, shrunk in place
+            self.assertIs(m._h, handle)
+            self.assertEqual(m._h.addr, old)
+            m.resize(3 * PAGE)                     # and grown, the file with it
+            self.assertEqual(os.stat(p).st_size, 3 * PAGE)
+            self.assertEqual(m[:], data[:512] + bytes(3 * PAGE - 512))
+            m[3 * PAGE - 1] = 9
+            m.flush()
+            with open(p, "rb") as f:
+                self.assertEqual(f.read()[-1], 9)
+        else:                                      # a new mmapkit handle, as documented
+            self.assertNotEqual(m._h.addr, old)
         m.close()
 
     def test_resize_failure_restores_the_file_size(self):
