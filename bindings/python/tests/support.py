@@ -2,6 +2,7 @@
 """Helpers for the binding's tests: scratch files, the header's declarations, fork."""
 
 import ctypes
+import errno
 import os
 import re
 import signal
@@ -174,3 +175,30 @@ def nothing_at(addr, length):
         return False
     _libc.munmap(addr, length)
     return True
+
+
+# ---- the 0.2 functions: skipped, saying so, where the loaded library lacks them ----
+
+def lacks(*names):
+    """Skip unless the loaded library has every function in names."""
+    import mmapkit
+    gone = [n for n in names if not hasattr(mmapkit.lib, n)]
+    return unittest.skipIf(gone, "library lacks " + ", ".join(gone))
+
+
+def lacks_flag(flag, flag_name, probe):
+    """Skip when probe() (a constructor with flag) fails as a library without the flag
+    does: EINVAL "unknown flag bits"."""
+    try:
+        probe().close()
+    except unittest.SkipTest as e:  # the probe knows why (the kernel lacks something)
+        return unittest.skip(str(e))
+    except OSError as e:
+        if e.errno == errno.EINVAL and "unknown flag bits" in str(e):
+            return unittest.skip(f"library lacks {flag_name} (0x{flag:x})")
+    return lambda cls: cls
+
+
+def maps_line(addr):
+    """The /proc/self/maps line of the mapping holding addr."""
+    return _smaps_entry(addr).splitlines()[0]
