@@ -24,7 +24,7 @@ C_TYPES = {
     "size_t": ctypes.c_size_t,
     "uint64_t": ctypes.c_uint64,
     "void": None,
-    "const void*": ctypes.c_void_p,
+    "void*": ctypes.c_void_p,
     "const char*": ctypes.c_char_p,
     "mmapkit_map*": MapPtr,
     "const mmapkit_map*": MapPtr,
