@@ -12,8 +12,7 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
-# The header the loaded library was built from (MMAPKIT_HEADER: another tree's).
-HEADER = os.environ.get("MMAPKIT_HEADER") or os.path.join(ROOT, "include", "mmapkit.h")
+HEADER = os.path.join(ROOT, "include", "mmapkit.h")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
