@@ -29,7 +29,9 @@ export LC_ALL=C # one collation for sort, comm and diff
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "${MMAPKIT_ABI_ROOT:-$here/../..}" && pwd)
-baseline=$here/libmmapkit.so.0.abi
+# The release to compare with: 0.1's by default; MMAPKIT_ABI_BASELINE names another
+# (tests/abi/libmmapkit.so.0-0.2.abi, committed with 0.2).
+baseline=${MMAPKIT_ABI_BASELINE:-$here/libmmapkit.so.0.abi}
 suppressions=$here/libmmapkit.abignore
 map=$root/lib/libmmapkit.map
 header=$root/include/mmapkit.h
