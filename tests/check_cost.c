@@ -471,9 +471,12 @@ START_TEST(cost_punch_revert)
 	EXPECT_RAW("fallocate", mmapkit_punch(m, 5, 3));
 	mmapkit_unmap(m);
 
-	/* file private without attributes: the one mmap(MAP_FIXED) done by hand */
+	/*
+	 * file private without attributes: the one mmap(MAP_FIXED) done by hand;
+	 * where punch writes in place (mmapkit_punch(3) BUGS), memset and no call
+	 */
 	ck_assert_int_eq(mmapkit_file_private(&m, path, 0, 0, 0), 0);
-	EXPECT_RAW("mmap", mmapkit_punch(m, page, 2 * page));
+	EXPECT_RAW(tu_punch_in_place() ? "" : "mmap", mmapkit_punch(m, page, 2 * page));
 	mmapkit_unmap(m);
 
 	/* revert of a file private range never punched: madvise(MADV_DONTNEED) */

@@ -35,15 +35,6 @@ static size_t pgsz(void)
 	return mmapkit_page_size();
 }
 
-/*
- * System calls made since the counters were reset, but getpid (which a handle
- * with DONTFORK pages makes once a call, to know whether it is in a child).
- */
-static unsigned memory_calls(void)
-{
-	return mmapkit__fault_total() - mmapkit__fault_calls(MMAPKIT__SYS_GETPID);
-}
-
 /* ---- the kernel models ---- */
 
 struct model {
@@ -350,34 +341,17 @@ static void close_watched(struct fx *f)
  */
 static bool refuses_in_place(const struct rcase *c, const struct model *mo, const struct fx *f)
 {
-	struct vma_page v[NPAGES];
-
-	if (!mo->in_place || c->kind != MMAPKIT_FILE_PRIVATE || strcmp(c->call, "mmapkit_punch"))
-		return false;
-	read_vmas(f->lo, v);
-	for (size_t k = 1; k <= 2; k++)
-		if (v[k].file && v[k].perms[1] != 'w')
-			return true;
-	return false;
+	return mo->in_place && c->kind == MMAPKIT_FILE_PRIVATE &&
+	       strcmp(c->call, "mmapkit_punch") == 0 && fault_in_place_refused(f);
 }
 
 static void expect_refusal(const struct rcase *c, const struct model *mo, struct fx *f)
 {
-	struct state before, after;
-	int r;
+	char what[40];
 
-	fault_snap(&before, f->lo, NPAGES, f->path);
-	mmapkit__fault_reset();
-	r = c->op(f);
-	ck_assert_msg(r == -EACCES, "%s model: %s: returned %d (%s), want -EACCES", mo->name,
-		      c->name, r, mmapkit_errmsg());
-	ck_assert_ptr_nonnull(strstr(mmapkit_errmsg(), "writable"));
-	ck_assert_uint_eq(memory_calls(), 0);
-	fault_snap(&after, f->lo, NPAGES, f->path);
-	fault_state_eq(&before, &after, false, c->name);
+	snprintf(what, sizeof(what), "%s model", mo->name);
+	fault_expect_refusal(c, f, what);
 	check_recorded(f, c->name);
-	fault_state_free(&after);
-	fault_state_free(&before);
 	printf("kernels: %s model: %s: refused, a whole page is not writable\n", mo->name,
 	       c->name);
 }
@@ -502,7 +476,7 @@ START_TEST(kernels_in_place)
 	ck_assert_int_eq(mmapkit_advise(f.m, 2 * pg, pg, MMAPKIT_ADV_RANDOM), 0);
 	mmapkit__fault_reset();
 	ck_assert_int_eq(mmapkit_punch(f.m, pg, 2 * pg), 0);
-	ck_assert_uint_eq(memory_calls(), 0);
+	ck_assert_uint_eq(fault_memory_calls(), 0);
 	for (size_t i = pg; i < 3 * pg; i++)
 		TU_BYTE_EQ(p[i], 0, i);
 	TU_BYTE_EQ(p[pg - 1], tu_pattern(pg - 1), pg - 1);
@@ -529,7 +503,7 @@ START_TEST(kernels_in_place)
 	mmapkit__kernel_pretend(6, 1);
 	mmapkit__fault_reset();
 	ck_assert_int_eq(mmapkit_revert(f.m, 3 * pg, pg), -EOPNOTSUPP);
-	ck_assert_uint_eq(memory_calls(), 0);
+	ck_assert_uint_eq(fault_memory_calls(), 0);
 	TU_BYTE_EQ(p[3 * pg], 0, 3 * pg);
 	check_recorded(&f, "in place");
 	mmapkit_unmap(f.m);

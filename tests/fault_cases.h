@@ -68,6 +68,19 @@ void fault_fx_close(struct fx *f);
 /* A case valgrind cannot run (lock on fault, a move across protections). */
 bool fault_skip_under_valgrind(const struct rcase *c);
 
+/* System calls made since the counters were reset, but getpid (it cannot fail). */
+unsigned fault_memory_calls(void);
+/* c punches file private pages, which this kernel (or the one pretended) writes in place. */
+bool fault_punch_in_place(const struct rcase *c);
+/*
+ * Where punch writes in place, a whole page of the range (pages 1..2 lie
+ * inside every punch of the table) that maps the file and is not writable
+ * makes it refuse.  Judged from /proc/self/smaps, not from the handle.
+ */
+bool fault_in_place_refused(const struct fx *f);
+/* c's op fails with -EACCES naming the cause, makes no memory system call, changes nothing. */
+void fault_expect_refusal(const struct rcase *c, struct fx *f, const char *what);
+
 /* Per system call, the errnos its man page documents, ending with 0. */
 extern const int *const fault_documented[MMAPKIT__SYS_COUNT];
 int fault_n_errs(int sys);

@@ -495,6 +495,11 @@ bool tu_light_guards_expected(int kind, uint64_t map_off, unsigned flags)
 	return mmapkit__kernel_has(MMAPKIT__F_GUARD_FILE);
 }
 
+bool tu_punch_in_place(void)
+{
+	return !mmapkit__kernel_has(MMAPKIT__F_MREMAP_CHECKS_FIRST);
+}
+
 int tu_guard_span_lines(int kind, uint64_t map_off, unsigned flags)
 {
 	static int mlock2_here = -1;

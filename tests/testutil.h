@@ -173,6 +173,17 @@ bool tu_same_mapping(const void *a, const void *b);
  */
 bool tu_light_guards_expected(int kind, uint64_t map_off, unsigned flags);
 /*
+ * Whether mmapkit_punch writes the zeros of MMAPKIT_FILE_PRIVATE pages in place
+ * on this kernel, or on the one the test build pretends (mmapkit_punch(3)
+ * BUGS): where a failing mremap(MREMAP_FIXED) or mmap(MAP_FIXED) may unmap
+ * its destination first, that is, where the kernel does not check before it
+ * unmaps (mainline before 6.17; the 6.1 model).  There the pages stay mapped
+ * from the file, stay resident, cost no system call, and a whole page that is
+ * not writable makes the punch fail with -EACCES.  Elsewhere they are replaced
+ * by anonymous zero pages that hold no memory.
+ */
+bool tu_punch_in_place(void);
+/*
  * /proc/self/maps lines of such a handle's pages and guard pages: 1 with light
  * guards, 3 with guard mappings of their own, and 3 with light guards and
  * MMAPKIT_LOCK where mlock2 is missing (valgrind): the data pages locked alone.
