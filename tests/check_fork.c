@@ -1310,6 +1310,57 @@ START_TEST(dontfork_ops_in_child)
 }
 END_TEST
 
+/*
+ * The 0.2 range calls in the same child: read and write, resident, stats,
+ * name, resize, seal (MMAPKIT_SEAL_WRITE remaps) over a range touching a
+ * missing page: -EFAULT before anything is done, the child's own memory
+ * there intact, the handle's length unchanged.
+ */
+static void child_02_ops_refused(void *arg)
+{
+	const struct dfx *d = arg;
+	mmapkit_map *m = d->f.m;
+	unsigned char *base = d->f.p;
+	const size_t offs[][2] = {{pg() + 5, 10}, {0, DF_PAGES * pg()}, {2 * pg() - 1, 2}};
+	unsigned char buf[DF_PAGES * 4096], vec[DF_PAGES + 1];
+	struct mmapkit_stats st = {.sz = sizeof(st)};
+	uint64_t bytes = 0;
+
+	map_own(base, d->gone, DF_PAGES);
+	memset(buf, 0x11, sizeof(buf));
+	for (size_t r = 0; r < TU_LEN(offs); r++) {
+		size_t off = offs[r][0], len = offs[r][1] < sizeof(buf) ? offs[r][1] : sizeof(buf);
+
+		child_efault(mmapkit_read(m, off, buf, len));
+		child_efault(mmapkit_write(m, off, buf, len));
+		child_efault(mmapkit_resident(m, off, len, &bytes, NULL));
+		child_efault(mmapkit_resident(m, off, len, &bytes, vec));
+	}
+	child_efault(mmapkit_stats(m, &st));
+	if (!tu_kind_is_file(d->f.kind)) {
+		child_efault(mmapkit_name(m, "mmapkit-child"));
+		child_efault(mmapkit_name(m, NULL));
+	}
+	child_efault(mmapkit_resize(m, pg(), 0));
+	child_efault(mmapkit_resize(m, 2 * DF_PAGES * pg(), 0));
+	TU_CHILD_OK(mmapkit_len(m) == DF_PAGES * pg());
+	if (d->f.kind == MMAPKIT_FILE_SHARED)
+		child_efault(mmapkit_seal(m, MMAPKIT_SEAL_WRITE));
+	own_intact(base, d->gone, DF_PAGES);
+	mmapkit_unmap(m);
+	own_intact(base, d->gone, DF_PAGES);
+}
+
+START_TEST(dontfork_02_ops_in_child)
+{
+	struct dfx d = dontfork_in_child(_i, child_02_ops_refused);
+
+	if (d.f.path)
+		assert_file(&d.f, df_file);
+	drop(&d.f);
+}
+END_TEST
+
 /* fork() without Check: for a grandchild, which must not run Check's assertions. */
 static int grandchild(void (*fn)(void *), void *arg)
 {
@@ -1470,6 +1521,7 @@ Suite *suite_fork(void)
 	tc = tu_tcase(s, "dontfork_child", TCASE_TIMEOUT);
 	tcase_add_loop_test(tc, dontfork_unmap_in_child, 0, 4 * NKINDS(kinds));
 	tcase_add_loop_test(tc, dontfork_ops_in_child, 0, 4 * NKINDS(kinds));
+	tcase_add_loop_test(tc, dontfork_02_ops_in_child, 0, 4 * NKINDS(kinds));
 	tcase_add_loop_test(tc, dontfork_grandchild, 0, NKINDS(kinds));
 
 	tc = tu_tcase(s, "protect", TCASE_TIMEOUT);
