@@ -325,6 +325,7 @@ MMAPKIT__HIDDEN unsigned char *mmapkit__page_addr(const mmapkit_map *m, size_t p
 MMAPKIT__HIDDEN size_t mmapkit__pages_len(const mmapkit_map *m, size_t p0, size_t p1);
 MMAPKIT__HIDDEN int mmapkit__null_handle(const char *call);
 MMAPKIT__HIDDEN int mmapkit__wrong_kind(const mmapkit_map *m, const char *call, const char *why);
+MMAPKIT__HIDDEN void mmapkit__reprotect(mmapkit_map *m, size_t p0, size_t p1);
 MMAPKIT__HIDDEN int mmapkit__relock(mmapkit_map *m, const char *call, size_t p0, size_t p1);
 
 /* fork.c: pages a fork() child does not have. */
@@ -342,7 +343,10 @@ MMAPKIT__HIDDEN void mmapkit__sigbus_forget(void);
 /* Test build only: slots of the copy table held by threads (lib/copy.c). */
 MMAPKIT__HIDDEN unsigned mmapkit__copy_slots_used(void);
 #endif
-/* MMAPKIT_SECURE: zero pages [p0, p1) before they go (explicit_bzero). */
+/*
+ * MMAPKIT_SECURE: zero pages [p0, p1) before they go (explicit_bzero); pages
+ * that are not writable are made so (mmapkit__reprotect undoes it).
+ */
 MMAPKIT__HIDDEN void mmapkit__wipe(mmapkit_map *m, size_t p0, size_t p1);
 /* The page attributes that mark pages this process does not have (0: it has them all). */
 MMAPKIT__HIDDEN uint32_t mmapkit__fork_absent(const mmapkit_map *m);

@@ -23,17 +23,6 @@ static int pages_op(mmapkit_map *m, const char *call, size_t off, size_t len, st
 	return err;
 }
 
-static void restore_prot(mmapkit_map *m, size_t p0, size_t p1)
-{
-	for (size_t i = mmapkit__runs_find(m, p0); i < m->nruns && m->runs[i].page < p1; i++) {
-		size_t a = m->runs[i].page > p0 ? m->runs[i].page : p0;
-		size_t z = mmapkit__runs_end(m, i) < p1 ? mmapkit__runs_end(m, i) : p1;
-
-		mmapkit__sys.mprotect(mmapkit__page_addr(m, a), mmapkit__pages_len(m, a, z),
-				      mmapkit__attr_prot(m->runs[i].attr));
-	}
-}
-
 int mmapkit_protect(mmapkit_map *m, size_t off, size_t len, unsigned prot)
 {
 	const char *call = __func__;
@@ -56,7 +45,7 @@ int mmapkit_protect(mmapkit_map *m, size_t off, size_t len, unsigned prot)
 	if (mmapkit__sys.mprotect(mmapkit__page_addr(m, s.p0), mmapkit__pages_len(m, s.p0, s.p1), p) < 0) {
 		err = mmapkit__fail_sys(errno, call, "mprotect", "range %zu+%zu to 0x%x", off,
 					s.z - s.a, prot);
-		restore_prot(m, s.p0, s.p1); /* mprotect may stop half-way */
+		mmapkit__reprotect(m, s.p0, s.p1); /* mprotect may stop half-way */
 		return err;
 	}
 	mmapkit__runs_set(m, s.p0, s.p1, MMAPKIT__A_PROT, mmapkit__prot_attr(p));

@@ -450,6 +450,8 @@ int mmapkit_resize(mmapkit_map *m, size_t new_len, unsigned flags)
 	else if (r.new_map > m->map_len)
 		err = grow(&r);
 	if (err) {
+		if (r.new_map < m->map_len && (m->flags & MMAPKIT_SECURE)) /* wiped, made writable */
+			mmapkit__reprotect(m, r.new_map / m->gran, m->map_len / m->gran);
 		if (grown)
 			mmapkit__sys.ftruncate(m->fd, (off_t)old_size);
 		return err;

@@ -76,6 +76,18 @@ int mmapkit__wrong_kind(const mmapkit_map *m, const char *call, const char *why)
 	return mmapkit__fail(EINVAL, "%s: not for %s: %s", call, kind_names[m->kind], why);
 }
 
+/* Best effort: pages [p0, p1) get back the protection the runs record. */
+void mmapkit__reprotect(mmapkit_map *m, size_t p0, size_t p1)
+{
+	for (size_t i = mmapkit__runs_find(m, p0); i < m->nruns && m->runs[i].page < p1; i++) {
+		size_t a = m->runs[i].page > p0 ? m->runs[i].page : p0;
+		size_t z = mmapkit__runs_end(m, i) < p1 ? mmapkit__runs_end(m, i) : p1;
+
+		mmapkit__sys.mprotect(mmapkit__page_addr(m, a), mmapkit__pages_len(m, a, z),
+				      mmapkit__attr_prot(m->runs[i].attr));
+	}
+}
+
 /* Lock pages [p0, p1) again the way the runs record them (after an unlock). */
 int mmapkit__relock(mmapkit_map *m, const char *call, size_t p0, size_t p1)
 {

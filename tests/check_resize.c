@@ -344,6 +344,42 @@ START_TEST(from_empty)
 }
 END_TEST
 
+/*
+ * A shrink of MMAPKIT_SECURE memory that fails: the pages it wiped first read
+ * zeros (mmapkit_resize(3)), but keep the protection they had (pages made
+ * read-only by mmapkit_protect stay read-only), and the handle its length.
+ */
+START_TEST(secure_shrink_refused)
+{
+	struct tu_snap s = tu_snap();
+	bool first = mmapkit__kernel_has(MMAPKIT__F_MREMAP_CHECKS_FIRST);
+	unsigned char *p;
+	mmapkit_map *m;
+	char perms[5];
+
+	ck_assert_int_eq(mmapkit_anon_private(&m, 4 * pg(), MMAPKIT_SECURE), 0);
+	p = mmapkit_ptr(m);
+	memset(p, 0x5a, 4 * pg());
+	ck_assert_int_eq(mmapkit_protect(m, 2 * pg(), 2 * pg(), MMAPKIT_PROT_READ), 0);
+	/* the guard page made aside (checks-first kernels), or the release past it (6.1) */
+	mmapkit__fault_arm(first ? MMAPKIT__SYS_MMAP : MMAPKIT__SYS_MUNMAP, 1, ENOMEM);
+	ck_assert_int_eq(mmapkit_resize(m, pg(), 0), -ENOMEM);
+	ck_assert(mmapkit__fault_fired());
+	mmapkit__fault_reset();
+	ck_assert_uint_eq(mmapkit_len(m), 4 * pg());
+	ck_assert_ptr_eq(mmapkit_ptr(m), p);
+	TU_BYTE_EQ(p[0], 0x5a, 0);
+	tu_perms(p, perms);
+	ck_assert_str_eq(perms, "rw-p");
+	for (size_t k = 2; k < 4; k++) {
+		tu_perms(p + k * pg(), perms);
+		ck_assert_msg(strcmp(perms, "r--p") == 0, "page %zu: %s, not r--p", k, perms);
+	}
+	mmapkit_unmap(m);
+	TU_ASSERT_NO_LEAK(s);
+}
+END_TEST
+
 START_TEST(refusals)
 {
 	struct tu_snap s = tu_snap();
@@ -631,6 +667,7 @@ Suite *suite_resize(void)
 	tcase_add_loop_test(tc, file_growth, 0, 2);
 	tcase_add_test(tc, from_empty);
 	tcase_add_test(tc, refusals);
+	tcase_add_test(tc, secure_shrink_refused);
 	tcase_add_test(tc, cost);
 	tcase_add_test(tc, move_per_vma);
 	tcase_add_test(tc, move_on_6_1);
