@@ -124,6 +124,8 @@ int mmapkit_resident(const mmapkit_map *m, size_t off, size_t len, uint64_t *byt
 	err = mmapkit__fork_check(m, call, s.p0, s.p1);
 	if (err)
 		return err;
+	if (m->ring) /* the range covers both copies of the same pages: count them once */
+		s.p1 = s.p0 + (s.p1 - s.p0) / 2;
 	if (mmapkit__is_file(m) && !vec) {
 		err = cachestat_range(m, call, s.p0, s.p1, &cs);
 		if (err <= 0) {

@@ -172,6 +172,40 @@ START_TEST(ring_refuses_punch_revert)
 }
 END_TEST
 
+/*
+ * mmapkit_resident of a ring: the range is the ring's len bytes, so vec gets
+ * one byte per page of len (not of both copies: the bytes after stay as they
+ * were), and the two copies' shared pages count once (mmapkit_ring(3)).
+ */
+START_TEST(ring_resident)
+{
+	struct tu_snap s = tu_snap();
+	const size_t n = 4;
+	unsigned char vec[2 * 4];
+	uint64_t bytes = 0;
+	mmapkit_map *m;
+
+	ck_assert_int_eq(mmapkit_ring(&m, n * pg(), 0), 0);
+	memset(mmapkit_ptr(m), 0x33, n * pg()); /* every page resident, through the first copy */
+	memset(vec, 0xee, sizeof(vec));
+	ck_assert_int_eq(mmapkit_resident(m, 0, MMAPKIT_TO_END, &bytes, vec), 0);
+	ck_assert_uint_eq(bytes, n * pg());
+	for (size_t i = 0; i < n; i++)
+		ck_assert_uint_eq(vec[i], 1);
+	for (size_t i = n; i < sizeof(vec); i++)
+		ck_assert_msg(vec[i] == 0xee, "vec[%zu] = 0x%x: written past the ring's %zu pages", i,
+			      vec[i], n);
+	bytes = 0;
+	ck_assert_int_eq(mmapkit_resident(m, 0, n * pg(), &bytes, NULL), 0);
+	ck_assert_uint_eq(bytes, n * pg());
+	ck_assert_int_eq(mmapkit_resident(m, 0, 0, &bytes, vec), 0);
+	ck_assert_uint_eq(bytes, 0);
+	ck_assert_int_eq(mmapkit_resident(m, pg(), pg(), &bytes, vec), -EINVAL);
+	mmapkit_unmap(m);
+	TU_ASSERT_NO_LEAK(s);
+}
+END_TEST
+
 static void ring_dontfork_child(void *arg)
 {
 	const unsigned char *p = arg;
@@ -457,6 +491,7 @@ Suite *suite_ring(void)
 	tcase_add_test(tc, ring_unmap_releases);
 	tcase_add_test(tc, ring_refuses_punch_revert);
 	tcase_add_test(tc, ring_range_operations);
+	tcase_add_test(tc, ring_resident);
 	tcase_add_test(tc, ring_fork);
 	tcase_add_test(tc, ring_send_receive);
 	tcase_add_test(tc, ring_faults);
