@@ -366,6 +366,7 @@ MMAPKIT_API int mmapkit_stats(const mmapkit_map *m, struct mmapkit_stats *st);
 /**
  * Anonymous kinds: show the range as [anon:NAME] / [anon_shmem:NAME] in
  * /proc/PID/maps, also for pages added later; NULL removes the name.
+ * -EINVAL for rings, MMAPKIT_SECRET and MMAPKIT_HUGETLB memory;
  * -EOPNOTSUPP where the kernel cannot name mappings.
  */
 MMAPKIT_API int mmapkit_name(mmapkit_map *m, const char *name);

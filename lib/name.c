@@ -67,6 +67,11 @@ int mmapkit_name(mmapkit_map *m, const char *name)
 	if (m->ring)
 		return mmapkit__fail(EINVAL, "%s: a ring (mmapkit_ring) is memfd memory, which shows the memfd's name",
 				     call);
+	/* the kernel names anonymous memory only: these are files of its own (-EBADF) */
+	if (m->flags & (MMAPKIT_SECRET | MMAPKIT_HUGETLB))
+		return mmapkit__fail(EINVAL, "%s: %s memory is a file of the kernel's own (%s), which the kernel does not name",
+				     call, m->flags & MMAPKIT_SECRET ? "MMAPKIT_SECRET" : "MMAPKIT_HUGETLB",
+				     m->flags & MMAPKIT_SECRET ? "memfd_secret" : "hugetlbfs");
 	if (name && (why = name_refused(name)))
 		return mmapkit__fail(EINVAL, "%s: \"%s\": %s", call, name, why);
 	if ((err = mmapkit__fork_check(m, call, 0, m->map_len / m->gran)))

@@ -629,6 +629,52 @@ START_TEST(name_here)
 END_TEST
 
 /*
+ * Memory behind a file of the kernel's own (memfd_secret for MMAPKIT_SECRET,
+ * hugetlbfs for MMAPKIT_HUGETLB) is not anonymous memory to the kernel, which
+ * answers -EBADF to naming it: refused with -EINVAL as for a ring, before any
+ * prctl, on a kernel that can name mappings (forced, so that this kernel
+ * answers as one would).
+ */
+START_TEST(name_refuses_file_backed)
+{
+	struct tu_snap s = tu_snap();
+	char why[256] = "";
+	long got;
+	mmapkit_map *m;
+	int r;
+
+	mmapkit__kernel_force(MMAPKIT__F_ANON_NAME, 1);
+	r = mmapkit_anon_private(&m, pg(), MMAPKIT_SECRET);
+	if (r == -EOPNOTSUPP) {
+		printf("stats: name_refuses_file_backed: no MMAPKIT_SECRET here (%s)\n", mmapkit_errmsg());
+	} else {
+		ck_assert_int_eq(r, 0);
+		mmapkit__fault_reset();
+		ck_assert_int_eq(mmapkit_name(m, "mmapkit-secret"), -EINVAL);
+		ck_assert_uint_eq(mmapkit__fault_calls(MMAPKIT__SYS_PRCTL), 0);
+		tu_assert_errmsg("mmapkit_name", TU_NUMS("MMAPKIT_SECRET"), "secret memory");
+		mmapkit_unmap(m);
+	}
+	got = tu_huge_reserve(1, why, sizeof(why));
+	r = got > 0 ? mmapkit_anon_shared(&m, 1, MMAPKIT_HUGETLB) : -1;
+	if (r == 0) {
+		mmapkit__fault_reset();
+		r = mmapkit_name(m, "mmapkit-huge");
+		mmapkit_unmap(m);
+	}
+	ck_assert(tu_huge_release(got));
+	if (got > 0) {
+		ck_assert_int_eq(r, -EINVAL);
+		ck_assert_uint_eq(mmapkit__fault_calls(MMAPKIT__SYS_PRCTL), 0);
+	} else {
+		printf("stats: name_refuses_file_backed: no huge page for MMAPKIT_HUGETLB (%s)\n", why);
+	}
+	mmapkit__kernel_force(MMAPKIT__F_ANON_NAME, -1);
+	TU_ASSERT_NO_LEAK(s);
+}
+END_TEST
+
+/*
  * A kernel that names mappings, modelled in the system-call table: prctl
  * records names by address range; mmap over a range, munmap and mremap
  * update the model as the kernel updates VMA names (a new mapping has none,
@@ -867,6 +913,7 @@ Suite *suite_stats(void)
 	tcase_add_test(tc, resident_refusals);
 	tc = tu_tcase(s, "name", 60);
 	tcase_add_test(tc, name_here);
+	tcase_add_test(tc, name_refuses_file_backed);
 	tcase_add_loop_test(tc, name_model, 0, 4);
 	return s;
 }
