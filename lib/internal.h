@@ -63,6 +63,7 @@ enum mmapkit__sysno {
 	MMAPKIT__SYS_SIGACTION,
 	MMAPKIT__SYS_FSTATFS,
 	MMAPKIT__SYS_FACCESSAT,
+	MMAPKIT__SYS_GETEUID,
 	MMAPKIT__SYS_COUNT
 };
 
@@ -104,6 +105,7 @@ struct mmapkit__sys {
 	int (*sigaction)(int sig, const struct sigaction *act, struct sigaction *old);
 	int (*fstatfs)(int fd, struct statfs *st);
 	int (*faccessat)(int dirfd, const char *path, int mode, int flags);
+	uid_t (*geteuid)(void); /* never fails; mmapkit_resident's owner check (stats.c) */
 };
 
 #ifdef MMAPKIT_TESTING

@@ -56,7 +56,7 @@ static int cachestat_range(const mmapkit_map *m, const char *call, size_t p0, si
 static int file_trusted(const mmapkit_map *m, const char *call)
 {
 	struct stat st;
-	uid_t uid = geteuid();
+	uid_t uid = mmapkit__sys.geteuid();
 
 	if (mmapkit__sys.fstat(m->fd, &st) < 0)
 		return mmapkit__fail_sys(errno, call, "fstat", "fd %d", m->fd);

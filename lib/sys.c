@@ -121,7 +121,7 @@ static int sys_faccessat(int dirfd, const char *path, int mode, int flags)
 		.sync_file_range = sys_sync_file_range, .memfd_create = sys_memfd_create,   \
 		.memfd_secret = sys_memfd_secret, .sendmsg = sendmsg, .recvmsg = recvmsg,   \
 		.mincore = sys_mincore, .cachestat = sys_cachestat, .prctl = sys_prctl,     \
-		.getpid = getpid,                                                           \
+		.getpid = getpid, .geteuid = geteuid,                                                           \
 		.sigaction = sigaction, .fstatfs = fstatfs,                                 \
 		.faccessat = sys_faccessat,                                                 \
 	}
@@ -140,6 +140,7 @@ static const char *const names[MMAPKIT__SYS_COUNT] = {
 	"msync",  "mprotect", "mlock", "mlock2", "munlock", "readlink",
 	"sync_file_range", "memfd_create", "memfd_secret", "sendmsg", "recvmsg", "mincore",
 	"cachestat", "prctl", "getpid", "sigaction", "fstatfs", "faccessat",
+	"geteuid",
 };
 
 /* Per thread, so that concurrent tests do not see each other's calls. */
@@ -250,6 +251,7 @@ static int hit(enum mmapkit__sysno sys)
 #define MMAPKIT__SYS_cachestat MMAPKIT__SYS_CACHESTAT
 #define MMAPKIT__SYS_prctl MMAPKIT__SYS_PRCTL
 #define MMAPKIT__SYS_getpid MMAPKIT__SYS_GETPID
+#define MMAPKIT__SYS_geteuid MMAPKIT__SYS_GETEUID
 #define MMAPKIT__SYS_sigaction MMAPKIT__SYS_SIGACTION
 #define MMAPKIT__SYS_fstatfs MMAPKIT__SYS_FSTATFS
 #define MMAPKIT__SYS_faccessat MMAPKIT__SYS_FACCESSAT
@@ -368,6 +370,7 @@ SHIM(cachestat, int, -1, (int fd, void *r, void *c, unsigned f), (fd, r, c, f))
 SHIM(prctl, int, -1, (int o, unsigned long a2, unsigned long a3, unsigned long a4,
 		      unsigned long a5), (o, a2, a3, a4, a5))
 SHIM(getpid, pid_t, -1, (void), ())
+SHIM(geteuid, uid_t, (uid_t)-1, (void), ())
 SHIM(sigaction, int, -1, (int sig, const struct sigaction *a, struct sigaction *o), (sig, a, o))
 SHIM(fstatfs, int, -1, (int fd, struct statfs *st), (fd, st))
 SHIM(faccessat, int, -1, (int d, const char *p, int m, int f), (d, p, m, f))
@@ -383,7 +386,7 @@ struct mmapkit__sys mmapkit__sys = {
 	.sync_file_range = shim_sync_file_range, .memfd_create = shim_memfd_create,
 	.memfd_secret = shim_memfd_secret, .sendmsg = shim_sendmsg, .recvmsg = shim_recvmsg,
 	.mincore = shim_mincore, .cachestat = shim_cachestat, .prctl = shim_prctl,
-	.getpid = shim_getpid,
+	.getpid = shim_getpid, .geteuid = shim_geteuid,
 	.sigaction = shim_sigaction, .fstatfs = shim_fstatfs,
 	.faccessat = shim_faccessat,
 };

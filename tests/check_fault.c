@@ -194,6 +194,7 @@ const int *const fault_documented[MMAPKIT__SYS_COUNT] = {
 	[MMAPKIT__SYS_CACHESTAT] = E(EBADF, EFAULT, EINVAL, ENOSYS, EOPNOTSUPP, EPERM),
 	[MMAPKIT__SYS_PRCTL] = E(EFAULT, EINVAL, ENOMEM, EPERM),
 	[MMAPKIT__SYS_GETPID] = ((const int[]){0}), /* "always successful" */
+	[MMAPKIT__SYS_GETEUID] = ((const int[]){0}), /* "always successful" */
 	[MMAPKIT__SYS_SIGACTION] = E(EFAULT, EINVAL),
 	[MMAPKIT__SYS_FSTATFS] = E(EBADF, EFAULT, EINTR, EIO, ENOMEM, ENOSYS, EOVERFLOW),
 	[MMAPKIT__SYS_FACCESSAT] = E(EACCES, EBADF, EFAULT, EINVAL, EIO, ELOOP, ENAMETOOLONG,
@@ -668,7 +669,8 @@ bool fault_skip_under_valgrind(const struct rcase *c)
 
 unsigned fault_memory_calls(void)
 {
-	return mmapkit__fault_total() - mmapkit__fault_calls(MMAPKIT__SYS_GETPID);
+	return mmapkit__fault_total() - mmapkit__fault_calls(MMAPKIT__SYS_GETPID) -
+	       mmapkit__fault_calls(MMAPKIT__SYS_GETEUID);
 }
 
 bool fault_punch_in_place(const struct rcase *c)
