@@ -301,30 +301,48 @@ static int clear_nonblock(struct ctor *b, int oflags)
 }
 
 /* Learn what the descriptor is and how large; refuse what cannot be mapped. */
-static int stat_fd(struct ctor *b)
+/*
+ * What the descriptor is and how large: a regular file's size, a block
+ * device's (BLKGETSIZE64); *sized false for anything else.
+ */
+static int fd_size(int fd, const char *call, const char *name, mode_t *mode, uint64_t *size,
+		   bool *regular, bool *sized)
 {
 	struct stat st;
+
+	*size = 0;
+	*regular = *sized = false;
+	if (mmapkit__sys.fstat(fd, &st) < 0)
+		return mmapkit__fail_sys(errno, call, "fstat", "%s", name);
+	*mode = st.st_mode;
+	if (S_ISREG(st.st_mode)) {
+		*size = (uint64_t)st.st_size;
+		*regular = *sized = true;
+	} else if (S_ISBLK(st.st_mode)) {
+		if (mmapkit__sys.ioctl(fd, BLKGETSIZE64, size) < 0)
+			return mmapkit__fail_sys(errno, call, "ioctl(BLKGETSIZE64)", "%s", name);
+		*sized = true;
+	}
+	return 0;
+}
+
+static int stat_fd(struct ctor *b)
+{
+	mode_t mode;
+	int err;
 
 	if (b->created) { /* we just made it: an empty regular file, opened blocking */
 		b->sized = b->regular = true;
 		return 0;
 	}
-	if (mmapkit__sys.fstat(b->m->fd, &st) < 0)
-		return mmapkit__fail_sys(errno, b->call, "fstat", "%s", b->name);
-	if (S_ISDIR(st.st_mode))
+	err = fd_size(b->m->fd, b->call, b->name, &mode, &b->file_size, &b->regular, &b->sized);
+	if (err)
+		return err;
+	if (S_ISDIR(mode))
 		return mmapkit__fail(EISDIR, "%s: %s: is a directory", b->call, b->name);
-	if (S_ISREG(st.st_mode)) {
-		b->file_size = (uint64_t)st.st_size;
-		b->sized = b->regular = true;
-	} else if (S_ISBLK(st.st_mode)) {
-		if (mmapkit__sys.ioctl(b->m->fd, BLKGETSIZE64, &b->file_size) < 0)
-			return mmapkit__fail_sys(errno, b->call, "ioctl(BLKGETSIZE64)", "%s",
-						 b->name);
-		b->sized = true;
-	} else if (!S_ISCHR(st.st_mode)) { /* a character device decides itself */
+	if (!b->sized && !S_ISCHR(mode)) /* a character device decides itself */
 		return mmapkit__fail(ENODEV, "%s: %s: a FIFO, socket or other object that cannot be mapped",
 				     b->call, b->name);
-	}
 	return 0;
 }
 
@@ -1209,19 +1227,9 @@ void *mmapkit_at(const mmapkit_map *m, size_t off, size_t size, size_t align)
 int mmapkit__file_size(const mmapkit_map *m, const char *call, uint64_t *size, bool *regular,
 		       bool *sized)
 {
-	struct stat st;
+	char name[32];
+	mode_t mode;
 
-	*size = 0;
-	*regular = *sized = false;
-	if (mmapkit__sys.fstat(m->fd, &st) < 0)
-		return mmapkit__fail_sys(errno, call, "fstat", "fd %d", m->fd);
-	if (S_ISREG(st.st_mode)) {
-		*size = (uint64_t)st.st_size;
-		*regular = *sized = true;
-	} else if (S_ISBLK(st.st_mode)) {
-		if (mmapkit__sys.ioctl(m->fd, BLKGETSIZE64, size) < 0)
-			return mmapkit__fail_sys(errno, call, "ioctl(BLKGETSIZE64)", "fd %d", m->fd);
-		*sized = true;
-	}
-	return 0;
+	snprintf(name, sizeof(name), "fd %d", m->fd);
+	return fd_size(m->fd, call, name, &mode, size, regular, sized);
 }
